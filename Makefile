@@ -1,0 +1,45 @@
+# tokenops: `make run` starts the demo platform, `make test` runs the whole test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= $(or $(TOKENOPS_PORT),8080)
+
+.PHONY: run test lint bench services lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
+	$(BIN)/pip install --quiet -c requirements.lock -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed
+	TOKENOPS_PORT=$(PORT) $(BIN)/tokenops serve --config examples/demo.yaml
+
+test: $(VENV)/.installed-test services
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+services:
+	@scripts/services.sh
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/run.py
+
+# Re-pin every dependency (run after changing pyproject.toml).
+lock: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .tokenops .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from tokenops.cli.main import main
+
+raise SystemExit(main())

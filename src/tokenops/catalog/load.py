@@ -1,0 +1,266 @@
+"""Read and validate a YAML catalog; every error names the offending field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from tokenops.catalog.model import Alias, Deployment, Model, Tenant
+from tokenops.errors import ConfigError
+
+T = TypeVar("T")
+
+_TENANT_KINDS = ("enterprise", "government", "consumer")
+_ISOLATION = ("shared", "dedicated")
+_MODEL_KINDS = ("chat", "embedding")
+_PROVIDERS = ("simulated", "openai", "anthropic")
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    id: str
+    tenant_id: str
+    plaintext: str | None
+    key_hash: str | None
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSpec:
+    """A catalog as written in YAML: keys may still be plaintext (hashed when seeded)."""
+
+    tenants: dict[str, Tenant]
+    keys: list[KeySpec]
+    models: dict[str, Model]
+    deployments: dict[str, Deployment]
+    aliases: dict[str, Alias]
+    raw: dict[str, Any]
+
+
+class _Obj:
+    """A mapping being read, which knows its path for error messages."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: must be a mapping")
+        self.data = data
+        self.path = path
+        self.seen: set[str] = set()
+
+    def _get(self, name: str, kind: type[T] | tuple[type, ...], required: bool, default: Any) -> Any:
+        self.seen.add(name)
+        if name not in self.data or self.data[name] is None:
+            if required:
+                raise ConfigError(f"{self.path}.{name}: required field is missing")
+            return default
+        value = self.data[name]
+        if isinstance(value, bool) and kind in (int, float, (int, float)):
+            raise ConfigError(f"{self.path}.{name}: must be a number, got a boolean")
+        if not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise ConfigError(f"{self.path}.{name}: must be {names}, got {type(value).__name__}")
+        return value
+
+    def text(self, name: str, default: str | None = None, *, required: bool = True) -> Any:
+        value = self._get(name, str, required and default is None, default)
+        if required and value == "":
+            raise ConfigError(f"{self.path}.{name}: must not be empty")
+        return value
+
+    def choice(self, name: str, options: tuple[str, ...], default: str | None = None) -> Any:
+        value = self.text(name, default)
+        if value not in options:
+            raise ConfigError(f"{self.path}.{name}: must be one of {', '.join(options)}, got {value!r}")
+        return value
+
+    def integer(self, name: str, default: int | None = None, *, minimum: int = 0) -> Any:
+        value = self._get(name, int, default is None, default)
+        if value < minimum:
+            raise ConfigError(f"{self.path}.{name}: must be at least {minimum}")
+        return value
+
+    def number(self, name: str, default: float) -> float:
+        value = self._get(name, (int, float), False, default)
+        if value < 0:
+            raise ConfigError(f"{self.path}.{name}: must not be negative")
+        return float(value)
+
+    def decimal(self, name: str) -> Decimal:
+        self.seen.add(name)
+        value = self.data.get(name, 0)
+        if isinstance(value, (bool, float)):
+            raise ConfigError(f"{self.path}.{name}: write money as a string or integer, e.g. '0.60'")
+        try:
+            result = Decimal(str(value))
+        except InvalidOperation:
+            raise ConfigError(f"{self.path}.{name}: not a decimal number: {value!r}") from None
+        if not result.is_finite() or result < 0:
+            raise ConfigError(f"{self.path}.{name}: must be a non-negative decimal")
+        return result
+
+    def strs(self, name: str, *, required: bool = False) -> tuple[str, ...]:
+        value = self._get(name, list, required, [])
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item:
+                raise ConfigError(f"{self.path}.{name}[{i}]: must be a non-empty string")
+        if required and not value:
+            raise ConfigError(f"{self.path}.{name}: must list at least one entry")
+        return tuple(value)
+
+    def mapping(self, name: str) -> dict[str, Any]:
+        return dict(self._get(name, dict, False, {}))
+
+    def items(self, name: str) -> list[_Obj]:
+        value = self._get(name, list, False, [])
+        return [_Obj(item, f"{self.path}.{name}[{i}]") for i, item in enumerate(value)]
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.seen)
+        if unknown:
+            raise ConfigError(f"{self.path}.{unknown[0]}: unknown field")
+
+
+def load_catalog(path: str | Path) -> CatalogSpec:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read catalog: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_catalog(data or {})
+
+
+def parse_catalog(data: Any) -> CatalogSpec:
+    root = _Obj(data, "catalog")
+    models = _unique((_model(o) for o in root.items("models")), "models", lambda m: m.name)
+    aliases = _unique((_alias(o) for o in root.items("aliases")), "aliases", lambda a: a.name)
+    tenants: dict[str, Tenant] = {}
+    keys: list[KeySpec] = []
+    for obj in root.items("tenants"):
+        tenant, tenant_keys = _tenant(obj)
+        if tenant.id in tenants:
+            raise ConfigError(f"{obj.path}.id: duplicate tenant id {tenant.id!r}")
+        tenants[tenant.id] = tenant
+        keys.extend(tenant_keys)
+    deployments = _unique((_deployment(o) for o in root.items("deployments")), "deployments", lambda d: d.id)
+    for name in ("settings", "prices", "accounts", "packages", "budgets", "limits", "admin", "routing", "policies"):
+        root.seen.add(name)  # sections owned by other parts of the system
+    root.done()
+    _cross_check(tenants, keys, models, deployments, aliases)
+    return CatalogSpec(tenants, keys, models, deployments, aliases, dict(data))
+
+
+def _unique(items: Any, section: str, key: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for i, item in enumerate(items):
+        k = key(item)
+        if k in out:
+            raise ConfigError(f"catalog.{section}[{i}]: duplicate name {k!r}")
+        out[k] = item
+    return out
+
+
+def _model(o: _Obj) -> Model:
+    model = Model(
+        name=o.text("name"),
+        kind=o.choice("kind", _MODEL_KINDS, "chat"),
+        context_window=o.integer("context_window", minimum=1),
+        tokenizer=o.text("tokenizer", "cl100k"),
+        max_output_tokens=o.integer("max_output_tokens", 4096, minimum=1),
+        dimensions=o.integer("dimensions", 256, minimum=1),
+    )
+    o.done()
+    return model
+
+
+def _alias(o: _Obj) -> Alias:
+    alias = Alias(name=o.text("name"), target=o.text("target"))
+    o.done()
+    return alias
+
+
+def _tenant(o: _Obj) -> tuple[Tenant, list[KeySpec]]:
+    tenant = Tenant(
+        id=o.text("id"),
+        name=o.text("name", o.data.get("id") or ""),
+        kind=o.choice("kind", _TENANT_KINDS),
+        sector=o.text("sector", "general"),
+        residency=o.strs("residency", required=True),
+        isolation=o.choice("isolation", _ISOLATION, "shared"),
+        models=o.strs("models", required=True),
+        content_logging=bool(o._get("content_logging", bool, False, False)),
+    )
+    keys = []
+    for k in o.items("keys"):
+        plaintext = k.text("key", required=False)
+        key_hash = k.text("key_hash", required=False)
+        if (plaintext is None) == (key_hash is None):
+            raise ConfigError(f"{k.path}: give exactly one of key (plaintext, demo only) or key_hash")
+        keys.append(KeySpec(k.text("id"), tenant.id, plaintext, key_hash, k.strs("models")))
+        k.done()
+    o.done()
+    return tenant, keys
+
+
+def _deployment(o: _Obj) -> Deployment:
+    pool = o.choice("pool", _ISOLATION, "shared")
+    dep = Deployment(
+        id=o.text("id"),
+        model=o.text("model"),
+        provider=o.choice("provider", _PROVIDERS),
+        region=o.text("region"),
+        pool=pool,
+        tenant=o.text("tenant", required=pool == "dedicated"),
+        upstream_model=o.text("upstream_model", o.data.get("model") or ""),
+        base_url=o.text("base_url", required=False),
+        api_key_env=o.text("api_key_env", required=False),
+        input_cost_per_mtok=o.decimal("input_cost_per_mtok"),
+        output_cost_per_mtok=o.decimal("output_cost_per_mtok"),
+        weight=o.integer("weight", 1, minimum=0),
+        timeout_s=o.number("timeout_s", 600.0),
+        simulate=o.mapping("simulate"),
+    )
+    if dep.provider != "simulated" and not dep.base_url:
+        raise ConfigError(f"{o.path}.base_url: required for provider {dep.provider}")
+    if dep.pool == "shared" and dep.tenant:
+        raise ConfigError(f"{o.path}.tenant: only a dedicated deployment belongs to a tenant")
+    o.done()
+    return dep
+
+
+def _cross_check(
+    tenants: dict[str, Tenant],
+    keys: list[KeySpec],
+    models: dict[str, Model],
+    deployments: dict[str, Deployment],
+    aliases: dict[str, Alias],
+) -> None:
+    for i, alias in enumerate(aliases.values()):
+        if alias.target not in models:
+            raise ConfigError(f"catalog.aliases[{i}].target: unknown model {alias.target!r}")
+        if alias.name in models:
+            raise ConfigError(f"catalog.aliases[{i}].name: {alias.name!r} is already a model name")
+    for i, tenant in enumerate(tenants.values()):
+        for j, name in enumerate(tenant.models):
+            if name not in models and name not in aliases:
+                raise ConfigError(f"catalog.tenants[{i}].models[{j}]: unknown model {name!r}")
+    seen: set[str] = set()
+    for key in keys:
+        if key.id in seen:
+            raise ConfigError(f"catalog.tenants[{key.tenant_id}].keys: duplicate key id {key.id!r}")
+        seen.add(key.id)
+    for i, dep in enumerate(deployments.values()):
+        if dep.model not in models:
+            raise ConfigError(f"catalog.deployments[{i}].model: unknown model {dep.model!r}")
+        if dep.tenant is not None:
+            owner = tenants.get(dep.tenant)
+            if owner is None:
+                raise ConfigError(f"catalog.deployments[{i}].tenant: unknown tenant {dep.tenant!r}")
+            if owner.isolation != "dedicated":
+                raise ConfigError(f"catalog.deployments[{i}].tenant: tenant {dep.tenant!r} is not dedicated")

@@ -1,0 +1,89 @@
+"""The catalog as frozen objects: tenants, keys, models, deployments, aliases.
+
+A `Catalog` is an immutable snapshot; the request path reads it without locks and a
+change builds a new snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+TenantKind = Literal["enterprise", "government", "consumer"]
+Isolation = Literal["shared", "dedicated"]
+ModelKind = Literal["chat", "embedding"]
+ProviderKind = Literal["simulated", "openai", "anthropic"]
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    name: str
+    kind: TenantKind
+    sector: str
+    residency: tuple[str, ...]
+    isolation: Isolation
+    models: tuple[str, ...]
+    content_logging: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    tenant_id: str
+    key_hash: str
+    prefix: str
+    models: tuple[str, ...] = ()  # empty: every model the tenant may use
+    status: Literal["active", "revoked", "suspended"] = "active"
+    expires_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    name: str
+    kind: ModelKind
+    context_window: int
+    tokenizer: str
+    max_output_tokens: int = 4096
+    dimensions: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    id: str
+    model: str
+    provider: ProviderKind
+    region: str
+    pool: Isolation
+    tenant: str | None  # owner of a dedicated deployment
+    upstream_model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    input_cost_per_mtok: Decimal = Decimal(0)
+    output_cost_per_mtok: Decimal = Decimal(0)
+    weight: int = 1
+    timeout_s: float = 600.0
+    simulate: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    name: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    tenants: dict[str, Tenant]
+    keys: dict[str, ApiKey]  # by key hash
+    models: dict[str, Model]
+    deployments: dict[str, Deployment]
+    aliases: dict[str, Alias]
+
+    def resolve_model(self, name: str) -> Model | None:
+        alias = self.aliases.get(name)
+        return self.models.get(alias.target if alias else name)
+
+    def deployments_of(self, model: str) -> list[Deployment]:
+        return [d for d in self.deployments.values() if d.model == model]

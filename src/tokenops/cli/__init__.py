@@ -1,0 +1,1 @@
+"""The `tokenops` command."""

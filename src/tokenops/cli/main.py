@@ -1,0 +1,159 @@
+"""`tokenops` subcommands: serve, simulate, check-config, usage."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from tokenops import __version__
+from tokenops.catalog import load_catalog
+from tokenops.errors import ConfigError
+from tokenops.server import serve, simulate
+from tokenops.simulator.engine import SimConfig
+from tokenops.store import SQLiteStore
+
+
+def _home(args: argparse.Namespace) -> Path:
+    return Path(args.home or os.environ.get("TOKENOPS_HOME") or ".tokenops")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = args.config or os.environ.get("TOKENOPS_CONFIG")
+    spec = load_catalog(config) if config else None
+    port = args.port or int(os.environ.get("TOKENOPS_PORT", "8080"))
+    print(f"tokenops {__version__} serving on http://{args.host}:{port} (store {_home(args)})", flush=True)
+    serve(spec, _home(args), args.host, port)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    config = SimConfig(
+        ttft_ms=args.ttft_ms,
+        tokens_per_s=args.tokens_per_s,
+        reply_tokens=args.reply_tokens,
+        context_window=args.context_window,
+        error_rate=args.error_rate,
+        error_status=args.error_status,
+        cut_after=args.cut_after,
+        omit_usage=args.omit_usage,
+        tokenizer=args.tokenizer,
+    )
+    print(f"simulated upstream on http://{args.host}:{args.port}/v1", flush=True)
+    simulate(config, args.host, args.port)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    spec = load_catalog(args.file)
+    print(
+        f"{args.file}: ok — {len(spec.tenants)} tenants, {len(spec.keys)} keys, {len(spec.models)} models, "
+        f"{len(spec.deployments)} deployments, {len(spec.aliases)} aliases"
+    )
+    return 0
+
+
+def _since(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--since: not an ISO date or time: {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+async def _usage_rows(home: Path, since_ms: int | None) -> list[dict[str, object]]:
+    path = home / "tokenops.db"
+    if not path.exists():
+        raise ConfigError(f"no store at {path}: start the gateway first, or pass --home")
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        return await store.usage_summary(since_ms)
+    finally:
+        await store.close()
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    rows = asyncio.run(_usage_rows(_home(args), _since(args.since)))
+    if args.tenant:
+        rows = [r for r in rows if r["tenant"] == args.tenant]
+    if args.json:
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    table = Table(title="Usage per tenant and model")
+    for name, justify in (
+        ("tenant", "left"),
+        ("model", "left"),
+        ("requests", "right"),
+        ("input_tokens", "right"),
+        ("output_tokens", "right"),
+        ("cached_tokens", "right"),
+        ("errors", "right"),
+    ):
+        table.add_column(name.replace("_", " "), justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
+    Console().print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tokenops", description="Token operations platform")
+    parser.add_argument("--version", action="version", version=f"tokenops {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", help="YAML catalog that seeds the store (default: $TOKENOPS_CONFIG)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=None, help="default: $TOKENOPS_PORT or 8080")
+    serve.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")
+    serve.set_defaults(func=cmd_serve)
+
+    sim = sub.add_parser("simulate", help="run the simulated upstream (OpenAI wire format)")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=9000)
+    sim.add_argument("--ttft-ms", type=float, default=0.0)
+    sim.add_argument("--tokens-per-s", type=float, default=0.0)
+    sim.add_argument("--reply-tokens", type=int, default=0, help="fixed reply length (0: 16-64 by prompt)")
+    sim.add_argument("--context-window", type=int, default=0)
+    sim.add_argument("--error-rate", type=float, default=0.0)
+    sim.add_argument("--error-status", type=int, default=500)
+    sim.add_argument("--cut-after", type=int, default=0, help="cut streams after N tokens")
+    sim.add_argument("--omit-usage", action="store_true", help="never send usage in streams")
+    sim.add_argument("--tokenizer", default="cl100k")
+    sim.set_defaults(func=cmd_simulate)
+
+    check = sub.add_parser("check-config", help="validate a YAML catalog")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_check_config)
+
+    usage = sub.add_parser("usage", help="usage per tenant and model")
+    usage.add_argument("--json", action="store_true")
+    usage.add_argument("--tenant")
+    usage.add_argument("--since", help="ISO date or time (UTC)")
+    usage.add_argument("--home")
+    usage.set_defaults(func=cmd_usage)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,73 @@
+"""The ASGI application: lifespan, request ids, dispatch through the route table, error rendering."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from tokenops.errors import MethodNotAllowed, NotFound, TokenopsError
+from tokenops.gateway.asgi import Receive, Request, Scope, Send
+from tokenops.gateway.render import anthropic_error, error_headers, openai_error
+from tokenops.gateway.routes import ANTHROPIC_PATHS, lookup
+from tokenops.gateway.state import AppState
+
+log = logging.getLogger("tokenops.gateway")
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+class Gateway:
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.state.start()
+                except Exception as exc:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.state.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        req = Request(scope, receive, send, new_request_id())
+        client_id = req.headers.get(b"x-request-id")
+        if client_id is not None and 0 < len(client_id) <= 200:
+            req.response_headers[0] = (b"x-request-id", client_id)
+            req.response_headers.append((b"x-tokenops-request-id", req.request_id.encode()))
+        path = req.path
+        try:
+            methods = lookup(path)
+            if methods is None:
+                raise NotFound(f"no such endpoint: {scope['method']} {path}", code="unknown_endpoint")
+            handler = methods.get(scope["method"])
+            if handler is None:
+                raise MethodNotAllowed(
+                    f"{scope['method']} is not allowed on {path}", headers={"allow": ", ".join(methods)}
+                )
+            await handler(req, self.state)
+        except TokenopsError as err:
+            if req.response_started:
+                return
+            body = anthropic_error(err) if path in ANTHROPIC_PATHS else openai_error(err)
+            await req.respond(err.status, body, error_headers(err))
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], path)
+            if not req.response_started:
+                internal = TokenopsError("internal error; the request id identifies it in the logs")
+                await req.respond(500, openai_error(internal))

@@ -1,0 +1,70 @@
+"""Forward: send the request to the first candidate deployment that answers.
+
+Failures before the first byte reach the client (upstream down, overloaded, timed out)
+fall over to the next permitted candidate; the route step already applied every hard
+constraint, so a fallback never leaves the tenant's region or pool. A bad request is
+not the deployment's fault and is returned at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from tokenops.catalog import Deployment
+from tokenops.errors import ServiceUnavailable, TokenopsError, UpstreamError, UpstreamTimeout
+from tokenops.gateway.route import RoutePlan
+from tokenops.gateway.state import AppState
+from tokenops.providers import ChatResult, ChatStream, EmbedResult, Provider
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 3
+_RETRYABLE = (UpstreamError, UpstreamTimeout, ServiceUnavailable)
+
+
+def upstream_body(body: dict[str, Any], deployment: Deployment, stream: bool) -> dict[str, Any]:
+    out = dict(body)
+    out["model"] = deployment.upstream_model
+    if stream:
+        options = dict(body.get("stream_options") or {})
+        options["include_usage"] = True
+        out["stream_options"] = options
+    return out
+
+
+async def _first_answer(
+    state: AppState, plan: RoutePlan, call: Callable[[Provider, Deployment], Awaitable[T]], keep: bool = False
+) -> tuple[Deployment, T]:
+    """The first answer; with `keep` the deployment stays counted busy until the caller's `health.leave`."""
+    last: TokenopsError | None = None
+    for deployment in plan.candidates[:MAX_ATTEMPTS]:
+        provider = state.providers[deployment.id]
+        state.health.enter(deployment.id)
+        try:
+            answer = await call(provider, deployment)
+        except _RETRYABLE as err:
+            state.health.leave(deployment.id)
+            state.health.failure(deployment.id)
+            last = err
+            continue
+        except BaseException:
+            state.health.leave(deployment.id)
+            raise
+        state.health.success(deployment.id)
+        if not keep:
+            state.health.leave(deployment.id)
+        return deployment, answer
+    assert last is not None
+    raise last
+
+
+async def chat(state: AppState, plan: RoutePlan, body: dict[str, Any]) -> tuple[Deployment, ChatResult]:
+    return await _first_answer(state, plan, lambda p, d: p.chat(upstream_body(body, d, False)))
+
+
+async def chat_stream(state: AppState, plan: RoutePlan, body: dict[str, Any]) -> tuple[Deployment, ChatStream]:
+    return await _first_answer(state, plan, lambda p, d: p.chat_stream(upstream_body(body, d, True)), keep=True)
+
+
+async def embed(state: AppState, plan: RoutePlan, body: dict[str, Any]) -> tuple[Deployment, EmbedResult]:
+    return await _first_answer(state, plan, lambda p, d: p.embed(upstream_body(body, d, False)))

@@ -1,0 +1,47 @@
+"""What every metered handler shares: the usage record it opens, fills and settles."""
+
+from __future__ import annotations
+
+import time
+
+from tokenops.errors import TokenopsError
+from tokenops.gateway.asgi import Request
+from tokenops.gateway.auth import Principal
+from tokenops.providers import Usage
+from tokenops.store import UsageRecord
+
+_REFUSALS = {401: "refused", 402: "refused", 403: "refused", 404: "refused", 429: "refused", 503: "unavailable"}
+
+
+def open_record(req: Request, principal: Principal, api: str) -> UsageRecord:
+    return UsageRecord(
+        request_id=req.request_id,
+        created_ms=int(time.time() * 1000),
+        tenant_id=principal.tenant.id,
+        key_id=principal.key.id,
+        api=api,
+        model_requested="",
+        status=200,
+        outcome="ok",
+        session_id=req.header(b"x-session-id"),
+        correlation_id=req.header(b"x-request-id"),
+        end_user=req.header(b"x-end-user"),
+    )
+
+
+def fail(record: UsageRecord, err: TokenopsError) -> None:
+    record.status = err.status
+    record.error_code = err.code
+    if record.outcome == "ok":
+        record.outcome = _REFUSALS.get(err.status, "invalid" if err.status < 500 else "upstream_error")
+
+
+def add_usage(record: UsageRecord, usage: Usage) -> None:
+    record.input_tokens = usage.input_tokens
+    record.output_tokens = usage.output_tokens
+    record.cached_tokens = usage.cached_tokens
+    record.usage_source = usage.source
+
+
+def finish(req: Request, record: UsageRecord) -> None:
+    record.latency_ms = round((time.perf_counter() - req.started) * 1000, 3)

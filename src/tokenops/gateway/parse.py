@@ -1,0 +1,133 @@
+"""Parse and validate request bodies into the canonical (OpenAI Chat Completions) form.
+
+Only what the gateway needs is checked; everything else passes through to the upstream
+untouched (`tools`, `tool_choice`, sampling parameters, unknown extra fields).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from tokenops.errors import BadRequest
+
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+MAX_OUTPUT_CAP = 1_000_000
+MAX_N = 8
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    body: dict[str, Any]
+    model: str
+    stream: bool
+    include_usage: bool
+    max_output: int | None
+    end_user: str | None
+
+
+@dataclass(slots=True)
+class EmbeddingRequest:
+    body: dict[str, Any]
+    model: str
+    inputs: list[str]
+    end_user: str | None
+
+
+def load_json(raw: bytes) -> dict[str, Any]:
+    if not raw:
+        raise BadRequest("request body is empty; send a JSON object")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        reason = "not valid UTF-8" if "utf-8" in str(exc).lower() else "not valid JSON"
+        raise BadRequest(f"request body is {reason}: {exc}", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("request body must be a JSON object", code="invalid_json")
+    return data
+
+
+def _model(data: dict[str, Any]) -> str:
+    model = data.get("model")
+    if not isinstance(model, str) or not model:
+        raise BadRequest("'model' is required and must be a non-empty string", param="model")
+    return model
+
+
+def _bounded_int(data: dict[str, Any], name: str, low: int, high: int) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadRequest(f"'{name}' must be an integer", param=name)
+    if not low <= value <= high:
+        raise BadRequest(f"'{name}' must be between {low} and {high}, got {value}", param=name)
+    return value
+
+
+def _end_user(data: dict[str, Any]) -> str | None:
+    user = data.get("user")
+    if user is not None and not isinstance(user, str):
+        raise BadRequest("'user' must be a string", param="user")
+    return user or None
+
+
+def parse_chat(raw: bytes) -> ChatRequest:
+    data = load_json(raw)
+    model = _model(data)
+    messages = data.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("'messages' must be a non-empty array", param="messages")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise BadRequest(f"messages[{i}] must be an object", param=f"messages[{i}]")
+        role = message.get("role")
+        if role not in ROLES:
+            where = f"messages[{i}].role"
+            raise BadRequest(f"{where} must be one of {', '.join(sorted(ROLES))}", param=where)
+        content = message.get("content")
+        if content is not None and not isinstance(content, (str, list)):
+            raise BadRequest(f"messages[{i}].content must be a string or an array", param=f"messages[{i}].content")
+    stream = data.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequest("'stream' must be a boolean", param="stream")
+    options = data.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise BadRequest("'stream_options' must be an object", param="stream_options")
+    tools = data.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise BadRequest("'tools' must be an array", param="tools")
+    max_tokens = _bounded_int(data, "max_tokens", 1, MAX_OUTPUT_CAP)
+    max_completion = _bounded_int(data, "max_completion_tokens", 1, MAX_OUTPUT_CAP)
+    _bounded_int(data, "n", 1, MAX_N)
+    return ChatRequest(
+        body=data,
+        model=model,
+        stream=stream,
+        include_usage=bool(stream and options and options.get("include_usage")),
+        max_output=max_completion if max_completion is not None else max_tokens,
+        end_user=_end_user(data),
+    )
+
+
+def parse_embeddings(raw: bytes) -> EmbeddingRequest:
+    data = load_json(raw)
+    model = _model(data)
+    value = data.get("input")
+    if isinstance(value, str):
+        inputs = [value]
+    elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        inputs = list(value)
+    elif isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        inputs = [" ".join(map(str, value))]
+    else:
+        raise BadRequest("'input' must be a string or a non-empty array of strings", param="input")
+    if len(inputs) > 2048:
+        raise BadRequest("'input' may hold at most 2048 entries", param="input")
+    _bounded_int(data, "dimensions", 1, 65536)
+    fmt = data.get("encoding_format")
+    if fmt not in (None, "float", "base64"):
+        raise BadRequest("'encoding_format' must be 'float' or 'base64'", param="encoding_format")
+    return EmbeddingRequest(body=data, model=model, inputs=inputs, end_user=_end_user(data))

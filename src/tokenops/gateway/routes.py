@@ -1,0 +1,40 @@
+"""The route table: paths to handlers, and which API's error shape each one speaks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from tokenops.gateway.asgi import Request
+from tokenops.gateway.handlers.chat import chat_completions
+from tokenops.gateway.handlers.embeddings import embeddings
+from tokenops.gateway.handlers.health import healthz, readyz
+from tokenops.gateway.handlers.models import get_model, list_models
+from tokenops.gateway.state import AppState
+
+Handler = Callable[[Request, AppState], Awaitable[None]]
+
+ROUTES: dict[str, dict[str, Handler]] = {
+    "/v1/chat/completions": {"POST": chat_completions},
+    "/v1/embeddings": {"POST": embeddings},
+    "/v1/models": {"GET": list_models},
+    "/healthz": {"GET": healthz},
+    "/readyz": {"GET": readyz},
+}
+
+PREFIX_ROUTES: list[tuple[str, dict[str, Handler]]] = [
+    ("/v1/models/", {"GET": get_model}),
+]
+
+ANTHROPIC_PATHS: frozenset[str] = frozenset()
+
+
+def lookup(path: str) -> dict[str, Handler] | None:
+    found = ROUTES.get(path)
+    if found is None:
+        trimmed = path.rstrip("/")
+        found = ROUTES.get(trimmed) if trimmed != path else None
+    if found is None:
+        for prefix, methods in PREFIX_ROUTES:
+            if path.startswith(prefix) and len(path) > len(prefix):
+                return methods
+    return found

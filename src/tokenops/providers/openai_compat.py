@@ -1,0 +1,121 @@
+"""Any OpenAI-compatible upstream (vLLM, SGLang, llama.cpp, Ollama, hosted APIs) over pooled HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from tokenops.catalog import Deployment
+from tokenops.errors import UpstreamError, UpstreamTimeout
+from tokenops.providers.base import (
+    ChatResult,
+    EmbedResult,
+    Usage,
+    map_upstream_error,
+    usage_of_chunk,
+)
+
+
+class _SSEStream:
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.usage: Usage | None = None
+        self.chunks: list[bytes] = []
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        content = self._response.content
+        try:
+            async for line in content:
+                if not line.startswith(b"data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == b"[DONE]":
+                    return
+                if payload.startswith(b'{"error"'):
+                    err = orjson.loads(payload).get("error") or {}
+                    raise UpstreamError(f"upstream error mid-stream: {err.get('message', 'unknown')}")
+                usage, usage_only = usage_of_chunk(payload)
+                if usage is not None:
+                    self.usage = usage
+                    if usage_only:
+                        continue
+                self.chunks.append(payload)
+                yield payload
+        except TimeoutError:
+            raise UpstreamTimeout("upstream stopped sending") from None
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+            raise UpstreamError(f"upstream stream broke: {exc.__class__.__name__}") from None
+
+    async def aclose(self) -> None:
+        self._response.close()
+
+
+class OpenAICompatProvider:
+    def __init__(self, session: aiohttp.ClientSession, deployment: Deployment) -> None:
+        self._session = session
+        base = (deployment.base_url or "").rstrip("/")
+        self._chat_url = base + "/chat/completions"
+        self._embed_url = base + "/embeddings"
+        headers = {"content-type": "application/json"}
+        if deployment.api_key_env:
+            secret = os.environ.get(deployment.api_key_env)
+            if secret:
+                headers["authorization"] = f"Bearer {secret}"
+        self._headers = headers
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=deployment.timeout_s)
+
+    async def _post(self, url: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
+        try:
+            response = await self._session.post(
+                url, data=orjson.dumps(body), headers=self._headers, timeout=self._timeout
+            )
+        except TimeoutError:
+            raise UpstreamTimeout("upstream did not answer in time") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(f"cannot reach upstream: {exc.__class__.__name__}") from None
+        if response.status >= 400:
+            try:
+                payload = await response.read()
+            except (aiohttp.ClientError, TimeoutError):
+                payload = b""
+            finally:
+                response.release()
+            raise map_upstream_error(response.status, payload)
+        return response
+
+    async def _json(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self._post(url, body)
+        try:
+            payload = await response.read()
+        except TimeoutError:
+            raise UpstreamTimeout("upstream did not answer in time") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(f"upstream answer broke: {exc.__class__.__name__}") from None
+        finally:
+            response.release()
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise UpstreamError("upstream answered with invalid JSON") from None
+        if not isinstance(data, dict):
+            raise UpstreamError("upstream answered with an unexpected JSON shape")
+        return data
+
+    async def chat(self, body: dict[str, Any]) -> ChatResult:
+        data = await self._json(self._chat_url, body)
+        return ChatResult(data, Usage.from_openai(data.get("usage")))
+
+    async def chat_stream(self, body: dict[str, Any]) -> _SSEStream:
+        return _SSEStream(await self._post(self._chat_url, body))
+
+    async def embed(self, body: dict[str, Any]) -> EmbedResult:
+        data = await self._json(self._embed_url, body)
+        return EmbedResult(data, Usage.from_openai(data.get("usage")))
+
+    async def close(self) -> None:
+        await asyncio.sleep(0)

@@ -1,0 +1,47 @@
+"""Run the gateway (or the simulated upstream) under uvicorn with uvloop and httptools."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import uvicorn
+
+from tokenops.catalog import CatalogSpec
+from tokenops.gateway.app import Gateway
+from tokenops.gateway.state import AppState, Settings
+from tokenops.keys import KeyHasher, load_secret
+from tokenops.simulator.engine import SimConfig
+from tokenops.simulator.server import SimServer
+from tokenops.store import SQLiteStore
+
+
+def build_gateway(spec: CatalogSpec | None, home: Path, settings: Settings | None = None) -> Gateway:
+    store = SQLiteStore(home / "tokenops.db")
+    state = AppState(store=store, hasher=KeyHasher(load_secret(home)), spec=spec, settings=settings or Settings())
+    return Gateway(state)
+
+
+def _run(app: object, host: str, port: int, grace_s: float) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=int(grace_s),
+        backlog=4096,
+    )
+
+
+def serve(spec: CatalogSpec | None, home: Path, host: str, port: int) -> None:
+    settings = Settings.from_env()
+    _run(build_gateway(spec, home, settings), host, port, settings.shutdown_grace_s)
+
+
+def simulate(config: SimConfig, host: str, port: int) -> None:
+    _run(SimServer(config), host, port, 5)

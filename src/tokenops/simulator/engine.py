@@ -1,0 +1,198 @@
+"""The simulated model: deterministic replies derived from the prompt, with real token counts.
+
+The engine knows nothing of wire formats; `simulator.openai_wire` renders its replies.
+Every generated piece is one word that is a single token in the cl100k and o200k
+encodings, so the output token count is exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from tokenops.tokenize import count_messages, counter_for
+
+_TEXT = (
+    " the grid load is stable and the line level holds within the normal band for this hour"
+    " we checked the line logs found one alarm on cell seven and fixed it after a restart"
+    " the model has a simple plan first read the meter data then compare it with last week"
+    " next step is to call the service team if the fault comes back before night today"
+    " power flow looks good in the north area while the east side needs more time to recover"
+)
+WORDS = tuple(" " + w for w in _TEXT.split())
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """How a simulated deployment behaves; every fault is off by default."""
+
+    ttft_ms: float = 0.0
+    tokens_per_s: float = 0.0  # 0: no pacing
+    reply_tokens: int = 0  # 0: 16..64 derived from the prompt
+    context_window: int = 0  # 0: unlimited
+    error_rate: float = 0.0
+    error_status: int = 500
+    timeout: bool = False  # hang without answering
+    cut_after: int = 0  # end the stream abruptly after this many tokens (0: never)
+    omit_usage: bool = False  # never send usage in streams (like llama.cpp's server)
+    tokenizer: str = "cl100k"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SimConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(slots=True)
+class SimReply:
+    pieces: list[str]
+    tool_calls: list[dict[str, Any]] | None
+    prompt_tokens: int
+    finish_reason: str
+    error: tuple[int, str, str] | None = None  # status, code, message
+    hang: bool = False
+    cut_after: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def completion_tokens(self) -> int:
+        if self.tool_calls:
+            counter = counter_for("cl100k")
+            return sum(counter.count(c["function"]["name"] + c["function"]["arguments"]) for c in self.tool_calls)
+        return len(self.pieces)
+
+
+class SimEngine:
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self._calls = 0
+
+    def reply(self, body: dict[str, Any]) -> SimReply:
+        messages = body.get("messages") or []
+        tools = body.get("tools") or []
+        counter = counter_for(self.config.tokenizer)
+        prompt_tokens = count_messages(counter, messages, tools)
+        self._calls += 1
+        cfg = self.config
+        seed = _seed(messages)
+        rng = random.Random(seed)
+        reply = SimReply([], None, prompt_tokens, "stop", cut_after=cfg.cut_after, hang=cfg.timeout)
+        if cfg.error_rate > 0 and rng.random() < cfg.error_rate:
+            reply.error = (cfg.error_status, "simulated_fault", "simulated upstream failure")
+            return reply
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        if cfg.context_window and prompt_tokens + (limit or 0) > cfg.context_window:
+            reply.error = (
+                400,
+                "context_length_exceeded",
+                f"This model's maximum context length is {cfg.context_window} tokens. However, you requested "
+                f"{prompt_tokens + (limit or 0)} tokens ({prompt_tokens} in the messages, {limit or 0} in the "
+                "completion). Please reduce the length of the messages or completion.",
+            )
+            return reply
+        call = _tool_call(messages, tools, body.get("tool_choice"), rng)
+        if call is not None:
+            reply.tool_calls = [call]
+            reply.finish_reason = "tool_calls"
+            return reply
+        n = cfg.reply_tokens or rng.randint(16, 64)
+        if limit is not None and isinstance(limit, int) and limit < n:
+            n = max(limit, 0)
+            reply.finish_reason = "length"
+        start = rng.randrange(len(WORDS))
+        reply.pieces = [WORDS[(start + i) % len(WORDS)] for i in range(n)]
+        if reply.pieces:
+            reply.pieces[0] = reply.pieces[0].lstrip()
+        return reply
+
+    def embed(self, texts: list[str], dimensions: int) -> tuple[list[list[float]], int]:
+        counter = counter_for(self.config.tokenizer)
+        vectors = [_vector(t, dimensions) for t in texts]
+        return vectors, sum(counter.count(t) for t in texts)
+
+
+def _seed(messages: list[Any]) -> int:
+    h = hashlib.blake2b(digest_size=8)
+    for m in messages[-4:]:
+        if isinstance(m, dict):
+            h.update(str(m.get("content")).encode("utf-8", "replace"))
+    return int.from_bytes(h.digest(), "big")
+
+
+def _last_text(messages: list[Any]) -> tuple[str, str]:
+    if not messages or not isinstance(messages[-1], dict):
+        return "", ""
+    last = messages[-1]
+    content = last.get("content")
+    if isinstance(content, list):
+        content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(last.get("role", "")), str(content or "")
+
+
+def _tool_call(messages: list[Any], tools: list[Any], choice: Any, rng: random.Random) -> dict[str, Any] | None:
+    """Call a tool when tools are offered and the last user message asks for one."""
+    role, text = _last_text(messages)
+    if not tools or role != "user" or choice == "none":
+        return None
+    functions = [t.get("function", {}) for t in tools if isinstance(t, dict) and t.get("type") == "function"]
+    functions = [f for f in functions if isinstance(f, dict) and f.get("name")]
+    if not functions:
+        return None
+    chosen = None
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        chosen = next((f for f in functions if f["name"] == name), None)
+    if chosen is None:
+        lowered = text.lower()
+        chosen = next((f for f in functions if f["name"].lower() in lowered), None)
+    if chosen is None and choice == "required":
+        chosen = functions[0]
+    if chosen is None:
+        return None
+    args = _arguments(chosen.get("parameters") or {}, text, rng)
+    return {
+        "id": f"call_{rng.getrandbits(48):012x}",
+        "type": "function",
+        "function": {"name": chosen["name"], "arguments": orjson.dumps(args).decode()},
+    }
+
+
+def _arguments(schema: dict[str, Any], text: str, rng: random.Random) -> dict[str, Any]:
+    props = schema.get("properties") or {}
+    words = [w.strip(".,?!:;\"'") for w in text.split() if w.strip(".,?!:;\"'")] or ["value"]
+    args: dict[str, Any] = {}
+    for name, spec in props.items():
+        kind = spec.get("type") if isinstance(spec, dict) else None
+        if isinstance(spec, dict) and spec.get("enum"):
+            args[name] = spec["enum"][0]
+        elif kind == "integer":
+            args[name] = rng.randint(1, 100)
+        elif kind == "number":
+            args[name] = rng.randint(1, 1000) / 10
+        elif kind == "boolean":
+            args[name] = True
+        elif kind == "array":
+            args[name] = [words[-1]]
+        elif kind == "object":
+            args[name] = {}
+        else:
+            args[name] = words[-1]
+    return args
+
+
+def _vector(text: str, dimensions: int) -> list[float]:
+    out: list[float] = []
+    counter = 0
+    while len(out) < dimensions:
+        digest = hashlib.blake2b(f"{counter}:{text}".encode("utf-8", "replace"), digest_size=64).digest()
+        out.extend((v / 2**31) for v in struct.unpack("<16i", digest))
+        counter += 1
+    out = out[:dimensions]
+    norm = math.sqrt(sum(v * v for v in out)) or 1.0
+    return [v / norm for v in out]

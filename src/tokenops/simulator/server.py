@@ -1,0 +1,122 @@
+"""`tokenops simulate`: the simulated models as an HTTP server speaking the OpenAI wire format.
+
+Besides the OpenAI endpoints it has `/_sim/config` (GET/POST: change pace and faults
+at run time) and `/_sim/stats` (requests seen, streams the client cancelled, tokens sent),
+so tests can check what the upstream really experienced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import secrets
+from typing import Any
+
+import orjson
+
+from tokenops.gateway.asgi import Receive, Request, Scope, Send
+from tokenops.simulator import openai_wire
+from tokenops.simulator.engine import SimConfig, SimEngine
+
+
+class SimServer:
+    def __init__(self, config: SimConfig, dimensions: int = 256) -> None:
+        self.engine = SimEngine(config)
+        self.dimensions = dimensions
+        self.stats = {"requests": 0, "streams": 0, "streams_cancelled": 0, "chunks_sent": 0}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                await send({"type": message["type"] + ".complete"})
+                if message["type"] == "lifespan.shutdown":
+                    return
+        if scope["type"] != "http":
+            return
+        req = Request(scope, receive, send, "sim")
+        path, method = req.path, scope["method"]
+        if path == "/v1/chat/completions" and method == "POST":
+            await self._chat(req)
+        elif path == "/v1/embeddings" and method == "POST":
+            await self._embed(req)
+        elif path == "/v1/models":
+            await req.respond(200, b'{"object":"list","data":[{"id":"sim","object":"model","owned_by":"sim"}]}')
+        elif path == "/_sim/config":
+            if method == "POST":
+                changes = orjson.loads(await req.body(1 << 20) or b"{}")
+                self.engine.config = dataclasses.replace(self.engine.config, **changes)
+            await req.respond(200, orjson.dumps(dataclasses.asdict(self.engine.config)))
+        elif path == "/_sim/stats":
+            await req.respond(200, orjson.dumps(self.stats))
+        elif path == "/healthz":
+            await req.respond(200, b'{"status":"ok"}')
+        else:
+            await req.respond(404, b'{"error":{"message":"not found","type":"invalid_request_error","code":null}}')
+
+    async def _chat(self, req: Request) -> None:
+        self.stats["requests"] += 1
+        try:
+            body = orjson.loads(await req.body(64 << 20))
+        except orjson.JSONDecodeError:
+            await req.respond(400, b'{"error":{"message":"invalid JSON","type":"invalid_request_error"}}')
+            return
+        reply = self.engine.reply(body)
+        config = self.engine.config
+        if reply.hang:
+            await asyncio.sleep(3600)
+        if reply.error is not None:
+            await req.respond(reply.error[0], orjson.dumps(openai_wire.error_body(reply)))
+            return
+        model = str(body.get("model", "sim"))
+        rid = "chatcmpl-" + secrets.token_hex(12)
+        if not body.get("stream"):
+            if config.ttft_ms or config.tokens_per_s:
+                pace = config.ttft_ms / 1000
+                if config.tokens_per_s:
+                    pace += reply.completion_tokens / config.tokens_per_s
+                await asyncio.sleep(pace)
+            await req.respond(200, orjson.dumps(openai_wire.completion(reply, model, rid)))
+            return
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        await self._stream(req, openai_wire.stream(reply, config, model, rid, include_usage))
+
+    async def _stream(self, req: Request, chunks: Any) -> None:
+        self.stats["streams"] += 1
+        task = asyncio.current_task()
+        assert task is not None
+        gone: list[bool] = []
+
+        async def watch() -> None:
+            if (await req.receive())["type"] == "http.disconnect":
+                gone.append(True)
+                task.cancel()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await req.start_stream()
+            async for payload in chunks:
+                await req.write(b"data: " + payload + b"\n\n")
+                self.stats["chunks_sent"] += 1
+            watcher.cancel()
+            await req.end(b"data: [DONE]\n\n")
+        except openai_wire.StreamCut:
+            watcher.cancel()
+            transport_close = req.scope.get("extensions", {}).get("tokenops.close")
+            if transport_close:
+                transport_close()
+            await req.end()
+        except asyncio.CancelledError:
+            if not gone:
+                raise
+            task.uncancel()
+            self.stats["streams_cancelled"] += 1
+
+    async def _embed(self, req: Request) -> None:
+        self.stats["requests"] += 1
+        body = orjson.loads(await req.body(64 << 20))
+        inputs = body.get("input")
+        texts = [inputs] if isinstance(inputs, str) else [str(t) for t in inputs or []]
+        vectors, tokens = self.engine.embed(texts, body.get("dimensions") or self.dimensions)
+        data = openai_wire.embeddings(vectors, tokens, str(body.get("model", "sim")), body.get("encoding_format"))
+        await req.respond(200, orjson.dumps(data))

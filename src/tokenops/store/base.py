@@ -1,0 +1,62 @@
+"""What the gateway asks of its store: the catalog it seeds and reads, and usage records.
+
+Two implementations sit behind this: SQLite (embedded default) and, when scaled out,
+PostgreSQL. Each usage record is keyed by the gateway's own request id, so writing
+the same record twice stores it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tokenops.catalog import Catalog, CatalogSpec
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    request_id: str
+    created_ms: int
+    tenant_id: str
+    key_id: str
+    api: str
+    model_requested: str
+    status: int
+    outcome: str
+    session_id: str | None = None
+    correlation_id: str | None = None
+    end_user: str | None = None
+    model_served: str | None = None
+    deployment_id: str | None = None
+    region: str | None = None
+    stream: bool = False
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    usage_source: str = "none"
+    error_code: str | None = None
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+
+
+USAGE_COLUMNS: tuple[str, ...] = tuple(UsageRecord.__dataclass_fields__)
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def seed(self, spec: CatalogSpec, hash_key: Callable[[str], str]) -> None:
+        """Create what the catalog names and the store lacks; never overwrite."""
+
+    async def load_catalog(self) -> Catalog: ...
+
+    async def write_usage(self, records: Sequence[UsageRecord]) -> None:
+        """Store the records durably (all or none) before returning."""
+
+    async def usage_records(self, tenant_id: str | None = None) -> list[UsageRecord]: ...
+
+    async def usage_summary(self, since_ms: int | None = None, until_ms: int | None = None) -> list[dict[str, Any]]:
+        """Totals per tenant and model: requests, input/output/cached tokens, errors."""
