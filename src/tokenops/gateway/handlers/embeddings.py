@@ -8,8 +8,8 @@ from tokenops.errors import TokenopsError
 from tokenops.gateway import forward
 from tokenops.gateway.asgi import Request
 from tokenops.gateway.auth import authenticate
-from tokenops.gateway.handlers.common import add_usage, fail, finish, open_record
 from tokenops.gateway.parse import parse_embeddings
+from tokenops.gateway.records import add_usage, fail, finish, open_record
 from tokenops.gateway.route import plan_route
 from tokenops.gateway.state import AppState
 from tokenops.providers import Usage

@@ -7,7 +7,7 @@ import orjson
 from tokenops.errors import NotFound
 from tokenops.gateway.asgi import Request
 from tokenops.gateway.auth import Principal, authenticate
-from tokenops.gateway.handlers.common import fail, finish, open_record
+from tokenops.gateway.records import fail, finish, open_record
 from tokenops.gateway.state import AppState
 
 _CREATED = 1_767_225_600  # 2026-01-01: a fixed date, so the listing is stable
