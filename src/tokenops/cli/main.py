@@ -105,7 +105,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
         table.add_column(name.replace("_", " "), justify=justify)  # type: ignore[arg-type]
     for row in rows:
         table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
     return 0
 
 

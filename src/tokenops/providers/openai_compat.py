@@ -46,6 +46,7 @@ class _SSEStream:
                         continue
                 self.chunks.append(payload)
                 yield payload
+            raise UpstreamError("upstream stream ended without [DONE]: connection closed mid-stream")
         except TimeoutError:
             raise UpstreamTimeout("upstream stopped sending") from None
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:

@@ -1,0 +1,47 @@
+"""The `tokenops` command: check-config and usage, as a person or a script runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import openai
+
+from tests.conftest import ROOT, Gateway
+
+
+def tokenops(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tokenops", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_check_config_accepts_the_demo() -> None:
+    result = tokenops("check-config", str(ROOT / "examples" / "demo.yaml"))
+    assert result.returncode == 0 and "3 tenants" in result.stdout
+
+
+def test_check_config_names_the_bad_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models:\n  - name: m\n    context_window: -1\n")
+    result = tokenops("check-config", str(bad))
+    assert result.returncode == 2
+    assert "catalog.models[0].context_window: must be at least 1" in result.stderr
+
+
+def test_usage_reads_the_store_of_a_running_gateway(gateway: Gateway) -> None:
+    api = openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-demo-acme", max_retries=0)
+    replies = [api.chat.completions.create(model="tele-lite", messages=[{"role": "user", "content": f"q{i}"}])
+               for i in range(3)]  # fmt: skip
+    result = tokenops("usage", "--json", "--home", str(gateway.home))
+    assert result.returncode == 0, result.stderr
+    [row] = [r for r in json.loads(result.stdout) if r["model"] == "tele-lite"]
+    assert row["tenant"] == "acme-manufacturing" and row["requests"] == 3
+    assert row["output_tokens"] == sum(r.usage.completion_tokens for r in replies)  # type: ignore[union-attr]
+    table = tokenops("usage", "--home", str(gateway.home))
+    assert "acme-manufacturing" in table.stdout and "tele-lite" in table.stdout
+
+
+def test_usage_without_a_store_says_how_to_fix_it(tmp_path: Path) -> None:
+    result = tokenops("usage", "--home", str(tmp_path / "none"))
+    assert result.returncode == 2 and "start the gateway first" in result.stderr
