@@ -16,6 +16,7 @@ import uvicorn
 import yaml
 
 from tokenops.catalog import parse_catalog
+from tokenops.gateway.state import Settings
 from tokenops.server import build_gateway
 from tokenops.simulator.engine import SimConfig
 from tokenops.simulator.server import SimServer
@@ -118,8 +119,8 @@ class Gateway:
         return [r for r in rows if all(r.get(k) == v for k, v in where.items())]
 
 
-def start_gateway(catalog: dict[str, Any], home: Path) -> Gateway:
-    app = build_gateway(parse_catalog(catalog), home)
+def start_gateway(catalog: dict[str, Any], home: Path, settings: Settings | None = None) -> Gateway:
+    app = build_gateway(parse_catalog(catalog), home, settings)
     return Gateway(ServerThread(app).start(), home)
 
 

@@ -99,7 +99,7 @@ def test_stream_cut_by_the_upstream_bills_what_was_generated(http_gateway: Gatew
             stream=True,
         ):
             received += "".join(c.delta.content or "" for c in chunk.choices)
-    [record] = http_gateway.records()
+    [record] = wait_for_records(http_gateway, 1)
     assert record["outcome"] == "upstream_error" and record["usage_source"] == "tokenizer"
     assert record["output_tokens"] == 5 == counter_for("cl100k").count(received)
     assert record["input_tokens"] == count_messages(counter_for("cl100k"), MESSAGES)

@@ -223,6 +223,7 @@ def _deployment(o: _Obj) -> Deployment:
         input_cost_per_mtok=o.decimal("input_cost_per_mtok"),
         output_cost_per_mtok=o.decimal("output_cost_per_mtok"),
         weight=o.integer("weight", 1, minimum=0),
+        capacity=o.integer("capacity", 0, minimum=0),
         timeout_s=o.number("timeout_s", 600.0),
         simulate=o.mapping("simulate"),
     )

@@ -63,6 +63,7 @@ class Deployment:
     input_cost_per_mtok: Decimal = Decimal(0)
     output_cost_per_mtok: Decimal = Decimal(0)
     weight: int = 1
+    capacity: int = 0  # concurrent requests it can take; 0: unbounded
     timeout_s: float = 600.0
     simulate: dict[str, Any] = field(default_factory=dict)
 

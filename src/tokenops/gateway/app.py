@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import secrets
 
-from tokenops.errors import MethodNotAllowed, NotFound, TokenopsError
+from tokenops.errors import MethodNotAllowed, NotFound, ServiceUnavailable, TokenopsError
 from tokenops.gateway.asgi import Receive, Request, Scope, Send
 from tokenops.gateway.render import anthropic_error, error_headers, openai_error
 from tokenops.gateway.routes import ANTHROPIC_PATHS, lookup
 from tokenops.gateway.state import AppState
 
 log = logging.getLogger("tokenops.gateway")
+
+_ALWAYS_ANSWERED = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def new_request_id() -> str:
@@ -60,7 +62,19 @@ class Gateway:
                 raise MethodNotAllowed(
                     f"{scope['method']} is not allowed on {path}", headers={"allow": ", ".join(methods)}
                 )
-            await handler(req, self.state)
+            state = self.state
+            if state.in_flight >= state.settings.max_in_flight and path not in _ALWAYS_ANSWERED:
+                # Refused before the key is even looked at, so no usage record is owed.
+                raise ServiceUnavailable(
+                    "the gateway is at capacity; retry shortly",
+                    code="gateway_overloaded",
+                    headers={"retry-after": "1"},
+                )
+            state.in_flight += 1
+            try:
+                await handler(req, state)
+            finally:
+                state.in_flight -= 1
         except TokenopsError as err:
             if req.response_started:
                 return

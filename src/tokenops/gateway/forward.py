@@ -37,7 +37,13 @@ async def _first_answer(
 ) -> tuple[Deployment, T]:
     """The first answer; with `keep` the deployment stays counted busy until the caller's `health.leave`."""
     last: TokenopsError | None = None
-    for deployment in plan.candidates[:MAX_ATTEMPTS]:
+    tried = 0
+    for deployment in plan.candidates:
+        if deployment.capacity and state.health.busy(deployment.id) >= deployment.capacity:
+            continue  # shed rather than queue: a full deployment answers in seconds, a refusal in microseconds
+        if tried == MAX_ATTEMPTS:
+            break
+        tried += 1
         provider = state.providers[deployment.id]
         state.health.enter(deployment.id)
         try:
@@ -54,7 +60,12 @@ async def _first_answer(
         if not keep:
             state.health.leave(deployment.id)
         return deployment, answer
-    assert last is not None
+    if last is None:
+        raise ServiceUnavailable(
+            f"every permitted deployment of '{plan.model.name}' is at capacity; retry shortly",
+            code="deployment_overloaded",
+            headers={"retry-after": "1"},
+        )
     raise last
 
 

@@ -21,12 +21,14 @@ class Settings:
     body_limit: int = 16 * 1024 * 1024
     shutdown_grace_s: float = 30.0
     upstream_connections: int = 1000
+    max_in_flight: int = 4096  # requests in flight in this process before new ones are shed with 503
 
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
             body_limit=int(os.environ.get("TOKENOPS_BODY_LIMIT", 16 * 1024 * 1024)),
             shutdown_grace_s=float(os.environ.get("TOKENOPS_SHUTDOWN_GRACE_S", 30.0)),
+            max_in_flight=int(os.environ.get("TOKENOPS_MAX_IN_FLIGHT", 4096)),
         )
 
 
