@@ -22,12 +22,12 @@ run: $(VENV)/.installed
 	TOKENOPS_PORT=$(PORT) $(BIN)/tokenops serve --config examples/demo.yaml
 
 test: $(VENV)/.installed-test services
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy
 
 services:
