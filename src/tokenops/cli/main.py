@@ -16,6 +16,7 @@ from rich.table import Table
 
 from tokenops import __version__
 from tokenops.catalog import load_catalog
+from tokenops.cli import compliance as compliance_cli
 from tokenops.errors import ConfigError
 from tokenops.server import serve, simulate
 from tokenops.simulator.engine import SimConfig
@@ -145,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--since", help="ISO date or time (UTC)")
     usage.add_argument("--home")
     usage.set_defaults(func=cmd_usage)
+
+    compliance_cli.add_parser(sub)
     return parser
 
 
