@@ -1,9 +1,11 @@
-"""Deployment health: a circuit breaker per deployment, and how busy each one is."""
+"""Deployment health: a circuit breaker per deployment, how busy each one is and how fast it answers."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+
+_ALPHA = 0.2  # weight of the newest sample in the latency average
 
 
 @dataclass(slots=True)
@@ -11,6 +13,7 @@ class _Circuit:
     failures: int = 0
     open_until: float = 0.0
     in_flight: int = 0
+    latency_ms: float = 0.0  # EWMA of the time to the upstream's first answer
 
 
 class Health:
@@ -43,8 +46,17 @@ class Health:
             return "closed"
         return "open" if time.monotonic() < circuit.open_until else "half_open"
 
-    def success(self, deployment: str) -> None:
-        self._get(deployment).failures = 0
+    def success(self, deployment: str, latency_ms: float | None = None) -> None:
+        circuit = self._get(deployment)
+        circuit.failures = 0
+        if latency_ms is not None:
+            previous = circuit.latency_ms
+            circuit.latency_ms = latency_ms if previous == 0.0 else previous + _ALPHA * (latency_ms - previous)
+
+    def latency(self, deployment: str) -> float:
+        """EWMA of the time to first answer in ms; 0 for a deployment not yet measured (so it gets tried)."""
+        circuit = self._circuits.get(deployment)
+        return circuit.latency_ms if circuit else 0.0
 
     def failure(self, deployment: str) -> None:
         circuit = self._get(deployment)

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from tokenops.catalog.model import Alias, Deployment, Model, Tenant
+from tokenops.catalog.model import STRATEGIES, Alias, Deployment, Model, Tenant
 from tokenops.errors import ConfigError
 
 T = TypeVar("T")
@@ -174,13 +174,16 @@ def _model(o: _Obj) -> Model:
         tokenizer=o.text("tokenizer", "cl100k"),
         max_output_tokens=o.integer("max_output_tokens", 4096, minimum=1),
         dimensions=o.integer("dimensions", 256, minimum=1),
+        strategy=o.choice("strategy", STRATEGIES, "least_busy"),
     )
     o.done()
     return model
 
 
 def _alias(o: _Obj) -> Alias:
-    alias = Alias(name=o.text("name"), target=o.text("target"))
+    strategy = o.choice("strategy", STRATEGIES, "least_busy") if o.data.get("strategy") is not None else None
+    o.seen.add("strategy")
+    alias = Alias(name=o.text("name"), target=o.text("target"), strategy=strategy, fallbacks=o.strs("fallbacks"))
     o.done()
     return alias
 
@@ -247,6 +250,11 @@ def _cross_check(
             raise ConfigError(f"catalog.aliases[{i}].target: unknown model {alias.target!r}")
         if alias.name in models:
             raise ConfigError(f"catalog.aliases[{i}].name: {alias.name!r} is already a model name")
+        for j, fallback in enumerate(alias.fallbacks):
+            if fallback not in models or models[fallback].kind != models[alias.target].kind:
+                raise ConfigError(
+                    f"catalog.aliases[{i}].fallbacks[{j}]: unknown {models[alias.target].kind} model {fallback!r}"
+                )
     for i, tenant in enumerate(tenants.values()):
         for j, name in enumerate(tenant.models):
             if name not in models and name not in aliases:

@@ -14,6 +14,8 @@ TenantKind = Literal["enterprise", "government", "consumer"]
 Isolation = Literal["shared", "dedicated"]
 ModelKind = Literal["chat", "embedding"]
 ProviderKind = Literal["simulated", "openai", "anthropic"]
+Strategy = Literal["least_busy", "weighted", "lowest_latency", "lowest_cost"]
+STRATEGIES: tuple[str, ...] = ("least_busy", "weighted", "lowest_latency", "lowest_cost")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,7 @@ class Model:
     tokenizer: str
     max_output_tokens: int = 4096
     dimensions: int = 256
+    strategy: Strategy = "least_busy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,8 @@ class Deployment:
 class Alias:
     name: str
     target: str
+    strategy: Strategy | None = None  # overrides the target model's strategy
+    fallbacks: tuple[str, ...] = ()  # models tried, in order, when every deployment of the target fails
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ not the deployment's fault and is returned at once.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -18,7 +20,8 @@ from tokenops.gateway.state import AppState
 from tokenops.providers import ChatResult, ChatStream, EmbedResult, Provider
 
 T = TypeVar("T")
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 4
+BACKOFF_S = 0.05  # before the third attempt and after; the first failover is immediate
 _RETRYABLE = (UpstreamError, UpstreamTimeout, ServiceUnavailable)
 
 
@@ -44,8 +47,11 @@ async def _first_answer(
         if tried == MAX_ATTEMPTS:
             break
         tried += 1
+        if tried > 2:
+            await asyncio.sleep(BACKOFF_S * 2 ** (tried - 3))
         provider = state.providers[deployment.id]
         state.health.enter(deployment.id)
+        started = time.perf_counter()
         try:
             answer = await call(provider, deployment)
         except _RETRYABLE as err:
@@ -56,7 +62,7 @@ async def _first_answer(
         except BaseException:
             state.health.leave(deployment.id)
             raise
-        state.health.success(deployment.id)
+        state.health.success(deployment.id, (time.perf_counter() - started) * 1000)
         if not keep:
             state.health.leave(deployment.id)
         return deployment, answer

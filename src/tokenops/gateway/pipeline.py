@@ -6,6 +6,7 @@ renderer and stream encoder; the steps and the usage record are the same for all
 
 from __future__ import annotations
 
+from tokenops.catalog import Deployment
 from tokenops.errors import TokenopsError
 from tokenops.gateway import forward, meter
 from tokenops.gateway.apis import ClientAPI
@@ -41,14 +42,15 @@ async def serve_chat(req: Request, state: AppState, api: ClientAPI) -> None:
         raise
 
 
-def _served(req: Request, record: UsageRecord, plan: RoutePlan, deployment_id: str, region: str) -> None:
-    record.model_served = plan.model.name
-    record.deployment_id = deployment_id
-    record.region = region
+def _served(req: Request, record: UsageRecord, deployment: Deployment) -> None:
+    """Name what served the request: a fallback may be another model than the one planned."""
+    record.model_served = deployment.model
+    record.deployment_id = deployment.id
+    record.region = deployment.region
     req.response_headers += [
-        (b"x-tokenops-model", plan.model.name.encode()),
-        (b"x-tokenops-deployment", deployment_id.encode()),
-        (b"x-tokenops-region", region.encode()),
+        (b"x-tokenops-model", deployment.model.encode()),
+        (b"x-tokenops-deployment", deployment.id.encode()),
+        (b"x-tokenops-region", deployment.region.encode()),
     ]
 
 
@@ -56,8 +58,8 @@ async def _complete(
     req: Request, state: AppState, api: ClientAPI, chat: ChatRequest, plan: RoutePlan, record: UsageRecord
 ) -> None:
     deployment, result = await forward.chat(state, plan, chat.body)
-    _served(req, record, plan, deployment.id, deployment.region)
-    usage = meter.completion_usage(result.usage, state.counter(plan.model.name), chat.body, result.body)
+    _served(req, record, deployment)
+    usage = meter.completion_usage(result.usage, state.counter(deployment.model), chat.body, result.body)
     payload = api.render(result.body, usage, chat)
     add_usage(record, usage)
     finish(req, record)
@@ -71,11 +73,11 @@ async def _stream(
     deployment, stream = await forward.chat_stream(state, plan, chat.body)
     encoder = api.encoder(chat, deployment.upstream_model)
     try:
-        _served(req, record, plan, deployment.id, deployment.region)
+        _served(req, record, deployment)
         outcome = await relay(req, stream, encoder)
     finally:
         state.health.leave(deployment.id)
-    usage = meter.stream_usage(stream.usage, state.counter(plan.model.name), chat.body, stream.chunks)
+    usage = meter.stream_usage(stream.usage, state.counter(deployment.model), chat.body, stream.chunks)
     add_usage(record, usage)
     record.ttft_ms = round(outcome.ttft_ms, 3) if outcome.ttft_ms is not None else None
     record.outcome = outcome.outcome

@@ -1,11 +1,14 @@
-"""Route: the deployments that may serve a request — hard constraints first, then the least busy.
+"""Route: the deployments that may serve a request — hard constraints first, then the strategy.
 
-Residency, pool and tenant isolation are never relaxed: if no deployment satisfies
-them the request is refused (403), and if those that do are all down, 503.
+Residency, pool and tenant isolation are never relaxed, not even for a fallback model:
+if no deployment satisfies them the request is refused (403), and if those that do are
+all down, 503. Among the permitted deployments the model's (or alias's) strategy orders
+the candidates; an alias's fallback models follow, under the same constraints.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from tokenops.catalog import Catalog, Deployment, Model
@@ -17,7 +20,8 @@ from tokenops.health import Health
 @dataclass(slots=True)
 class RoutePlan:
     model: Model
-    candidates: list[Deployment]
+    candidates: list[Deployment]  # in the order to try; a fallback model's deployments come last
+    chain: list[Model]  # the model and its fallbacks: a reservation covers the dearest of them
 
 
 def allowed(principal: Principal, deployment: Deployment) -> bool:
@@ -29,6 +33,17 @@ def allowed(principal: Principal, deployment: Deployment) -> bool:
     return deployment.pool == "shared"
 
 
+def order(strategy: str, deployments: list[Deployment], health: Health) -> list[Deployment]:
+    if strategy == "weighted":
+        # a weighted random permutation: each deployment is first with probability weight / total
+        return sorted(deployments, key=lambda d: random.random() ** (1.0 / d.weight), reverse=True)
+    if strategy == "lowest_latency":
+        return sorted(deployments, key=lambda d: (health.latency(d.id), health.busy(d.id)))
+    if strategy == "lowest_cost":
+        return sorted(deployments, key=lambda d: (d.input_cost_per_mtok + d.output_cost_per_mtok, health.busy(d.id)))
+    return sorted(deployments, key=lambda d: health.busy(d.id) / d.weight)
+
+
 def plan_route(catalog: Catalog, principal: Principal, requested: str, kind: str, health: Health) -> RoutePlan:
     model = catalog.resolve_model(requested)
     if model is None:
@@ -37,18 +52,25 @@ def plan_route(catalog: Catalog, principal: Principal, requested: str, kind: str
         raise PermissionDenied(f"this key may not use the model '{requested}'", code="model_not_allowed")
     if model.kind != kind:
         raise BadRequest(f"the model '{requested}' is a {model.kind} model", code="wrong_model_kind", param="model")
-    permitted = [d for d in catalog.deployments_of(model.name) if allowed(principal, d) and d.weight > 0]
-    if not permitted:
+    alias = catalog.aliases.get(requested)
+    strategy = alias.strategy if alias and alias.strategy else model.strategy
+    chain = [model.name, *(alias.fallbacks if alias else ())]
+    permitted_any = False
+    candidates: list[Deployment] = []
+    for name in chain:
+        permitted = [d for d in catalog.deployments_of(name) if allowed(principal, d) and d.weight > 0]
+        permitted_any = permitted_any or bool(permitted)
+        healthy = [d for d in permitted if health.available(d.id)]
+        candidates += order(strategy if name == model.name else catalog.models[name].strategy, healthy, health)
+    if not permitted_any:
         raise PermissionDenied(
             f"no deployment of '{model.name}' is allowed for this tenant "
             f"(regions {', '.join(principal.tenant.residency)}, {principal.tenant.isolation} pool)",
             code="no_permitted_deployment",
         )
-    healthy = [d for d in permitted if health.available(d.id)]
-    if not healthy:
+    if not candidates:
         raise ServiceUnavailable(
             f"every permitted deployment of '{model.name}' is unavailable; retry shortly",
             headers={"retry-after": "5"},
         )
-    healthy.sort(key=lambda d: health.busy(d.id) / d.weight)
-    return RoutePlan(model, healthy)
+    return RoutePlan(model, candidates, [catalog.models[name] for name in chain])
