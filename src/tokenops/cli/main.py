@@ -16,6 +16,7 @@ from rich.table import Table
 
 from tokenops import __version__
 from tokenops.catalog import load_catalog
+from tokenops.cli import compaction as compaction_cli
 from tokenops.cli import compliance as compliance_cli
 from tokenops.errors import ConfigError
 from tokenops.server import serve, simulate
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--home")
     usage.set_defaults(func=cmd_usage)
 
+    compaction_cli.add_parser(sub)
     compliance_cli.add_parser(sub)
     return parser
 
