@@ -18,6 +18,7 @@ from tokenops import __version__
 from tokenops.catalog import load_catalog
 from tokenops.cli import compaction as compaction_cli
 from tokenops.cli import compliance as compliance_cli
+from tokenops.cli import routing as routing_cli
 from tokenops.errors import ConfigError
 from tokenops.server import serve, simulate
 from tokenops.simulator.engine import SimConfig
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     compaction_cli.add_parser(sub)
     compliance_cli.add_parser(sub)
+    routing_cli.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,119 @@
+"""Turn a chat request into the sparse string features the complexity scorer weighs.
+
+Work is bounded: only a head and a tail of the request's last user (or tool) turn are
+tokenised, and only the last messages are counted, so a 200k-token session costs about
+what a short prompt costs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+HEAD_CHARS = 512
+TAIL_CHARS = 2048
+MAX_MESSAGES = 64
+
+_TOKEN = re.compile(r"[a-z]+|\d+|[^\sa-z\d]")
+_SHOUT = re.compile(r"\b[A-Z]{3,}\b")
+_MATH_MARKS = ("=", "+", "*", "/", "^", "<", ">", "\\", "√", "π", "∑", "∫")
+_CODE_MARKS = ("```", "def ", "return ", "{", "}", ";", "()", "==")
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """The parts of a request the scorer looks at."""
+
+    text: str  # bounded: head + tail of the last user or tool turn
+    total_chars: int  # of every counted message, not only the bounded text
+    turns: int
+    tools: int
+    has_system: bool
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        parts = [p.get("text", "") for p in content if isinstance(p, Mapping)]
+        return "\n".join(p for p in parts if isinstance(p, str))
+    return ""
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= HEAD_CHARS + TAIL_CHARS:
+        return text
+    return text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:]
+
+
+def prompt_of_chat(body: Mapping[str, Any]) -> Prompt:
+    """Extract the scored parts of an OpenAI chat body (`messages`, `tools`)."""
+    messages = body.get("messages")
+    if not isinstance(messages, Sequence) or isinstance(messages, str):
+        messages = []
+    recent = messages[-MAX_MESSAGES:]
+    last = ""
+    total = 0
+    first = messages[0] if messages else None
+    has_system = isinstance(first, Mapping) and first.get("role") in ("system", "developer")
+    for message in recent:
+        if not isinstance(message, Mapping):
+            continue
+        role = message.get("role")
+        content = message.get("content")
+        length = len(content) if isinstance(content, str) else len(_content_text(content))
+        total += length
+        has_system = has_system or role in ("system", "developer")
+    for message in reversed(recent):
+        if isinstance(message, Mapping) and message.get("role") in ("user", "tool"):
+            last = _bounded(_content_text(message.get("content")))
+            break
+    tools = body.get("tools")
+    return Prompt(
+        text=last,
+        total_chars=total,
+        turns=len(messages),
+        tools=len(tools) if isinstance(tools, Sequence) else 0,
+        has_system=has_system,
+    )
+
+
+def prompt_of_text(text: str) -> Prompt:
+    """A single user prompt, as in the evaluation data."""
+    return Prompt(text=_bounded(text), total_chars=len(text), turns=1, tools=0, has_system=False)
+
+
+def _bucket(value: float) -> int:
+    return min(16, int(math.log2(1.0 + value)))
+
+
+def features(prompt: Prompt) -> list[str]:
+    """Sparse binary features: word unigrams and bigrams plus a few structural buckets."""
+    text = prompt.text
+    tokens = _TOKEN.findall(text.lower())
+    words = [t for t in tokens if t.isalpha()]
+    numbers = sum(1 for t in tokens if t.isdigit())
+    symbols = len(tokens) - len(words) - numbers
+    out = {f"u:{w}" for w in tokens}
+    out.update(f"b:{a} {b}" for a, b in itertools.pairwise(words))
+    out.update(f"s:{w}" for w in _SHOUT.findall(text))
+    n = max(1, len(tokens))
+    out.update(
+        (
+            "bias",
+            f"len:{_bucket(prompt.total_chars)}",
+            f"lines:{_bucket(text.count(chr(10)))}",
+            f"num:{int(10 * numbers / n)}",
+            f"sym:{int(10 * symbols / n)}",
+            f"math:{_bucket(sum(text.count(m) for m in _MATH_MARKS))}",
+            f"code:{_bucket(sum(text.count(m) for m in _CODE_MARKS))}",
+            f"turns:{_bucket(prompt.turns)}",
+            f"tools:{_bucket(prompt.tools)}",
+            f"system:{int(prompt.has_system)}",
+        )
+    )
+    return list(out)
