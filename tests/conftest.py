@@ -102,6 +102,16 @@ def http_catalog(upstream_url: str) -> dict[str, Any]:
     return data
 
 
+def anthropic_catalog(upstream_url: str) -> dict[str, Any]:
+    """`http_catalog`, with every chat deployment reached through the Anthropic adapter instead."""
+    data = http_catalog(upstream_url)
+    chat_models = {m["name"] for m in data["models"] if m["kind"] == "chat"}
+    for dep in data["deployments"]:
+        if dep["model"] in chat_models:
+            dep["provider"] = "anthropic"
+    return data
+
+
 class Gateway:
     def __init__(self, server: ServerThread, home: Path) -> None:
         self.server = server
@@ -135,5 +145,13 @@ def gateway(tmp_path: Path) -> Iterator[Gateway]:
 def http_gateway(tmp_path: Path, sim_upstream: ServerThread) -> Iterator[Gateway]:
     """A gateway whose every deployment is the simulated upstream over real HTTP."""
     gw = start_gateway(http_catalog(sim_upstream.url), tmp_path / "home")
+    yield gw
+    gw.server.stop()
+
+
+@pytest.fixture
+def anthropic_gateway(tmp_path: Path, sim_upstream: ServerThread) -> Iterator[Gateway]:
+    """A gateway whose chat deployments are the simulated upstream speaking Anthropic's wire format."""
+    gw = start_gateway(anthropic_catalog(sim_upstream.url), tmp_path / "home")
     yield gw
     gw.server.stop()

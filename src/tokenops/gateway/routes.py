@@ -8,7 +8,9 @@ from tokenops.gateway.asgi import Request
 from tokenops.gateway.handlers.chat import chat_completions
 from tokenops.gateway.handlers.embeddings import embeddings
 from tokenops.gateway.handlers.health import healthz, readyz
+from tokenops.gateway.handlers.messages import count_tokens, messages
 from tokenops.gateway.handlers.models import get_model, list_models
+from tokenops.gateway.handlers.responses import responses
 from tokenops.gateway.state import AppState
 
 Handler = Callable[[Request, AppState], Awaitable[None]]
@@ -16,6 +18,11 @@ Handler = Callable[[Request, AppState], Awaitable[None]]
 ROUTES: dict[str, dict[str, Handler]] = {
     "/v1/chat/completions": {"POST": chat_completions},
     "/v1/embeddings": {"POST": embeddings},
+    "/v1/responses": {"POST": responses},
+    "/v1/messages": {"POST": messages},
+    "/v1/messages/count_tokens": {"POST": count_tokens},
+    "/anthropic/v1/messages": {"POST": messages},
+    "/anthropic/v1/messages/count_tokens": {"POST": count_tokens},
     "/v1/models": {"GET": list_models},
     "/healthz": {"GET": healthz},
     "/readyz": {"GET": readyz},
@@ -25,7 +32,9 @@ PREFIX_ROUTES: list[tuple[str, dict[str, Handler]]] = [
     ("/v1/models/", {"GET": get_model}),
 ]
 
-ANTHROPIC_PATHS: frozenset[str] = frozenset()
+ANTHROPIC_PATHS: frozenset[str] = frozenset(
+    {"/v1/messages", "/v1/messages/count_tokens", "/anthropic/v1/messages", "/anthropic/v1/messages/count_tokens"}
+)
 
 
 def lookup(path: str) -> dict[str, Handler] | None:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from tokenops.gateway.asgi import Receive, Request, Scope, Send
-from tokenops.simulator import openai_wire
+from tokenops.simulator import anthropic_wire, openai_wire
 from tokenops.simulator.engine import SimConfig, SimEngine
 
 
@@ -38,6 +38,8 @@ class SimServer:
         path, method = req.path, scope["method"]
         if path == "/v1/chat/completions" and method == "POST":
             await self._chat(req)
+        elif path == "/v1/messages" and method == "POST":
+            await self._messages(req)
         elif path == "/v1/embeddings" and method == "POST":
             await self._embed(req)
         elif path == "/v1/models":
@@ -81,7 +83,30 @@ class SimServer:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         await self._stream(req, openai_wire.stream(reply, config, model, rid, include_usage))
 
-    async def _stream(self, req: Request, chunks: Any) -> None:
+    async def _messages(self, req: Request) -> None:
+        """Anthropic's Messages API over the same engine."""
+        self.stats["requests"] += 1
+        try:
+            data = orjson.loads(await req.body(64 << 20))
+        except orjson.JSONDecodeError:
+            invalid = b'{"type":"error","error":{"type":"invalid_request_error","message":"invalid JSON"}}'
+            await req.respond(400, invalid)
+            return
+        reply = self.engine.reply(anthropic_wire.engine_body(data))
+        config = self.engine.config
+        if reply.hang:
+            await asyncio.sleep(3600)
+        if reply.error is not None:
+            await req.respond(reply.error[0], orjson.dumps(anthropic_wire.error_body(reply, config)))
+            return
+        model = str(data.get("model", "sim"))
+        rid = "msg_" + secrets.token_hex(12)
+        if data.get("stream"):
+            await self._stream(req, anthropic_wire.stream(reply, config, model, rid), framed=True)
+        else:
+            await req.respond(200, orjson.dumps(anthropic_wire.message(reply, model, rid)))
+
+    async def _stream(self, req: Request, chunks: Any, framed: bool = False) -> None:
         self.stats["streams"] += 1
         task = asyncio.current_task()
         assert task is not None
@@ -96,10 +121,10 @@ class SimServer:
         try:
             await req.start_stream()
             async for payload in chunks:
-                await req.write(b"data: " + payload + b"\n\n")
+                await req.write(payload if framed else b"data: " + payload + b"\n\n")
                 self.stats["chunks_sent"] += 1
             watcher.cancel()
-            await req.end(b"data: [DONE]\n\n")
+            await req.end(b"" if framed else b"data: [DONE]\n\n")
         except openai_wire.StreamCut:
             watcher.cancel()
             await req.end()  # no [DONE]: the client sees the stream break off

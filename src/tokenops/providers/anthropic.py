@@ -1,0 +1,145 @@
+"""Any Anthropic-compatible upstream (Messages API) over pooled HTTP.
+
+Our canonical chat body is translated to a Messages request, and the message or
+its SSE events back to a canonical completion or chunks with `Usage` (cache reads
+and writes included). Errors keep their meaning: "prompt is too long" is a
+context-length error, 529 "overloaded" is an overloaded upstream.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from tokenops.catalog import Deployment, Model
+from tokenops.errors import (
+    BadRequest,
+    ContextLengthExceeded,
+    ServiceUnavailable,
+    TokenopsError,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from tokenops.providers.base import ChatResult, EmbedResult, Usage, map_upstream_error
+from tokenops.translate.anthropic_stream import AnthropicStreamDecoder
+from tokenops.translate.chat_anthropic import to_anthropic, to_completion
+
+API_VERSION = "2023-06-01"
+_CONTEXT_MARKS = ("prompt is too long", "context window", "context length", "too many tokens")
+
+
+def map_anthropic_error(status: int, body: bytes) -> TokenopsError:
+    """An Anthropic upstream's error as ours; the OpenAI mapping covers the rest."""
+    try:
+        data = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        data = None
+    err = data.get("error") if isinstance(data, dict) else None
+    message = str(err.get("message") or "") if isinstance(err, dict) else ""
+    if any(mark in message.lower() for mark in _CONTEXT_MARKS):
+        return ContextLengthExceeded(message, param="messages")
+    if status == 529 or (isinstance(err, dict) and err.get("type") == "overloaded_error"):
+        return ServiceUnavailable(
+            f"upstream is overloaded: {message}", code="upstream_overloaded", headers={"retry-after": "1"}
+        )
+    return map_upstream_error(status, body)
+
+
+class _AnthropicStream:
+    def __init__(self, response: aiohttp.ClientResponse, model: str) -> None:
+        self._response = response
+        self._decoder = AnthropicStreamDecoder(model)
+        self.usage: Usage | None = None
+        self.chunks: list[bytes] = []
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        decoder = self._decoder
+        try:
+            async for line in self._response.content:
+                if not line.startswith(b"data:"):
+                    continue
+                try:
+                    data = orjson.loads(line[5:])
+                except orjson.JSONDecodeError:
+                    continue
+                if not isinstance(data, dict):
+                    continue
+                for payload in decoder.feed(str(data.get("type", "")), data):
+                    self.chunks.append(payload)
+                    yield payload
+                self.usage = decoder.usage
+                if decoder.done:
+                    return
+            raise UpstreamError("upstream stream ended without message_stop: connection closed mid-stream")
+        except TimeoutError:
+            raise UpstreamTimeout("upstream stopped sending") from None
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+            raise UpstreamError(f"upstream stream broke: {exc.__class__.__name__}") from None
+
+    async def aclose(self) -> None:
+        self._response.close()
+
+
+class AnthropicProvider:
+    def __init__(self, session: aiohttp.ClientSession, deployment: Deployment, model: Model) -> None:
+        self._session = session
+        self._url = (deployment.base_url or "").rstrip("/") + "/messages"
+        self._model = deployment.upstream_model
+        self._max_tokens = model.max_output_tokens
+        headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
+        if deployment.api_key_env:
+            secret = os.environ.get(deployment.api_key_env)
+            if secret:
+                headers["x-api-key"] = secret
+        self._headers = headers
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=deployment.timeout_s)
+
+    async def _post(self, body: dict[str, Any]) -> aiohttp.ClientResponse:
+        payload = orjson.dumps(to_anthropic(body, self._max_tokens))
+        try:
+            response = await self._session.post(self._url, data=payload, headers=self._headers, timeout=self._timeout)
+        except TimeoutError:
+            raise UpstreamTimeout("upstream did not answer in time") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(f"cannot reach upstream: {exc.__class__.__name__}") from None
+        if response.status >= 400:
+            try:
+                error = await response.read()
+            except (aiohttp.ClientError, TimeoutError):
+                error = b""
+            finally:
+                response.release()
+            raise map_anthropic_error(response.status, error)
+        return response
+
+    async def chat(self, body: dict[str, Any]) -> ChatResult:
+        response = await self._post(dict(body, stream=False))
+        try:
+            raw = await response.read()
+        except TimeoutError:
+            raise UpstreamTimeout("upstream did not answer in time") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(f"upstream answer broke: {exc.__class__.__name__}") from None
+        finally:
+            response.release()
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise UpstreamError("upstream answered with invalid JSON") from None
+        if not isinstance(data, dict):
+            raise UpstreamError("upstream answered with an unexpected JSON shape")
+        completion, usage = to_completion(data, self._model)
+        return ChatResult(completion, usage)
+
+    async def chat_stream(self, body: dict[str, Any]) -> _AnthropicStream:
+        return _AnthropicStream(await self._post(dict(body, stream=True)), self._model)
+
+    async def embed(self, body: dict[str, Any]) -> EmbedResult:
+        raise BadRequest("an Anthropic-compatible upstream offers no embeddings", code="unsupported_operation")
+
+    async def close(self) -> None:
+        return None
