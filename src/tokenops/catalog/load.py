@@ -183,7 +183,24 @@ def _model(o: _Obj) -> Model:
 def _alias(o: _Obj) -> Alias:
     strategy = o.choice("strategy", STRATEGIES, "least_busy") if o.data.get("strategy") is not None else None
     o.seen.add("strategy")
-    alias = Alias(name=o.text("name"), target=o.text("target"), strategy=strategy, fallbacks=o.strs("fallbacks"))
+    router = o.choice("router", ("complexity",)) if o.data.get("router") is not None else None
+    o.seen.add("router")
+    weak = o.text("weak", required=router is not None)
+    strong = o.text("strong", required=router is not None)
+    target = o.text("target", strong)
+    threshold = o.number("threshold", 0.5)
+    if threshold > 1:
+        raise ConfigError(f"{o.path}.threshold: must be between 0 and 1")
+    alias = Alias(
+        name=o.text("name"),
+        target=target,
+        strategy=strategy,
+        fallbacks=o.strs("fallbacks"),
+        router=router,
+        weak=weak,
+        strong=strong,
+        threshold=threshold,
+    )
     o.done()
     return alias
 
@@ -198,7 +215,10 @@ def _tenant(o: _Obj) -> tuple[Tenant, list[KeySpec]]:
         isolation=o.choice("isolation", _ISOLATION, "shared"),
         models=o.strs("models", required=True),
         content_logging=bool(o._get("content_logging", bool, False, False)),
+        routing_threshold=o.number("routing_threshold", -1.0) if "routing_threshold" in o.data else None,
     )
+    if tenant.routing_threshold is not None and not 0 <= tenant.routing_threshold <= 1:
+        raise ConfigError(f"{o.path}.routing_threshold: must be between 0 and 1")
     keys = []
     for k in o.items("keys"):
         plaintext = k.text("key", required=False)
@@ -250,6 +270,10 @@ def _cross_check(
             raise ConfigError(f"catalog.aliases[{i}].target: unknown model {alias.target!r}")
         if alias.name in models:
             raise ConfigError(f"catalog.aliases[{i}].name: {alias.name!r} is already a model name")
+        for side in ("weak", "strong"):
+            name = getattr(alias, side)
+            if name is not None and (name not in models or models[name].kind != "chat"):
+                raise ConfigError(f"catalog.aliases[{i}].{side}: unknown chat model {name!r}")
         for j, fallback in enumerate(alias.fallbacks):
             if fallback not in models or models[fallback].kind != models[alias.target].kind:
                 raise ConfigError(

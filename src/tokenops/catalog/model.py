@@ -28,6 +28,7 @@ class Tenant:
     isolation: Isolation
     models: tuple[str, ...]
     content_logging: bool = False
+    routing_threshold: float | None = None  # this tenant's threshold for complexity-routed aliases
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,10 @@ class Alias:
     target: str
     strategy: Strategy | None = None  # overrides the target model's strategy
     fallbacks: tuple[str, ...] = ()  # models tried, in order, when every deployment of the target fails
+    router: Literal["complexity"] | None = None  # choose between `weak` and `strong` per request
+    weak: str | None = None
+    strong: str | None = None
+    threshold: float = 0.5  # scores at or above it go to `strong`
 
 
 @dataclass(frozen=True, slots=True)

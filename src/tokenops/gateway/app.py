@@ -84,4 +84,5 @@ class Gateway:
             log.exception("unhandled error on %s %s", scope["method"], path)
             if not req.response_started:
                 internal = TokenopsError("internal error; the request id identifies it in the logs")
-                await req.respond(500, openai_error(internal))
+                body = anthropic_error(internal) if path in ANTHROPIC_PATHS else openai_error(internal)
+                await req.respond(500, body)

@@ -40,6 +40,7 @@ def add_usage(record: UsageRecord, usage: Usage) -> None:
     record.input_tokens = usage.input_tokens
     record.output_tokens = usage.output_tokens
     record.cached_tokens = usage.cached_tokens
+    record.cache_write_tokens = usage.cache_write_tokens
     record.usage_source = usage.source
 
 

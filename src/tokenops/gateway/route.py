@@ -9,9 +9,11 @@ the candidates; an alias's fallback models follow, under the same constraints.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from tokenops.catalog import Catalog, Deployment, Model
+from tokenops.catalog import Alias, Catalog, Deployment, Model, Tenant
 from tokenops.errors import BadRequest, NotFound, PermissionDenied, ServiceUnavailable
 from tokenops.gateway.auth import Principal
 from tokenops.health import Health
@@ -22,6 +24,12 @@ class RoutePlan:
     model: Model
     candidates: list[Deployment]  # in the order to try; a fallback model's deployments come last
     chain: list[Model]  # the model and its fallbacks: a reservation covers the dearest of them
+    score: float | None = None  # the complexity router's score, when it chose the model
+    choice: str | None = None  # "weak" or "strong"
+
+
+class Scorer(Protocol):
+    def score(self, chat_body: Mapping[str, Any]) -> float: ...
 
 
 def allowed(principal: Principal, deployment: Deployment) -> bool:
@@ -44,7 +52,23 @@ def order(strategy: str, deployments: list[Deployment], health: Health) -> list[
     return sorted(deployments, key=lambda d: health.busy(d.id) / d.weight)
 
 
-def plan_route(catalog: Catalog, principal: Principal, requested: str, kind: str, health: Health) -> RoutePlan:
+def _choose(alias: Alias, tenant: Tenant, body: Mapping[str, Any], scorer: Scorer) -> tuple[str, float, str]:
+    """Complexity routing: the weak or the strong model, by the request's score against the threshold."""
+    score = scorer.score(body)
+    threshold = tenant.routing_threshold if tenant.routing_threshold is not None else alias.threshold
+    choice = "strong" if score >= threshold else "weak"
+    return (alias.strong if choice == "strong" else alias.weak) or alias.target, score, choice
+
+
+def plan_route(
+    catalog: Catalog,
+    principal: Principal,
+    requested: str,
+    kind: str,
+    health: Health,
+    body: Mapping[str, Any] | None = None,
+    scorer: Scorer | None = None,
+) -> RoutePlan:
     model = catalog.resolve_model(requested)
     if model is None:
         raise NotFound(f"The model '{requested}' does not exist", code="model_not_found", param="model")
@@ -54,7 +78,15 @@ def plan_route(catalog: Catalog, principal: Principal, requested: str, kind: str
         raise BadRequest(f"the model '{requested}' is a {model.kind} model", code="wrong_model_kind", param="model")
     alias = catalog.aliases.get(requested)
     strategy = alias.strategy if alias and alias.strategy else model.strategy
-    chain = [model.name, *(alias.fallbacks if alias else ())]
+    fallbacks = list(alias.fallbacks) if alias else []
+    score = choice = None
+    if alias is not None and alias.router == "complexity" and body is not None and scorer is not None:
+        chosen, score, choice = _choose(alias, principal.tenant, body, scorer)
+        model = catalog.models[chosen]
+        other = alias.weak if chosen == alias.strong else alias.strong
+        if other and other not in fallbacks:
+            fallbacks.append(other)  # the other model stands in when the chosen one is down
+    chain = [model.name, *(f for f in fallbacks if f != model.name)]
     permitted_any = False
     candidates: list[Deployment] = []
     for name in chain:
@@ -73,4 +105,4 @@ def plan_route(catalog: Catalog, principal: Principal, requested: str, kind: str
             f"every permitted deployment of '{model.name}' is unavailable; retry shortly",
             headers={"retry-after": "5"},
         )
-    return RoutePlan(model, candidates, [catalog.models[name] for name in chain])
+    return RoutePlan(model, candidates, [catalog.models[name] for name in chain], score, choice)

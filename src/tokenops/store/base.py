@@ -34,10 +34,13 @@ class UsageRecord:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
     usage_source: str = "none"
     error_code: str | None = None
     latency_ms: float = 0.0
     ttft_ms: float | None = None
+    routing_score: float | None = None  # the complexity router's score, when it chose the model
+    routing_choice: str | None = None  # "weak" or "strong"
 
 
 USAGE_COLUMNS: tuple[str, ...] = tuple(UsageRecord.__dataclass_fields__)

@@ -63,10 +63,13 @@ CREATE TABLE IF NOT EXISTS usage_records (
     input_tokens INTEGER NOT NULL,
     output_tokens INTEGER NOT NULL,
     cached_tokens INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
     usage_source TEXT NOT NULL,
     error_code TEXT,
     latency_ms REAL NOT NULL,
-    ttft_ms REAL
+    ttft_ms REAL,
+    routing_score REAL,
+    routing_choice TEXT
 );
 CREATE INDEX IF NOT EXISTS usage_by_tenant_time ON usage_records (tenant_id, created_ms);
 """
@@ -89,6 +92,10 @@ class SQLiteStore:
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(db)` on the store's thread: for modules that keep their own tables in this file."""
+        return await self._run(lambda: fn(self.db))
+
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
@@ -106,6 +113,7 @@ class SQLiteStore:
         db.execute(f"PRAGMA synchronous={'FULL' if sync == 'FULL' else 'NORMAL'}")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(SCHEMA)
+        _add_missing_columns(db)
         if db.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 0:
             db.execute("INSERT INTO schema_version VALUES (1)")
         self._db = db
@@ -201,6 +209,21 @@ class SQLiteStore:
         rows = self.db.execute(sql, (since_ms or 0, until_ms or 2**62)).fetchall()
         names = ("tenant", "model", "requests", "input_tokens", "output_tokens", "cached_tokens", "errors")
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+_ADDED_COLUMNS = {
+    "cache_write_tokens": "INTEGER NOT NULL DEFAULT 0",
+    "routing_score": "REAL",
+    "routing_choice": "TEXT",
+}
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Bring a usage table from an earlier release up to date (columns are only ever added)."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(usage_records)")}
+    for name, kind in _ADDED_COLUMNS.items():
+        if name not in present:
+            db.execute(f"ALTER TABLE usage_records ADD COLUMN {name} {kind}")
 
 
 def _now_ms() -> int:
