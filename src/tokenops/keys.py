@@ -12,11 +12,25 @@ KEY_PREFIX = "sk-to-"
 
 
 class KeyHasher:
-    def __init__(self, secret: bytes) -> None:
+    """HMAC-SHA256 of a key with the server secret, remembered for the keys seen recently.
+
+    The cache maps a presented key to its hash only; whether that hash is a valid,
+    unrevoked key is still looked up in the current catalog on every request.
+    """
+
+    def __init__(self, secret: bytes, cache_size: int = 65536) -> None:
         self._secret = secret
+        self._cache: dict[str, str] = {}
+        self._cache_size = cache_size
 
     def __call__(self, plaintext: str) -> str:
-        return hmac.new(self._secret, plaintext.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+        found = self._cache.get(plaintext)
+        if found is None:
+            found = hmac.new(self._secret, plaintext.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()  # bounded: a flood of random keys cannot grow it
+            self._cache[plaintext] = found
+        return found
 
 
 def new_key() -> str:

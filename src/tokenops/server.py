@@ -11,14 +11,17 @@ from tokenops.catalog import CatalogSpec
 from tokenops.gateway.app import Gateway
 from tokenops.gateway.state import AppState, Settings
 from tokenops.keys import KeyHasher, load_secret
+from tokenops.security import Guard
 from tokenops.simulator.engine import SimConfig
 from tokenops.simulator.server import SimServer
 from tokenops.store import SQLiteStore
+from tokenops.store.sqlite_admin import SQLiteAdminStore
 
 
 def build_gateway(spec: CatalogSpec | None, home: Path, settings: Settings | None = None) -> Gateway:
     store = SQLiteStore(home / "tokenops.db")
     state = AppState(store=store, hasher=KeyHasher(load_secret(home)), spec=spec, settings=settings or Settings())
+    state.guard = Guard(SQLiteAdminStore(home / "tokenops.db"))
     return Gateway(state)
 
 
@@ -35,6 +38,10 @@ def _run(app: object, host: str, port: int, grace_s: float) -> None:
         access_log=False,
         timeout_graceful_shutdown=int(grace_s),
         backlog=4096,
+        proxy_headers=False,  # X-Forwarded-For is not trusted: client addresses feed the extraction defence
+        server_header=False,
+        timeout_keep_alive=15,  # idle connections (slow or vanished clients) are closed
+        h11_max_incomplete_event_size=64 * 1024,  # header limit when running on h11
     )
 
 

@@ -91,10 +91,17 @@ class Catalog:
     models: dict[str, Model]
     deployments: dict[str, Deployment]
     aliases: dict[str, Alias]
+    _by_model: dict[str, list[Deployment]] = field(init=False, repr=False, compare=False)
 
     def resolve_model(self, name: str) -> Model | None:
         alias = self.aliases.get(name)
         return self.models.get(alias.target if alias else name)
 
     def deployments_of(self, model: str) -> list[Deployment]:
-        return [d for d in self.deployments.values() if d.model == model]
+        return self._by_model.get(model, [])
+
+    def __post_init__(self) -> None:
+        by_model: dict[str, list[Deployment]] = {}
+        for d in self.deployments.values():
+            by_model.setdefault(d.model, []).append(d)
+        object.__setattr__(self, "_by_model", by_model)

@@ -16,6 +16,8 @@ from rich.table import Table
 
 from tokenops import __version__
 from tokenops.catalog import load_catalog
+from tokenops.cli import admin as admin_cli
+from tokenops.cli import charging as charging_cli
 from tokenops.cli import compaction as compaction_cli
 from tokenops.cli import compliance as compliance_cli
 from tokenops.cli import routing as routing_cli
@@ -149,9 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--home")
     usage.set_defaults(func=cmd_usage)
 
+    routing_cli.add_parser(sub)
     compaction_cli.add_parser(sub)
     compliance_cli.add_parser(sub)
-    routing_cli.add_parser(sub)
+    admin_cli.add_parser(sub)
+    charging_cli.add_parser(sub)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 
@@ -10,14 +11,20 @@ from tokenops.gateway.asgi import Receive, Request, Scope, Send
 from tokenops.gateway.render import anthropic_error, error_headers, openai_error
 from tokenops.gateway.routes import ANTHROPIC_PATHS, lookup
 from tokenops.gateway.state import AppState
+from tokenops.security.inbound import body_deadline, check_headers
 
 log = logging.getLogger("tokenops.gateway")
 
 _ALWAYS_ANSWERED = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
+_ID_PREFIX = "req_" + secrets.token_hex(8)  # random per process: ids stay unique across replicas
+_ID_COUNTER = itertools.count(1)
+
+
 def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
+    """A unique id without a system call per request: the process's random prefix and a counter."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):010x}"
 
 
 class Gateway:
@@ -47,13 +54,14 @@ class Gateway:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        req = Request(scope, receive, send, new_request_id())
+        req = Request(scope, body_deadline(receive), send, new_request_id())
         client_id = req.headers.get(b"x-request-id")
         if client_id is not None and 0 < len(client_id) <= 200:
             req.response_headers[0] = (b"x-request-id", client_id)
             req.response_headers.append((b"x-tokenops-request-id", req.request_id.encode()))
         path = req.path
         try:
+            check_headers(scope["headers"])
             methods = lookup(path)
             if methods is None:
                 raise NotFound(f"no such endpoint: {scope['method']} {path}", code="unknown_endpoint")

@@ -1,44 +1,63 @@
-"""The request path shared by every client API: authenticate, parse, route, forward, meter, settle.
+"""The request path shared by every client API: authenticate, parse, route, admit, forward, meter, settle.
 
 Each client API (Chat Completions, Responses, Messages) supplies only its parser,
-renderer and stream encoder; the steps and the usage record are the same for all.
+renderer and stream encoder; the steps, the credit control and the usage record are
+the same for all.
 """
 
 from __future__ import annotations
 
 from tokenops.catalog import Deployment
+from tokenops.charging.credit import Hold
 from tokenops.errors import TokenopsError
-from tokenops.gateway import forward, meter
-from tokenops.gateway.apis import ClientAPI
+from tokenops.gateway import forward, limit, meter
+from tokenops.gateway.admit import Admission, GrantedStream, admit_chat, length_chunk
+from tokenops.gateway.apis import ClientAPI, StreamEncoder
 from tokenops.gateway.asgi import Request
 from tokenops.gateway.auth import authenticate
 from tokenops.gateway.parse import ChatRequest
 from tokenops.gateway.records import add_usage, fail, finish, open_record
 from tokenops.gateway.relay import relay
 from tokenops.gateway.route import RoutePlan, plan_route
+from tokenops.gateway.settle import settle
 from tokenops.gateway.state import AppState
+from tokenops.providers import ChatStream
 from tokenops.store import UsageRecord
 
 
 async def serve_chat(req: Request, state: AppState, api: ClientAPI) -> None:
     principal = authenticate(state.catalog, state.hasher, req.headers)
     record = open_record(req, principal, api.name)
+    hold: Hold | None = None
     try:
-        chat = api.parse(await req.body(state.settings.body_limit))
+        raw = await req.body(state.settings.body_limit)
+        chat = api.parse(raw)
         record.model_requested = chat.model
         record.stream = chat.stream
         record.end_user = chat.end_user or record.end_user
         plan = plan_route(state.catalog, principal, chat.model, "chat", state.health)
+        await limit.admit(req, state, principal, chat, plan, record)
+        admission = admit_chat(
+            state.charging.credit, principal, record, chat, plan, len(raw), state.counter(plan.model.name)
+        )
+        hold = admission.hold
+        if hold is not None:
+            state.sink.hold(hold)
         if chat.stream:
-            await _stream(req, state, api, chat, plan, record)
+            await _stream(req, state, api, chat, plan, record, admission)
         else:
-            await _complete(req, state, api, chat, plan, record)
+            await _complete(req, state, api, chat, plan, record, hold)
     except TokenopsError as err:
         if req.response_started:
             raise
         fail(record, err)
         finish(req, record)
-        await state.sink.record(record)
+        await settle(state.sink, state.charging.credit, record, hold)
+        raise
+    except BaseException:
+        if hold is not None and hold.open:  # cancelled before it was metered: the sweeper finds no record
+            state.charging.credit.release(hold)
+            state.sink.close(hold.request_id)
         raise
 
 
@@ -55,29 +74,41 @@ def _served(req: Request, record: UsageRecord, deployment: Deployment) -> None:
 
 
 async def _complete(
-    req: Request, state: AppState, api: ClientAPI, chat: ChatRequest, plan: RoutePlan, record: UsageRecord
-) -> None:
+    req: Request, state: AppState, api: ClientAPI, chat: ChatRequest, plan: RoutePlan, record: UsageRecord,
+    hold: Hold | None,
+) -> None:  # fmt: skip
     deployment, result = await forward.chat(state, plan, chat.body)
     _served(req, record, deployment)
     usage = meter.completion_usage(result.usage, state.counter(deployment.model), chat.body, result.body)
     payload = api.render(result.body, usage, chat)
     add_usage(record, usage)
     finish(req, record)
-    await state.sink.record(record)
+    await settle(state.sink, state.charging.credit, record, hold, usage)
     await req.respond(200, payload)
 
 
 async def _stream(
-    req: Request, state: AppState, api: ClientAPI, chat: ChatRequest, plan: RoutePlan, record: UsageRecord
-) -> None:
-    deployment, stream = await forward.chat_stream(state, plan, chat.body)
+    req: Request, state: AppState, api: ClientAPI, chat: ChatRequest, plan: RoutePlan, record: UsageRecord,
+    admission: Admission,
+) -> None:  # fmt: skip
+    deployment, upstream = await forward.chat_stream(state, plan, chat.body)
     encoder = api.encoder(chat, deployment.upstream_model)
+    counter = state.counter(plan.model.name)
+    stream: ChatStream = upstream
+    if admission.sliced and admission.hold is not None:
+        stream = GrantedStream(upstream, state.charging.credit, admission.hold, counter)
     try:
         _served(req, record, deployment)
-        outcome = await relay(req, stream, encoder)
+        outcome = await relay(req, stream, _ErrorsLast(encoder))
     finally:
         state.health.leave(deployment.id)
-    usage = meter.stream_usage(stream.usage, state.counter(deployment.model), chat.body, stream.chunks)
+    tail = b""
+    if isinstance(stream, GrantedStream) and stream.cut and not outcome.client_gone:
+        await upstream.aclose()
+        first = upstream.chunks[0] if upstream.chunks else None
+        tail = encoder.chunk(length_chunk(first, deployment.upstream_model))
+        record.error_code = "credit_exhausted"
+    usage = meter.stream_usage(upstream.usage, counter, chat.body, upstream.chunks)
     add_usage(record, usage)
     record.ttft_ms = round(outcome.ttft_ms, 3) if outcome.ttft_ms is not None else None
     record.outcome = outcome.outcome
@@ -85,5 +116,20 @@ async def _stream(
         fail(record, outcome.error)
         state.health.failure(deployment.id)
     finish(req, record)
-    await state.sink.record(record)
-    await req.end(b"" if outcome.client_gone else encoder.finish(usage))
+    await settle(state.sink, state.charging.credit, record, admission.hold, usage)
+    if outcome.client_gone:
+        await req.end(b"")
+        return
+    error = encoder.error(outcome.error) if outcome.error is not None else b""
+    await req.end(tail + error + encoder.finish(usage))
+
+
+class _ErrorsLast:
+    """Holds a broken stream's error event back until its record is durable: it is what a client acts on."""
+
+    def __init__(self, encoder: StreamEncoder) -> None:
+        self.chunk = encoder.chunk
+        self.finish = encoder.finish
+
+    def error(self, err: TokenopsError) -> bytes:
+        return b""

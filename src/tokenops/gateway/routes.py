@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from tokenops.admin.router import admin
 from tokenops.gateway.asgi import Request
 from tokenops.gateway.handlers.chat import chat_completions
 from tokenops.gateway.handlers.embeddings import embeddings
@@ -30,6 +31,7 @@ ROUTES: dict[str, dict[str, Handler]] = {
 
 PREFIX_ROUTES: list[tuple[str, dict[str, Handler]]] = [
     ("/v1/models/", {"GET": get_model}),
+    ("/admin/", {m: admin for m in ("GET", "POST", "PUT", "PATCH", "DELETE")}),
 ]
 
 ANTHROPIC_PATHS: frozenset[str] = frozenset(

@@ -1,34 +1,97 @@
-"""Settle: make each request's usage record durable, many requests per commit (group commit).
+"""Settle: debit the actual usage, release the rest of the reservation, make both durable.
 
-A request awaits its own record's commit before its last byte goes out; while one
-batch commits, the next one gathers, so the commit rate, not the request rate, bounds disk I/O.
+Usage records and their charges go to the store many requests per commit (group
+commit), in one transaction each; a request awaits its own commit before its last
+byte goes out. While one batch commits, the next one gathers, so the commit rate,
+not the request rate, bounds disk I/O. A reservation still open after `hold_delay_ms`
+is written with the next batch (a shorter one never is: a crash before its record
+leaves nothing to charge), so a long stream's reservation is on record for recovery.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 
+from tokenops.charging.credit import CreditController, Hold
+from tokenops.charging.ledger import Entry
+from tokenops.charging.prices import Tokens
+from tokenops.charging.store import ChargingStore, HoldRow
+from tokenops.providers import Usage
 from tokenops.store import Store, UsageRecord
 
 log = logging.getLogger("tokenops.settle")
 
+_Item = tuple[UsageRecord | None, Entry | None, str | None, asyncio.Future[None] | None]
+
 
 class UsageSink:
-    def __init__(self, store: Store, max_batch: int = 2048) -> None:
+    def __init__(
+        self, store: Store, ledger: ChargingStore | None = None, max_batch: int = 2048, hold_delay_ms: int = 1000
+    ) -> None:
         self._store = store
+        self._ledger = ledger
         self._max_batch = max_batch
-        self._pending: list[tuple[UsageRecord, asyncio.Future[None]]] = []
+        self._hold_delay_ms = hold_delay_ms
+        self._pending: list[_Item] = []
+        self._holds: dict[str, HoldRow] = {}  # opened, not written yet
+        self._written: set[str] = set()  # open and written
         self._flusher: asyncio.Task[None] | None = None
         self.committed = 0
+        self.observers: list[Callable[[UsageRecord], None]] = []  # told of each final record (traffic guard)
 
-    async def record(self, record: UsageRecord) -> None:
-        """Returns once the record is durable; a client abort does not interrupt the write."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((record, future))
+    def _kick(self) -> None:
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
-        await asyncio.shield(future)
+
+    def hold(self, hold: Hold) -> None:
+        """Put a reservation on record once it has been open a while, without waiting for it."""
+        row = HoldRow(hold.request_id, hold.account.id, hold.money, hold.expires_ms, hold.started_ms)
+        self._holds[hold.request_id] = row
+
+    def flush_holds(self) -> None:
+        """Write the reservations open longer than the delay even if no request settles meanwhile."""
+        if self._holds:
+            self._pending.append((None, None, None, None))
+            self._kick()
+
+    async def record(self, record: UsageRecord, charge: Entry | None = None, closes: str | None = None) -> None:
+        """Returns once the record (and its charge) is durable; a client abort does not interrupt the write."""
+        for observe in self.observers:
+            observe(record)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((record, charge, closes, future))
+        self._kick()
+        await future  # if the caller is cancelled meanwhile, the write still goes ahead in the flusher
+
+    def close(self, request_id: str) -> None:
+        """Take a reservation off record (its request ended without a record of its own)."""
+        self._pending.append((None, None, request_id, None))
+        self._kick()
+
+    async def _write(self, batch: list[_Item]) -> None:
+        records = [r for r, _, _, _ in batch if r is not None]
+        if self._ledger is None:
+            await self._store.write_usage(records)
+            return
+        closing = [c for _, _, c, _ in batch if c is not None]
+        for request_id in closing:
+            self._holds.pop(request_id, None)
+        due = int(time.time() * 1000) - self._hold_delay_ms
+        holds = {k: h for k, h in self._holds.items() if h.created_ms <= due}
+        for request_id in holds:
+            del self._holds[request_id]
+        closed = [c for c in closing if c in self._written]
+        charges = [e for _, e, _, _ in batch if e is not None]
+        try:
+            await self._ledger.settle(records, charges, list(holds.values()), closed)
+        except BaseException:
+            self._holds.update({k: v for k, v in holds.items() if k not in self._holds})
+            raise
+        self._written.update(holds)
+        self._written.difference_update(closed)
 
     async def _flush(self) -> None:
         try:
@@ -36,16 +99,16 @@ class UsageSink:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
                 try:
-                    await self._store.write_usage([r for r, _ in batch])
+                    await self._write(batch)
                 except Exception as exc:  # the store is down: every waiting request learns it
                     log.error("usage batch of %d not stored: %s", len(batch), exc)
-                    for _, future in batch:
-                        if not future.done():
+                    for _, _, _, future in batch:
+                        if future is not None and not future.done():
                             future.set_exception(exc)
                     continue
-                self.committed += len(batch)
-                for _, future in batch:
-                    if not future.done():
+                self.committed += sum(1 for r, _, _, _ in batch if r is not None)
+                for _, _, _, future in batch:
+                    if future is not None and not future.done():
                         future.set_result(None)
         finally:
             self._flusher = None
@@ -53,3 +116,23 @@ class UsageSink:
     async def drain(self) -> None:
         while self._flusher is not None:
             await asyncio.shield(self._flusher)
+
+
+def tokens_of(usage: Usage) -> Tokens:
+    return Tokens.of_usage(usage.input_tokens, usage.cached_tokens, usage.cache_write_tokens, usage.output_tokens)
+
+
+async def settle(
+    sink: UsageSink, credit: CreditController, record: UsageRecord, hold: Hold | None, usage: Usage | None = None
+) -> None:
+    """Charge the request's usage against its reservation (or release it) and await durability."""
+    if hold is None:
+        await sink.record(record)
+        return
+    entry = None
+    if hold.open:
+        if usage is None:
+            credit.release(hold)
+        else:
+            entry = credit.settle(hold, tokens_of(usage), int(time.time() * 1000))
+    await sink.record(record, entry, hold.request_id)

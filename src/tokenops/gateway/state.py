@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 from dataclasses import dataclass, field
 
 import aiohttp
 
 from tokenops.catalog import Catalog, CatalogSpec
+from tokenops.charging.catalog import parse_charging
+from tokenops.charging.service import ChargingService
+from tokenops.charging.sqlite import ChargingSQLite
+from tokenops.errors import ConfigError
 from tokenops.gateway.settle import UsageSink
 from tokenops.health import Health
 from tokenops.keys import KeyHasher
 from tokenops.providers import Provider, build_provider
-from tokenops.store import Store
+from tokenops.security import Guard
+from tokenops.store import SQLiteStore, Store
 from tokenops.tokenize import Counter, counter_for
 
 
@@ -39,6 +47,7 @@ class AppState:
     spec: CatalogSpec | None = None
     settings: Settings = field(default_factory=Settings)
     health: Health = field(default_factory=Health)
+    guard: Guard = field(default_factory=Guard)  # limits, bulkheads, extraction defence
     catalog: Catalog = field(init=False)
     providers: dict[str, Provider] = field(default_factory=dict)
     sink: UsageSink = field(init=False)
@@ -46,15 +55,26 @@ class AppState:
     ready: bool = False
     draining: bool = False
     in_flight: int = 0
+    charging: ChargingService = field(init=False)
+    _upkeep: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.store.open()
         if self.spec is not None:
             await self.store.seed(self.spec, self.hasher)
-        self.sink = UsageSink(self.store)
+        if not isinstance(self.store, SQLiteStore):
+            raise ConfigError("charging has no ledger store for this store yet")
+        ledger = ChargingSQLite(self.store)
+        self.sink = UsageSink(self.store, ledger)
+        self.charging = ChargingService(ledger)
+        await self.charging.start(parse_charging(self.spec) if self.spec is not None else None)
         connector = aiohttp.TCPConnector(limit=self.settings.upstream_connections, limit_per_host=0, ttl_dns_cache=300)
         self.session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
+        self.sink.observers.append(self.guard.settled)
+        await self.guard.start(self.spec.raw if self.spec else None, self.hasher, self.reload)
         await self.reload()
+        await self.charging.recover()  # after reload: rating needs the tenants' sectors
+        self._upkeep = asyncio.create_task(self._charging_upkeep())
         self.ready = True
 
     async def reload(self) -> None:
@@ -65,8 +85,24 @@ class AppState:
         for dep in catalog.deployments.values():
             model = catalog.models[dep.model]
             providers[dep.id] = build_provider(dep, model, self.session)
+        for family in sorted({m.tokenizer for m in catalog.models.values()}):
+            await asyncio.to_thread(counter_for, family)  # loaded now, not by the first request that needs it
         self.catalog = catalog
         self.providers = providers
+        self.charging.sectors = {t.id: t.sector for t in catalog.tenants.values()}
+        await self.guard.reload()
+
+    async def _charging_upkeep(self, every_s: float = 1.0) -> None:
+        """Apply top-ups made elsewhere, settle expired reservations, store budget alerts."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.charging.refresh()
+                await self.charging.sweep()
+                await self.charging.flush_alerts()
+                self.sink.flush_holds()
+            except Exception:
+                logging.getLogger("tokenops.charging").exception("charging upkeep failed")
 
     def counter(self, model: str) -> Counter:
         found = self.catalog.models.get(model)
@@ -74,7 +110,12 @@ class AppState:
 
     async def stop(self) -> None:
         self.ready = False
+        if self._upkeep is not None:
+            self._upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._upkeep
         await self.sink.drain()
+        await self.guard.stop()
         for provider in self.providers.values():
             await provider.close()
         if self.session is not None:

@@ -1,0 +1,1 @@
+"""Charging: money, price books, accounts, the hash-chained ledger, packages, budgets and credit control."""

@@ -1,0 +1,119 @@
+"""Budgets on a tenant, a key or each session of a tenant: money or tokens per day, month or ever.
+
+A hard budget takes part in credit control (reserve against it, so it never overruns);
+a soft one only alerts. Alerts fire once per period when 80% and 100% are crossed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tokenops.charging.catalog import BudgetSpec
+
+log = logging.getLogger("tokenops.budgets")
+THRESHOLDS = (80, 100)
+
+
+@dataclass(slots=True)
+class BudgetCounter:
+    spec: BudgetSpec
+    subject: str
+    period: str
+    spent: int = 0  # minor units or tokens
+    reserved: int = 0
+    alerted: int = 0
+
+    @property
+    def limit(self) -> int:
+        return self.spec.amount if self.spec.amount is not None else self.spec.tokens or 0
+
+    @property
+    def counts_tokens(self) -> bool:
+        return self.spec.tokens is not None
+
+    @property
+    def headroom(self) -> int:
+        return self.limit - self.spent - self.reserved
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    budget_id: str
+    subject: str
+    period: str
+    threshold: int
+    spent: int
+    limit: int
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """One past charge, as budgets see it."""
+
+    tenant: str
+    key_id: str
+    session_id: str | None
+    created_ms: int
+    amount: int
+    tokens: int
+
+
+def period_key(period: str, at_ms: int) -> str:
+    moment = datetime.fromtimestamp(at_ms / 1000, UTC)
+    if period == "day":
+        return moment.strftime("%Y-%m-%d")
+    if period == "month":
+        return moment.strftime("%Y-%m")
+    return "all"
+
+
+class Budgets:
+    def __init__(self, specs: tuple[BudgetSpec, ...]) -> None:
+        self.specs = specs
+        self.counters: dict[tuple[str, str, str], BudgetCounter] = {}
+        self.alerts: list[Alert] = []
+
+    def _subject(self, spec: BudgetSpec, tenant: str, key_id: str, session_id: str | None) -> str | None:
+        if spec.scope == "tenant":
+            return tenant if spec.target == tenant else None
+        if spec.scope == "key":
+            return key_id if spec.target == key_id else None
+        return session_id if spec.target == tenant and session_id else None
+
+    def applicable(self, tenant: str, key_id: str, session_id: str | None, at_ms: int) -> list[BudgetCounter]:
+        found = []
+        for spec in self.specs:
+            subject = self._subject(spec, tenant, key_id, session_id)
+            if subject is None:
+                continue
+            period = period_key(spec.period, at_ms)
+            slot = (spec.id, subject, period)
+            counter = self.counters.get(slot)
+            if counter is None:
+                counter = self.counters[slot] = BudgetCounter(spec, subject, period)
+            found.append(counter)
+        return found
+
+    def load(self, spends: list[Spend], now_ms: int) -> None:
+        """Count what was already spent in each budget's current period."""
+        for s in spends:
+            for counter in self.applicable(s.tenant, s.key_id, s.session_id, s.created_ms):
+                if counter.period == period_key(counter.spec.period, now_ms):
+                    counter.spent += s.tokens if counter.counts_tokens else s.amount
+                    counter.alerted = max([0, *(t for t in THRESHOLDS if counter.spent * 100 >= t * counter.limit)])
+
+    def spend(self, counter: BudgetCounter, held: int, amount: int, tokens: int, at_ms: int) -> None:
+        counter.reserved -= held
+        counter.spent += tokens if counter.counts_tokens else amount
+        for threshold in THRESHOLDS:
+            if counter.alerted < threshold and counter.spent * 100 >= threshold * counter.limit:
+                counter.alerted = threshold
+                alert = Alert(
+                    counter.spec.id, counter.subject, counter.period, threshold, counter.spent, counter.limit, at_ms
+                )
+                self.alerts.append(alert)
+                log.warning("budget %s of %s reached %d%% (%d of %d)", alert.budget_id, alert.subject, threshold,
+                            alert.spent, alert.limit)  # fmt: skip

@@ -1,0 +1,211 @@
+"""Credit control: reserve the worst-case cost before forwarding, grant more as a stream goes, settle.
+
+Reserve (the initial request of telecom credit control), extend (update), settle
+(terminate: debit the actual usage, release the rest). All in memory and synchronous
+on the event loop, so no two requests can both spend the same headroom; the ledger
+writes that follow are batched. Every grant is covered by package tokens and by the
+account's headroom (balance + limit - reserved), so settling never breaks the floor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from tokenops.charging.accounts import Account
+from tokenops.charging.budgets import BudgetCounter, Budgets
+from tokenops.charging.ledger import Entry, charge_key
+from tokenops.charging.money import MTOK, round_up
+from tokenops.charging.packages import hold_tokens, release_tokens, settle_tokens
+from tokenops.charging.prices import PriceBook, Rates, Tokens
+from tokenops.errors import InsufficientFunds, PermissionDenied
+
+
+@dataclass(slots=True)
+class Hold:
+    request_id: str
+    account: Account
+    rates: Rates
+    model: str
+    tenant: str
+    key_id: str
+    session_id: str | None
+    started_ms: int
+    expires_ms: int
+    prompt: int  # bound of input tokens
+    output: int  # output tokens granted so far
+    money: int = 0  # minor units held on the account
+    packages: dict[str, int] = field(default_factory=dict)
+    budgets: list[tuple[BudgetCounter, int]] = field(default_factory=list)
+    open: bool = True
+
+    @property
+    def package_tokens(self) -> int:
+        return sum(self.packages.values())
+
+
+def _money(rates: Rates, prompt: int, output: int, free: int) -> int:
+    """Upper bound of what money pays for `prompt` + `output` tokens once `free` package tokens cover input first."""
+    uncovered_in = max(0, prompt - free)
+    uncovered_out = output - max(0, min(output, free - prompt))
+    return round_up((uncovered_in * rates.worst_input + uncovered_out * rates.output) / MTOK)
+
+
+def _max_output(rates: Rates, prompt: int, cap: int, free: int, room: int) -> int:
+    """The most output tokens (≤ cap) whose bound fits in `room` minor units; -1 if not even the input fits."""
+    if _money(rates, prompt, 0, free) > room:
+        return -1
+    if rates.output == 0:
+        return cap
+    base = max(0, prompt - free) * rates.worst_input
+    paid = int((room * MTOK - base) // rates.output)
+    return min(cap, max(0, free - prompt) + paid)
+
+
+def _fit(rate: Decimal, free: int, wanted: int, room: int) -> int:
+    """The most of `wanted` output tokens that `free` package tokens and `room` minor units pay for."""
+    if rate == 0:
+        return wanted
+    return min(wanted, free + int(max(0, room) * MTOK // rate))
+
+
+class CreditController:
+    def __init__(self, book: PriceBook, accounts: dict[str, Account], budgets: Budgets, ttl_ms: int = 900_000) -> None:
+        self.book = book
+        self.accounts = accounts
+        self.budgets = budgets
+        self.ttl_ms = ttl_ms
+        self.holds: dict[str, Hold] = {}
+
+    def reserve(
+        self,
+        request_id: str,
+        tenant: str,
+        sector: str,
+        key_id: str,
+        session_id: str | None,
+        model: str,
+        prompt: int,
+        cap: int,
+        started_ms: int,
+        min_output: int = 1,
+    ) -> Hold | None:
+        """Hold the cost of `prompt` input and up to `cap` output tokens; the hold's `output` is what was granted.
+
+        None when the tenant has no account (not charged). Raises 402 when not even
+        `min_output` tokens fit, 403 when the model has no price for this tenant.
+        """
+        account = self.accounts.get(tenant)
+        if account is None:
+            return None
+        rates = self.book.rates(started_ms, tenant, sector, model)
+        if rates is None:
+            raise PermissionDenied(f"the model '{model}' has no price for this account", code="model_not_priced")
+        counters = self.budgets.applicable(tenant, key_id, session_id, started_ms)
+        grants = list(account.grants.values())
+        free = sum(g.available for g in grants if g.usable(model, started_ms)) if grants else 0
+        granted = _max_output(rates, prompt, cap, free, account.headroom)
+        limited_by = "balance"
+        for counter in counters:
+            if counter.spec.mode != "hard":
+                continue
+            if counter.counts_tokens:
+                fits = min(cap, counter.headroom - prompt) if counter.headroom >= prompt else -1
+            else:
+                fits = _max_output(rates, prompt, cap, free, counter.headroom)
+            if fits < granted:
+                granted, limited_by = fits, counter.spec.id
+        if granted < min_output:
+            if limited_by == "balance":
+                raise InsufficientFunds(
+                    f"the balance of account '{tenant}' does not cover this request; top up or lower max_tokens"
+                )
+            raise InsufficientFunds(f"budget '{limited_by}' is exhausted for this period", code="budget_exceeded")
+        hold = Hold(request_id, account, rates, model, tenant, key_id, session_id, started_ms,
+                    started_ms + self.ttl_ms, prompt, granted)  # fmt: skip
+        if free:
+            hold.packages = hold_tokens(grants, model, started_ms, prompt + granted)
+        hold.money = _money(rates, prompt, granted, hold.package_tokens)
+        account.reserved += hold.money
+        for counter in counters:
+            held = prompt + granted if counter.counts_tokens else hold.money
+            counter.reserved += held
+            hold.budgets.append((counter, held))
+        self.holds[request_id] = hold
+        return hold
+
+    def extend(self, hold: Hold, wanted: int, now_ms: int) -> int:
+        """Grant up to `wanted` more output tokens to a stream; returns how many were granted (0: none left)."""
+        if not hold.open:
+            return 0
+        account = hold.account
+        rate = hold.rates.output
+        free = sum(g.available for g in account.grants.values() if g.usable(hold.model, hold.started_ms))
+        more = _fit(rate, free, wanted, account.headroom)
+        for counter, _ in hold.budgets:
+            if counter.spec.mode == "hard":
+                fits = max(0, counter.headroom) if counter.counts_tokens else _fit(rate, free, wanted, counter.headroom)
+                more = min(more, fits)
+        if more <= 0:
+            return 0
+        for grant_id, n in hold_tokens(
+            list(account.grants.values()), hold.model, hold.started_ms, min(more, free)
+        ).items():
+            hold.packages[grant_id] = hold.packages.get(grant_id, 0) + n
+        money = round_up((more - min(more, free)) * rate / MTOK)
+        account.reserved += money
+        hold.money += money
+        for i, (counter, held) in enumerate(hold.budgets):
+            add = more if counter.counts_tokens else money
+            counter.reserved += add
+            hold.budgets[i] = (counter, held + add)
+        hold.output += more
+        hold.expires_ms = now_ms + self.ttl_ms
+        return more
+
+    def settle(self, hold: Hold, tokens: Tokens, now_ms: int) -> Entry | None:
+        """Debit the actual usage and release the rest of the hold; the charge entry, or None for no tokens."""
+        self._close(hold)
+        account = hold.account
+        draws = settle_tokens(account.grants, hold.packages, tokens.total)
+        billable = tokens.after_package(sum(draws.values()))
+        amount = hold.rates.charge(billable)
+        account.reserved -= hold.money
+        room = max(0, account.balance + account.limit - account.reserved)
+        debit = min(amount, room)  # usage beyond every bound is written off rather than break the floor
+        account.balance -= debit
+        for counter, held in hold.budgets:
+            self.budgets.spend(counter, held, debit, tokens.total, now_ms)
+        if tokens.total == 0:
+            return None
+        meta = {
+            "model": hold.model,
+            "version": hold.rates.version,
+            "tenant": hold.tenant,
+            "key_id": hold.key_id,
+            "session_id": hold.session_id,
+            "started_ms": hold.started_ms,
+            "tokens": [tokens.input, tokens.cached, tokens.cache_write, tokens.output],
+            "packages": draws,
+            "rated": amount,
+        }
+        if debit != amount:
+            meta["written_off"] = amount - debit
+        return Entry(account.id, "charge", -debit, charge_key(hold.request_id), now_ms, hold.request_id, meta)
+
+    def release(self, hold: Hold) -> None:
+        """Give back a hold unused (the request was refused or failed before any token)."""
+        self._close(hold)
+        release_tokens(hold.account.grants, hold.packages)
+        hold.account.reserved -= hold.money
+        for counter, held in hold.budgets:
+            counter.reserved -= held
+
+    def _close(self, hold: Hold) -> None:
+        if not hold.open:
+            raise RuntimeError(f"hold of {hold.request_id} was already closed")
+        hold.open = False
+        self.holds.pop(hold.request_id, None)
+
+    def expired(self, now_ms: int) -> list[Hold]:
+        return [h for h in self.holds.values() if h.expires_ms < now_ms]

@@ -1,0 +1,137 @@
+"""Price books: effective-dated versions of per-model prices, sector multipliers and tenant terms.
+
+A request is rated with the version in force when it started. Prices are major units
+per million tokens; rates are the same in minor units after the sector multiplier and
+the tenant's discount, kept exact as Decimal until the one rounding of the charge.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from tokenops.charging.money import MTOK, minor_digits, round_half_up, round_up
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    input: Decimal
+    output: Decimal
+    cached_input: Decimal | None = None  # default: the input price
+    cache_write: Decimal | None = None  # default: the input price
+
+
+@dataclass(frozen=True, slots=True)
+class TenantTerms:
+    discount: Decimal = Decimal(0)  # 0.10 = ten percent off
+    models: dict[str, ModelPrice] = field(default_factory=dict)  # contract prices, final
+
+
+@dataclass(frozen=True, slots=True)
+class PriceVersion:
+    id: str
+    effective_ms: int
+    currency: str
+    models: dict[str, ModelPrice]
+    sectors: dict[str, Decimal] = field(default_factory=dict)
+    tenants: dict[str, TenantTerms] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """Token counts by price class; `input` excludes the cached and cache-write tokens."""
+
+    input: int = 0
+    cached: int = 0
+    cache_write: int = 0
+    output: int = 0
+
+    @classmethod
+    def of_usage(cls, prompt: int, cached: int, cache_write: int, output: int) -> Tokens:
+        return cls(max(0, prompt - cached - cache_write), cached, cache_write, output)
+
+    @property
+    def total(self) -> int:
+        return self.input + self.cached + self.cache_write + self.output
+
+    def after_package(self, covered: int) -> Tokens:
+        """What money pays for once a package covered `covered` tokens: input classes first, then output."""
+        if covered <= 0:
+            return self
+        left = []
+        for n in (self.input, self.cached, self.cache_write, self.output):
+            take = min(n, covered)
+            covered -= take
+            left.append(n - take)
+        return Tokens(*left)
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """Minor units per million tokens for one tenant and model under one price version."""
+
+    version: str
+    currency: str
+    input: Decimal
+    output: Decimal
+    cached: Decimal
+    cache_write: Decimal
+    worst_input: Decimal  # the dearest input class: what a prompt bound is reserved at
+
+    def exact(self, t: Tokens) -> Decimal:
+        return (
+            t.input * self.input + t.cached * self.cached + t.cache_write * self.cache_write + t.output * self.output
+        ) / MTOK
+
+    def charge(self, t: Tokens) -> int:
+        return round_half_up(self.exact(t))
+
+    def bound(self, prompt: int, output: int) -> int:
+        """An upper bound of any charge for up to `prompt` input and `output` output tokens."""
+        return round_up((prompt * self.worst_input + output * self.output) / MTOK)
+
+
+class PriceBook:
+    """Every price version, ordered by when it takes effect."""
+
+    def __init__(self, versions: list[PriceVersion]) -> None:
+        self.versions = sorted(versions, key=lambda v: v.effective_ms)
+        self._starts = [v.effective_ms for v in self.versions]
+        self._cache: dict[tuple[str, str, str, str], Rates | None] = {}
+
+    def version_at(self, at_ms: int) -> PriceVersion | None:
+        i = bisect.bisect_right(self._starts, at_ms)
+        return self.versions[i - 1] if i else None
+
+    def by_id(self, version_id: str) -> PriceVersion | None:
+        return next((v for v in self.versions if v.id == version_id), None)
+
+    def rates(self, at_ms: int, tenant: str, sector: str, model: str) -> Rates | None:
+        version = self.version_at(at_ms)
+        if version is None:
+            return None
+        return self.rates_in(version, tenant, sector, model)
+
+    def rates_in(self, version: PriceVersion, tenant: str, sector: str, model: str) -> Rates | None:
+        key = (version.id, tenant, sector, model)
+        if key not in self._cache:
+            self._cache[key] = _resolve(version, tenant, sector, model)
+        return self._cache[key]
+
+
+def _resolve(version: PriceVersion, tenant: str, sector: str, model: str) -> Rates | None:
+    terms = version.tenants.get(tenant, TenantTerms())
+    scale = Decimal(10) ** minor_digits(version.currency)
+    price = terms.models.get(model)
+    if price is not None:  # a contract price is final: no sector multiplier, no further discount
+        factor = scale
+    else:
+        price = version.models.get(model)
+        if price is None:
+            return None
+        factor = version.sectors.get(sector, Decimal(1)) * (1 - terms.discount) * scale
+    cached = price.cached_input if price.cached_input is not None else price.input
+    write = price.cache_write if price.cache_write is not None else price.input
+    rates = (price.input * factor, price.output * factor, cached * factor, write * factor)
+    return Rates(version.id, version.currency, *rates, max(rates[0], rates[2], rates[3]))

@@ -1,0 +1,160 @@
+"""The charging service: what the gateway, the CLI and (later) the admin API call.
+
+It owns the in-memory credit controller and the store; it seeds, loads and recovers
+(reservations left open by a crash are settled from the usage actually recorded, or
+released), applies top-ups made by other processes, and sweeps expired reservations.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from decimal import Decimal
+
+from tokenops.charging.budgets import Budgets
+from tokenops.charging.catalog import ChargingConfig, StoredConfig, config_from_docs
+from tokenops.charging.credit import CreditController, Hold
+from tokenops.charging.ledger import Entry
+from tokenops.charging.packages import Grant, grant_of
+from tokenops.charging.prices import PriceBook, Tokens
+from tokenops.charging.sqlite import grant_meta
+from tokenops.charging.store import ChargingStore
+from tokenops.errors import ConfigError
+from tokenops.store import UsageRecord
+
+log = logging.getLogger("tokenops.charging")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ChargingService:
+    def __init__(self, store: ChargingStore, grace_ms: int = 60_000) -> None:
+        self.store = store
+        self.grace_ms = grace_ms
+        self.config = StoredConfig("CNY", Decimal(0), (), {}, ())
+        self.sectors: dict[str, str] = {}  # tenant -> sector, from the catalog
+        self.credit = CreditController(PriceBook([]), {}, Budgets(()))
+        self._cursor = 0
+
+    async def start(self, config: ChargingConfig | None) -> None:
+        await self.store.open()
+        if config is not None:
+            await self.store.seed(config, now_ms())
+        await self.load()
+
+    async def load(self) -> None:
+        self.config = config_from_docs(await self.store.config_docs())
+        budgets = Budgets(self.config.budgets)
+        self._cursor = await self.store.last_seq()
+        self.credit = CreditController(PriceBook(list(self.config.prices)), await self.store.accounts(), budgets)
+        budgets.load(await self.store.spends(), now_ms())
+
+    async def recover(self) -> list[str]:
+        """Close reservations a previous process left open: charge what its usage records say, else release."""
+        done = []
+        rows = [r for r in await self.store.open_holds() if r.request_id not in self.credit.holds]
+        charged = await self.store.charged([r.request_id for r in rows])
+        for row in rows:
+            record = await self.store.usage_record(row.request_id)
+            if record is not None and row.request_id not in charged:
+                await self.charge_record(record)
+            done.append(row.request_id)
+        if done:
+            await self.store.close_holds(done)
+            log.warning("closed %d reservations left open by a previous run", len(done))
+        return done
+
+    async def charge_record(self, record: UsageRecord) -> Entry | None:
+        """Charge a recorded request whose reservation is gone, at the prices in force when it started."""
+        tenant = record.tenant_id
+        account = self.credit.accounts.get(tenant)
+        model = record.model_served or record.model_requested
+        if account is None or not (record.input_tokens or record.output_tokens):
+            return None
+        rates = self.credit.book.rates(record.created_ms, tenant, self.sectors.get(tenant, ""), model)
+        if rates is None:
+            return None
+        hold = Hold(record.request_id, account, rates, model, tenant, record.key_id, record.session_id,
+                    record.created_ms, 0, record.input_tokens, record.output_tokens)  # fmt: skip
+        tokens = Tokens.of_usage(
+            record.input_tokens, record.cached_tokens, record.cache_write_tokens, record.output_tokens
+        )
+        self.credit.holds[hold.request_id] = hold
+        entry = self.credit.settle(hold, tokens, now_ms())
+        if entry is not None:
+            await self.store.append([entry])
+        return entry
+
+    async def refresh(self) -> int:
+        """Apply entries other processes appended (top-ups, grants from the CLI); returns how many."""
+        entries = await self.store.foreign_entries(self._cursor)
+        for e in entries:
+            self._cursor = max(self._cursor, e.seq)
+            account = self.credit.accounts.get(e.account_id)
+            if account is None:
+                self.credit.accounts.update(
+                    {k: v for k, v in (await self.store.accounts()).items() if k not in self.credit.accounts}
+                )
+                continue
+            account.balance += e.amount
+            if e.kind == "package_grant":
+                g = e.meta
+                account.grants[g["grant_id"]] = Grant(g["grant_id"], account.id, g["package"], tuple(g["models"]),
+                    g["tokens"], 0, g["starts_ms"], g["expires_ms"], g["usable_until_ms"])  # fmt: skip
+        return len(entries)
+
+    async def sweep(self, at_ms: int | None = None) -> int:
+        """Settle reservations past their expiry from the usage recorded for them; release those with none."""
+        at = now_ms() if at_ms is None else at_ms
+        expired = self.credit.expired(at - self.grace_ms)
+        for hold in expired:
+            record = await self.store.usage_record(hold.request_id)
+            if not hold.open:
+                continue
+            if record is None:
+                self.credit.release(hold)
+            else:
+                tokens = Tokens.of_usage(
+                    record.input_tokens, record.cached_tokens, record.cache_write_tokens, record.output_tokens
+                )
+                entry = self.credit.settle(hold, tokens, at)
+                if entry is not None:
+                    await self.store.append([entry])
+        if expired:
+            await self.store.close_holds([h.request_id for h in expired])
+        return len(expired)
+
+    async def flush_alerts(self) -> None:
+        alerts = self.credit.budgets.alerts
+        if alerts:
+            self.credit.budgets.alerts = []
+            await self.store.write_alerts(alerts)
+
+    # operations from the CLI (and later the admin API)
+
+    def _account(self, account_id: str) -> None:
+        if account_id not in self.credit.accounts:
+            raise ConfigError(f"no account {account_id!r}")
+
+    async def topup(self, account_id: str, amount: int, key: str, kind: str = "topup", note: str = "") -> bool:
+        """Credit (or, for an adjustment, debit) an account once per key; False if the key was already used."""
+        self._account(account_id)
+        if kind == "topup" and amount <= 0:
+            raise ConfigError("a top-up must be a positive amount")
+        meta = {"note": note} if note else {}
+        stored = await self.store.append([Entry(account_id, kind, amount, key, now_ms(), None, meta)])
+        return bool(stored)
+
+    async def grant_package(self, account_id: str, package_id: str, key: str, starts_ms: int | None = None) -> bool:
+        self._account(account_id)
+        product = self.config.packages.get(package_id)
+        if product is None:
+            raise ConfigError(f"no package {package_id!r}")
+        grant = grant_of(product, "grant_" + secrets.token_hex(8), account_id, starts_ms or now_ms())
+        meta = grant_meta(grant)
+        meta["grant_id"] = f"{account_id}:{key}"  # stable, so a retried grant has the same body
+        entry = Entry(account_id, "package_grant", -product.price, key, now_ms(), None, meta)
+        return bool(await self.store.append([entry]))

@@ -1,0 +1,97 @@
+"""The read side of the embedded charging store: ledger scans, open reservations, past spend."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from tokenops.charging.budgets import Alert, Spend
+from tokenops.charging.ledger import Entry
+from tokenops.charging.store import HoldRow
+from tokenops.store.base import USAGE_COLUMNS, UsageRecord
+from tokenops.store.sqlite import SQLiteStore
+
+ENTRY_COLUMNS = "seq, account_id, kind, amount_minor, idem_key, request_id, created_ms, meta, prev_hash, hash"
+
+
+def entry_of(row: tuple[Any, ...]) -> Entry:
+    seq, account, kind, amount, key, request_id, created, meta, prev, digest = row
+    return Entry(account, kind, amount, key, created, request_id, orjson.loads(meta), seq, prev, digest)
+
+
+class ChargingQueries:
+    _store: SQLiteStore
+    writer: str
+
+    async def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return await self._store.run(lambda db: db.execute(sql, args).fetchall())
+
+    async def entries(
+        self, account_id: str | None = None, since_ms: int | None = None, until_ms: int | None = None
+    ) -> list[Entry]:
+        sql = f"SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE created_ms >= ? AND created_ms < ?"
+        args: tuple[Any, ...] = (since_ms or 0, until_ms or 2**62)
+        if account_id is not None:
+            sql += " AND account_id = ?"
+            args += (account_id,)
+        return [entry_of(r) for r in await self._all(sql + " ORDER BY seq", args)]
+
+    async def foreign_entries(self, after_seq: int) -> list[Entry]:
+        sql = f"SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE seq > ? AND writer != ? ORDER BY seq"
+        return [entry_of(r) for r in await self._all(sql, (after_seq, self.writer))]
+
+    async def charged(self, request_ids: Sequence[str]) -> set[str]:
+        keys = [("charge:" + r,) for r in request_ids]
+
+        def run(db: sqlite3.Connection) -> set[str]:
+            sql = "SELECT request_id FROM ledger_entries WHERE idem_key = ?"
+            return {row[0] for key in keys for row in db.execute(sql, key)}
+
+        return await self._store.run(run)
+
+    async def last_seq(self) -> int:
+        rows = await self._all("SELECT coalesce(max(seq), 0) FROM ledger_entries")
+        return int(rows[0][0])
+
+    async def open_holds(self) -> list[HoldRow]:
+        rows = await self._all("SELECT request_id, account_id, amount_minor, expires_ms, created_ms FROM reservations")
+        return [HoldRow(*r) for r in rows]
+
+    async def close_holds(self, request_ids: Sequence[str]) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany("DELETE FROM reservations WHERE request_id = ?", [(r,) for r in request_ids])
+
+        await self._store.run(run)
+
+    async def spends(self) -> list[Spend]:
+        rows = await self._all("SELECT amount_minor, created_ms, meta FROM ledger_entries WHERE kind = 'charge'")
+        out = []
+        for amount, created, meta in rows:
+            m = orjson.loads(meta)
+            out.append(Spend(m["tenant"], m["key_id"], m.get("session_id"), created, -amount, sum(m["tokens"])))
+        return out
+
+    async def usage_record(self, request_id: str) -> UsageRecord | None:
+        sql = f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_records WHERE request_id = ?"
+        rows = await self._all(sql, (request_id,))
+        if not rows:
+            return None
+        record = UsageRecord(**dict(zip(USAGE_COLUMNS, rows[0], strict=True)))
+        record.stream = bool(record.stream)
+        return record
+
+    async def write_alerts(self, alerts: Sequence[Alert]) -> None:
+        rows = [(a.budget_id, a.subject, a.period, a.threshold, a.spent, a.limit, a.at_ms) for a in alerts]
+
+        def run(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany("INSERT OR IGNORE INTO budget_alerts VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+        await self._store.run(run)
+
+    async def alerts(self) -> list[Alert]:
+        return [Alert(*r) for r in await self._all("SELECT * FROM budget_alerts ORDER BY at_ms")]

@@ -1,0 +1,76 @@
+"""What charging asks of its store: accounts, the ledger, package grants, open reservations.
+
+The embedded implementation lives in `charging.sqlite` (the gateway's SQLite file);
+a PostgreSQL one follows the same contract (`tests/test_charging_store.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tokenops.charging.accounts import Account
+from tokenops.charging.budgets import Alert, Spend
+from tokenops.charging.catalog import ChargingConfig
+from tokenops.charging.ledger import Entry
+from tokenops.store import UsageRecord
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRow:
+    """A reservation as stored while open, so a crash cannot leave one unaccounted."""
+
+    request_id: str
+    account_id: str
+    amount: int
+    expires_ms: int
+    created_ms: int
+
+
+class ChargingStore(Protocol):
+    writer: str  # this process's mark on the entries it writes
+
+    async def open(self) -> None: ...
+
+    async def seed(self, config: ChargingConfig, now_ms: int) -> None:
+        """Create the accounts, opening balances and package grants the catalog names; never reset them."""
+
+    async def config_docs(self) -> dict[str, dict[str, Any]]: ...
+
+    async def accounts(self) -> dict[str, Account]:
+        """Every account with its settled balance and its package grants."""
+
+    async def append(self, entries: Sequence[Entry]) -> list[Entry]:
+        """Append idempotently (same key, same body: once; different body: LedgerConflict), all or none.
+
+        A debit other than a usage charge that would take an account below its floor
+        raises FloorBreached. Returns the entries newly stored, with their hashes.
+        """
+
+    async def settle(
+        self, records: Sequence[UsageRecord], charges: Sequence[Entry], holds: Sequence[HoldRow], closed: Sequence[str]
+    ) -> None:
+        """In one transaction: usage records, their charges, reservations opened and closed."""
+
+    async def entries(
+        self, account_id: str | None = None, since_ms: int | None = None, until_ms: int | None = None
+    ) -> list[Entry]: ...
+
+    async def foreign_entries(self, after_seq: int) -> list[Entry]:
+        """Entries other writers appended after `after_seq` (top-ups made from the CLI while serving)."""
+
+    async def charged(self, request_ids: Sequence[str]) -> set[str]:
+        """Which of these requests already have their charge."""
+
+    async def last_seq(self) -> int: ...
+
+    async def open_holds(self) -> list[HoldRow]: ...
+
+    async def close_holds(self, request_ids: Sequence[str]) -> None: ...
+
+    async def spends(self) -> list[Spend]: ...
+
+    async def usage_record(self, request_id: str) -> UsageRecord | None: ...
+
+    async def write_alerts(self, alerts: Sequence[Alert]) -> None: ...

@@ -1,0 +1,145 @@
+"""`tokenops keys ...` and `tokenops security events`: the admin API of a running gateway, from the shell.
+
+The admin token comes from TOKENOPS_ADMIN_TOKEN, never from the command line (shell history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from tokenops.errors import ConfigError
+
+
+def _call(
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    query: dict[str, Any] | None = None,
+) -> Any:
+    token = os.environ.get("TOKENOPS_ADMIN_TOKEN")
+    if not token:
+        raise ConfigError("set TOKENOPS_ADMIN_TOKEN to an admin token")
+    params = {k: v for k, v in (query or {}).items() if v is not None}
+    url = args.url.rstrip("/") + path + (f"?{urlencode(params)}" if params else "")
+    data = orjson.dumps(body) if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Authorization": f"Bearer {token}"})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return orjson.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            message = orjson.loads(exc.read())["error"]["message"]
+        except Exception:
+            message = exc.reason
+        raise ConfigError(f"{method} {path}: {exc.code} {message}") from None
+    except urllib.error.URLError as exc:
+        raise ConfigError(f"cannot reach the gateway at {args.url}: {exc.reason}") from None
+
+
+def _show(args: argparse.Namespace, data: Any, rows: list[dict[str, Any]], columns: list[str], title: str) -> int:
+    if args.json:
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            *(
+                str(row.get(c, "")) if not isinstance(row.get(c), (dict, list)) else orjson.dumps(row.get(c)).decode()
+                for c in columns
+            )
+        )
+    Console().print(table)
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {
+        "tenant": args.tenant,
+        "id": args.id,
+        "models": args.model or None,
+        "expires_at": args.expires_at,
+        "allowed_networks": args.allowed_network or None,
+    }
+    made = _call(args, "POST", "/admin/keys", {k: v for k, v in body.items() if v is not None})
+    if args.json:
+        return _show(args, made, [], [], "")
+    print(f"key {made['key']['id']} for {made['key']['tenant']} created; its secret (shown only once):")
+    print(made["secret"])
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace) -> int:
+    data = _call(args, "GET", "/admin/keys", query={"tenant": args.tenant})
+    return _show(args, data, data["keys"], ["id", "tenant", "prefix", "status", "models", "expires_at"], "API keys")
+
+
+def cmd_keys_change(args: argparse.Namespace) -> int:
+    data = _call(args, "POST", f"/admin/keys/{quote(args.key_id, safe='')}/{args.verb}")
+    if args.json:
+        return _show(args, data, [], [], "")
+    print(
+        f"key {data['key']['id']}: {args.verb}d"
+        + (f"; new secret (shown only once):\n{data['secret']}" if "secret" in data else "")
+    )
+    return 0
+
+
+def cmd_security_events(args: argparse.Namespace) -> int:
+    data = _call(args, "GET", "/admin/security/events", query={"tenant": args.tenant, "limit": args.limit})
+    columns = ["id", "at_ms", "tenant", "key", "detector", "score", "action", "evidence"]
+    return _show(args, data, data["events"], columns, "Security events")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("TOKENOPS_URL", "http://127.0.0.1:8080"),
+        help="the gateway (default: $TOKENOPS_URL or http://127.0.0.1:8080)",
+    )
+    parser.add_argument("--json", action="store_true")
+
+
+def add_parser(sub: Any) -> None:
+    """Register `keys` and `security` on the main parser's subparsers."""
+    keys = sub.add_parser("keys", help="create, list, rotate and revoke API keys (admin API)")
+    verbs = keys.add_subparsers(dest="keys_command", required=True)
+    create = verbs.add_parser("create", help="create a key; its secret is printed once")
+    _common(create)
+    create.add_argument("--tenant", help="default: the tenant of a tenant-admin token")
+    create.add_argument("--id")
+    create.add_argument("--model", action="append", help="allowed model or alias (repeat); default: all")
+    create.add_argument("--expires-at", help="ISO 8601 date-time")
+    create.add_argument("--allowed-network", action="append", help="client IP network (repeat)")
+    create.set_defaults(func=cmd_keys_create)
+    listing = verbs.add_parser("list", help="list keys")
+    _common(listing)
+    listing.add_argument("--tenant")
+    listing.set_defaults(func=cmd_keys_list)
+    for verb in ("rotate", "revoke"):
+        change = verbs.add_parser(verb, help=f"{verb} a key")
+        _common(change)
+        change.add_argument("key_id")
+        change.set_defaults(func=cmd_keys_change, verb=verb)
+
+    security = sub.add_parser("security", help="bulk-extraction defence (admin API)")
+    what = security.add_subparsers(dest="security_command", required=True)
+    events = what.add_parser("events", help="list security events")
+    _common(events)
+    events.add_argument("--tenant")
+    events.add_argument("--limit", type=int, default=100)
+    events.set_defaults(func=cmd_security_events)

@@ -1,0 +1,153 @@
+"""Admit: reserve the request's worst-case cost before it is forwarded (credit control).
+
+The prompt is bounded cheaply by the body's size in bytes (a byte-level BPE token is
+at least one byte; no tokenizer on large bodies) and counted exactly when the body is
+small or that bound is refused, with the model's exact tokenizer only. The output is bounded by the
+request's cap, clamped to what the balance covers (the final-unit grant); a stream with
+no cap gets a slice and asks for more as it goes (`GrantedStream`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import orjson
+
+from tokenops.charging.credit import CreditController, Hold
+from tokenops.errors import InsufficientFunds
+from tokenops.gateway.auth import Principal
+from tokenops.gateway.parse import ChatRequest
+from tokenops.gateway.route import RoutePlan
+from tokenops.providers import ChatStream, Usage
+from tokenops.store import UsageRecord
+from tokenops.tokenize import Counter, count_messages
+
+SLICE_TOKENS = 128  # small: what a stream holds but has not used yet is unavailable to the others
+_COUNT_MARGIN = 32  # tokens of template framing an upstream may add beyond our own count (per 8 messages)
+_COUNT_SMALL_BODY = 4096  # counting a body this small exactly costs microseconds and frees headroom
+
+
+@dataclass(slots=True)
+class Admission:
+    hold: Hold | None
+    sliced: bool = False  # output granted in slices as the stream goes
+
+
+def _reserve(credit: CreditController, record: UsageRecord, principal: Principal, model: str, prompt: int,
+             cap: int, min_output: int = 1) -> Hold | None:  # fmt: skip
+    return credit.reserve(record.request_id, principal.tenant.id, principal.tenant.sector, principal.key.id,
+                          record.session_id, model, prompt, cap, record.created_ms, min_output)  # fmt: skip
+
+
+def admit_chat(
+    credit: CreditController, principal: Principal, record: UsageRecord, chat: ChatRequest, plan: RoutePlan,
+    body_size: int, counter: Counter,
+) -> Admission:  # fmt: skip
+    model = plan.model
+    sliced = chat.stream and chat.max_output is None
+    wanted = chat.max_output or model.max_output_tokens
+    if sliced:
+        wanted = min(wanted, SLICE_TOKENS)
+    prompt = _exact_prompt(chat, counter) if counter.exact and body_size <= _COUNT_SMALL_BODY else body_size
+    try:
+        hold = _reserve(credit, record, principal, model.name, min(prompt, body_size), wanted)
+    except InsufficientFunds:
+        if not counter.exact or body_size <= _COUNT_SMALL_BODY or (prompt := _exact_prompt(chat, counter)) >= body_size:
+            raise
+        hold = _reserve(credit, record, principal, model.name, prompt, wanted)
+    if hold is not None and not sliced and hold.output < wanted:
+        field = "max_completion_tokens" if "max_completion_tokens" in chat.body else "max_tokens"
+        chat.body[field] = hold.output
+    return Admission(hold, sliced and hold is not None)
+
+
+def _exact_prompt(chat: ChatRequest, counter: Counter) -> int:
+    messages = chat.body.get("messages") or ()
+    return count_messages(counter, messages, chat.body.get("tools")) + _COUNT_MARGIN * (1 + len(messages) // 8)
+
+
+def admit_embedding(
+    credit: CreditController, principal: Principal, record: UsageRecord, model: str, inputs: list[str]
+) -> Hold | None:
+    prompt = sum(len(text.encode("utf-8", "surrogatepass")) for text in inputs) + len(inputs)
+    return _reserve(credit, record, principal, model, prompt, 0, min_output=0)
+
+
+def _output_bound(payload: bytes, counter: Counter) -> int:
+    """An upper bound of the output tokens in one chunk: exact per chunk, or its UTF-8 bytes."""
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return len(payload)
+    parts: list[str] = []
+    for choice in data.get("choices") or ():
+        delta = choice.get("delta") or {}
+        for name in ("content", "reasoning_content", "refusal"):
+            if isinstance(delta.get(name), str):
+                parts.append(delta[name])
+        for call in delta.get("tool_calls") or ():
+            fn = call.get("function") or {}
+            parts += [str(fn.get("name") or ""), str(fn.get("arguments") or "")]
+    if counter.exact:
+        return sum(counter.count(p) for p in parts if p)
+    return sum(len(p.encode("utf-8", "surrogatepass")) for p in parts)
+
+
+class GrantedStream:
+    """A stream that may only deliver the output tokens granted to it, asking for more slice by slice.
+
+    When no more can be granted it stops before the chunk that would exceed the grant
+    (that chunk is neither delivered nor billed), and `cut` is set: the pipeline then
+    ends the stream cleanly with finish_reason "length".
+    """
+
+    def __init__(self, inner: ChatStream, credit: CreditController, hold: Hold, counter: Counter) -> None:
+        self._inner = inner
+        self._credit = credit
+        self._hold = hold
+        self._counter = counter
+        self.used = 0
+        self.cut = False
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._inner.usage
+
+    @usage.setter
+    def usage(self, value: Usage | None) -> None:
+        self._inner.usage = value
+
+    @property
+    def chunks(self) -> list[bytes]:
+        return self._inner.chunks
+
+    @chunks.setter
+    def chunks(self, value: list[bytes]) -> None:
+        self._inner.chunks = value
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        hold = self._hold
+        async for payload in self._inner:
+            need = _output_bound(payload, self._counter)
+            short = self.used + need - hold.output
+            if short > 0 and self._credit.extend(hold, max(short, SLICE_TOKENS), int(time.time() * 1000)) < short:
+                if self._inner.chunks and self._inner.chunks[-1] is payload:
+                    self._inner.chunks.pop()
+                self.cut = True
+                return
+            self.used += need
+            yield payload
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def length_chunk(first: bytes | None, model: str) -> bytes:
+    """The closing chunk of a stream cut at the end of its grant, in the canonical form."""
+    head = orjson.loads(first) if first else {}
+    return orjson.dumps({
+        "id": head.get("id", "chatcmpl"), "object": "chat.completion.chunk", "created": head.get("created", 0),
+        "model": head.get("model", model), "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}],
+    })  # fmt: skip

@@ -1,0 +1,64 @@
+"""Hostile-input guards at the edge: oversized headers and clients that send their body too slowly.
+
+Body size, content type, encoding and JSON shape are checked where the body is read
+and parsed; these two cover what happens before and around that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from tokenops.errors import TokenopsError
+
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+
+MAX_HEADER_BYTES = 64 * 1024
+MAX_HEADERS = 200
+CHUNK_TIMEOUT_S = 15.0  # the longest silence between two pieces of a request body
+BODY_TIMEOUT_S = 120.0  # the longest a whole request body may take
+
+
+class HeadersTooLarge(TokenopsError):
+    status = 431
+    type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
+    code = "headers_too_large"
+
+
+class RequestTimeout(TokenopsError):
+    status = 408
+    type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
+    code = "request_timeout"
+
+
+def check_headers(headers: list[tuple[bytes, bytes]]) -> None:
+    if len(headers) > MAX_HEADERS:
+        raise HeadersTooLarge(f"too many request headers (more than {MAX_HEADERS})")
+    if sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES:
+        raise HeadersTooLarge(f"request headers are larger than {MAX_HEADER_BYTES} bytes")
+
+
+def body_deadline(receive: Receive, chunk_s: float = CHUNK_TIMEOUT_S, total_s: float = BODY_TIMEOUT_S) -> Receive:
+    """`receive`, refusing with 408 a body that stalls or trickles; after the body, untouched."""
+    deadline = time.monotonic() + total_s
+    body_done = False
+
+    async def guarded() -> Message:
+        nonlocal body_done
+        if body_done:
+            return await receive()
+        wait = min(chunk_s, deadline - time.monotonic())
+        try:
+            message = await asyncio.wait_for(receive(), max(wait, 0.0))
+        except TimeoutError:
+            raise RequestTimeout("the request body arrived too slowly") from None
+        if message.get("type") != "http.request" or not message.get("more_body"):
+            body_done = True
+        return message
+
+    return guarded

@@ -1,0 +1,40 @@
+"""`tokenops keys ...` and `tokenops security events` through a running gateway's admin API."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from tests.conftest import Gateway
+from tokenops.cli.main import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def test_keys_lifecycle_from_the_cli(
+    gateway: Gateway, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKENOPS_ADMIN_TOKEN", "adm-demo-acme")
+    code, out = run(capsys, "keys", "create", "--url", gateway.url, "--id", "cli-key", "--model", "tele-lite")
+    assert code == 0 and "sk-to-" in out
+    code, out = run(capsys, "keys", "list", "--url", gateway.url, "--json")
+    assert code == 0 and {k["id"] for k in orjson.loads(out)["keys"]} == {"acme-default", "cli-key"}
+    code, out = run(capsys, "keys", "rotate", "cli-key", "--url", gateway.url)
+    assert code == 0 and "sk-to-" in out
+    code, out = run(capsys, "keys", "revoke", "cli-key", "--url", gateway.url)
+    assert code == 0 and "revoked" in out
+    code, out = run(capsys, "security", "events", "--url", gateway.url, "--json")
+    assert code == 0 and orjson.loads(out) == {"events": []}
+
+
+def test_cli_reports_a_refusal_without_a_traceback(
+    gateway: Gateway, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKENOPS_ADMIN_TOKEN", "adm-demo-acme")
+    assert main(["keys", "revoke", "ringback-default", "--url", gateway.url]) == 2
+    assert "404" in capsys.readouterr().err
+    monkeypatch.delenv("TOKENOPS_ADMIN_TOKEN")
+    assert main(["keys", "list", "--url", gateway.url]) == 2
