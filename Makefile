@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= $(or $(TOKENOPS_PORT),8080)
 
-.PHONY: run test lint bench services lock clean
+.PHONY: run test lint bench services browser lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,9 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 run: $(VENV)/.installed
-	TOKENOPS_PORT=$(PORT) $(BIN)/tokenops serve --config examples/demo.yaml
+	TOKENOPS_PORT=$(PORT) TOKENOPS_REQUEST_LOG=$${TOKENOPS_REQUEST_LOG:-.tokenops/requests.jsonl} $(BIN)/tokenops serve --config examples/demo.yaml
 
-test: $(VENV)/.installed-test services
+test: $(VENV)/.installed-test services browser
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -32,6 +32,9 @@ lint: $(VENV)/.installed-test
 
 services:
 	@scripts/services.sh
+
+browser:
+	@scripts/browser.sh
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py

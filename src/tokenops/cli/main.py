@@ -20,7 +20,9 @@ from tokenops.cli import admin as admin_cli
 from tokenops.cli import charging as charging_cli
 from tokenops.cli import compaction as compaction_cli
 from tokenops.cli import compliance as compliance_cli
+from tokenops.cli import demo as demo_cli
 from tokenops.cli import routing as routing_cli
+from tokenops.cli import sla as sla_cli
 from tokenops.errors import ConfigError
 from tokenops.server import serve, simulate
 from tokenops.simulator.engine import SimConfig
@@ -153,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     routing_cli.add_parser(sub)
     compaction_cli.add_parser(sub)
+    demo_cli.add_parser(sub)
+    sla_cli.add_parser(sub)
     compliance_cli.add_parser(sub)
     admin_cli.add_parser(sub)
     charging_cli.add_parser(sub)

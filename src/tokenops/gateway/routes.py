@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from tokenops.admin.router import admin
+from tokenops.dashboard.http import dashboard
 from tokenops.gateway.asgi import Request
 from tokenops.gateway.handlers.chat import chat_completions
 from tokenops.gateway.handlers.embeddings import embeddings
@@ -13,6 +14,7 @@ from tokenops.gateway.handlers.messages import count_tokens, messages
 from tokenops.gateway.handlers.models import get_model, list_models
 from tokenops.gateway.handlers.responses import responses
 from tokenops.gateway.state import AppState
+from tokenops.telemetry.http import metrics
 
 Handler = Callable[[Request, AppState], Awaitable[None]]
 
@@ -27,11 +29,14 @@ ROUTES: dict[str, dict[str, Handler]] = {
     "/v1/models": {"GET": list_models},
     "/healthz": {"GET": healthz},
     "/readyz": {"GET": readyz},
+    "/metrics": {"GET": metrics},
+    "/dashboard": {"GET": dashboard},
 }
 
 PREFIX_ROUTES: list[tuple[str, dict[str, Handler]]] = [
     ("/v1/models/", {"GET": get_model}),
     ("/admin/", {m: admin for m in ("GET", "POST", "PUT", "PATCH", "DELETE")}),
+    ("/dashboard/", {"GET": dashboard}),
 ]
 
 ANTHROPIC_PATHS: frozenset[str] = frozenset(

@@ -21,6 +21,7 @@ from tokenops.keys import KeyHasher
 from tokenops.providers import Provider, build_provider
 from tokenops.security import Guard
 from tokenops.store import SQLiteStore, Store
+from tokenops.telemetry import Telemetry
 from tokenops.tokenize import Counter, counter_for
 
 
@@ -48,6 +49,7 @@ class AppState:
     settings: Settings = field(default_factory=Settings)
     health: Health = field(default_factory=Health)
     guard: Guard = field(default_factory=Guard)  # limits, bulkheads, extraction defence
+    telemetry: Telemetry = field(default_factory=Telemetry)  # metrics, request log, dashboard aggregates, traces
     catalog: Catalog = field(init=False)
     providers: dict[str, Provider] = field(default_factory=dict)
     sink: UsageSink = field(init=False)
@@ -71,6 +73,7 @@ class AppState:
         connector = aiohttp.TCPConnector(limit=self.settings.upstream_connections, limit_per_host=0, ttl_dns_cache=300)
         self.session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
         self.sink.observers.append(self.guard.settled)
+        self.telemetry.start(self, self.sink.observers)
         await self.guard.start(self.spec.raw if self.spec else None, self.hasher, self.reload)
         await self.reload()
         await self.charging.recover()  # after reload: rating needs the tenants' sectors
@@ -115,6 +118,7 @@ class AppState:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._upkeep
         await self.sink.drain()
+        await self.telemetry.stop()
         await self.guard.stop()
         for provider in self.providers.values():
             await provider.close()

@@ -1,0 +1,81 @@
+"""`tokenops sla report`: a tenant's service levels for a month against its class's objectives."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from tokenops.errors import ConfigError
+from tokenops.store import SQLiteStore
+from tokenops.telemetry.sla import report
+
+
+async def _report(home: Path, tenant: str, period: str) -> dict[str, Any]:
+    path = home / "tokenops.db"
+    if not path.exists():
+        raise ConfigError(f"no store at {path}: start the gateway first, or pass --home")
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        catalog = await store.load_catalog()
+        found = catalog.tenants.get(tenant)
+        if found is None:
+            raise ConfigError(f"no tenant {tenant!r} (known: {', '.join(sorted(catalog.tenants))})")
+        return report(tenant, found.kind, period, await store.usage_records(tenant))
+    finally:
+        await store.close()
+
+
+def _show(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 100:.3f} %" if metric == "availability" else f"{value:,.0f} ms"
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    home = Path(args.home or os.environ.get("TOKENOPS_HOME") or ".tokenops")
+    doc = asyncio.run(_report(home, args.tenant, args.period))
+    if args.json:
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    title = f"SLA of {doc['tenant']} ({doc['kind']}) for {doc['period']}: {doc['requests']:,} requests"
+    table = Table(title=title)
+    for name in ("objective", "target", "achieved", "status"):
+        table.add_column(name)
+    for metric, target in doc["objectives"].items():
+        value = doc["figures"][metric]
+        missed = any(b["metric"] == metric and b["window"] == doc["period"] for b in doc["breaches"])
+        status = "[red]BREACH[/red]" if missed else ("[green]met[/green]" if value is not None else "no data")
+        table.add_row(metric.replace("_", " "), _show(metric, target), _show(metric, value), status)
+    console.print(table)
+    if doc["breaches"]:
+        listing = Table(title="Breaches")
+        for name in ("window", "objective", "target", "achieved"):
+            listing.add_column(name)
+        for b in doc["breaches"]:
+            listing.add_row(b["window"], b["metric"].replace("_", " "), _show(b["metric"], b["objective"]),
+                            _show(b["metric"], b["value"]))  # fmt: skip
+        console.print(listing)
+    else:
+        console.print("every objective met")
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    sla = sub.add_parser("sla", help="service-level reports")
+    sla_sub = sla.add_subparsers(dest="sla_command", required=True)
+    rep: argparse.ArgumentParser = sla_sub.add_parser("report", help="a tenant's SLA for a month, with breaches")
+    rep.add_argument("--tenant", required=True)
+    rep.add_argument("--period", required=True, help="month, e.g. 2026-11 (UTC)")
+    rep.add_argument("--json", action="store_true")
+    rep.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")
+    rep.set_defaults(func=cmd_report)

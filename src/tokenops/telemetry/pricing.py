@@ -1,0 +1,40 @@
+"""The money of one settled request: what it is rated at the list price, and what its upstream cost.
+
+The rated amount is the price before packages (what the tokens are worth); the ledger's
+charge is what money actually paid. Margin is rated minus upstream cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tokenops.catalog import Catalog
+from tokenops.charging.money import MTOK, minor_digits, round_half_up
+from tokenops.charging.prices import Tokens
+from tokenops.charging.service import ChargingService
+from tokenops.store import UsageRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    rated: int  # minor units
+    cost: int  # minor units
+    currency: str
+
+
+def money_of(record: UsageRecord, catalog: Catalog, charging: ChargingService) -> Money | None:
+    if not (record.input_tokens or record.output_tokens):
+        return None
+    tenant = record.tenant_id
+    model = record.model_served or record.model_requested
+    rates = charging.credit.book.rates(record.created_ms, tenant, charging.sectors.get(tenant, ""), model)
+    currency = rates.currency if rates is not None else charging.config.currency
+    tokens = Tokens.of_usage(record.input_tokens, record.cached_tokens, 0, record.output_tokens)
+    rated = rates.charge(tokens) if rates is not None else 0
+    cost = 0
+    dep = catalog.deployments.get(record.deployment_id or "")
+    if dep is not None:
+        per_mtok = dep.input_cost_per_mtok * record.input_tokens + dep.output_cost_per_mtok * record.output_tokens
+        cost = round_half_up(per_mtok * Decimal(10) ** minor_digits(currency) / MTOK)
+    return Money(rated, cost, currency)
