@@ -51,12 +51,13 @@ def admit_chat(
     if sliced:
         wanted = min(wanted, SLICE_TOKENS)
     prompt = _exact_prompt(chat, counter) if counter.exact and body_size <= _COUNT_SMALL_BODY else body_size
+    reserved = _dearest(credit, principal, record, plan, min(prompt, body_size), wanted)
     try:
-        hold = _reserve(credit, record, principal, model.name, min(prompt, body_size), wanted)
+        hold = _reserve(credit, record, principal, reserved, min(prompt, body_size), wanted)
     except InsufficientFunds:
         if not counter.exact or body_size <= _COUNT_SMALL_BODY or (prompt := _exact_prompt(chat, counter)) >= body_size:
             raise
-        hold = _reserve(credit, record, principal, model.name, prompt, wanted)
+        hold = _reserve(credit, record, principal, reserved, prompt, wanted)
     if hold is not None and not sliced and hold.output < wanted:
         field = "max_completion_tokens" if "max_completion_tokens" in chat.body else "max_tokens"
         chat.body[field] = hold.output
@@ -66,6 +67,32 @@ def admit_chat(
 def _exact_prompt(chat: ChatRequest, counter: Counter) -> int:
     messages = chat.body.get("messages") or ()
     return count_messages(counter, messages, chat.body.get("tools")) + _COUNT_MARGIN * (1 + len(messages) // 8)
+
+
+def _dearest(
+    credit: CreditController, principal: Principal, record: UsageRecord, plan: RoutePlan, prompt: int, cap: int
+) -> str:
+    """The model to reserve at: the dearest worst case among those that may serve (fallbacks included).
+
+    A fallback model without a price for a charged tenant is taken out of the plan, so
+    it can never serve a request that nothing was reserved for.
+    """
+    if len(plan.chain) == 1 or principal.tenant.id not in credit.accounts:
+        return plan.model.name
+    tenant, sector = principal.tenant.id, principal.tenant.sector
+    chosen, worst = plan.model.name, None
+    unpriced = set()
+    for model in plan.chain:
+        rates = credit.book.rates(record.created_ms, tenant, sector, model.name)
+        if rates is None:
+            unpriced.add(model.name)
+            continue
+        cost = rates.worst_input * prompt + rates.output * cap
+        if worst is None or cost > worst:
+            chosen, worst = model.name, cost
+    if unpriced - {plan.model.name}:
+        plan.candidates = [d for d in plan.candidates if d.model == plan.model.name or d.model not in unpriced]
+    return chosen
 
 
 def admit_embedding(

@@ -35,7 +35,10 @@ async def serve_chat(req: Request, state: AppState, api: ClientAPI) -> None:
         record.model_requested = chat.model
         record.stream = chat.stream
         record.end_user = chat.end_user or record.end_user
-        plan = plan_route(state.catalog, principal, chat.model, "chat", state.health)
+        plan = plan_route(state.catalog, principal, chat.model, "chat", state.health, chat.body, state.scorer)
+        if plan.score is not None:
+            record.routing_score, record.routing_choice = round(plan.score, 4), plan.choice
+            req.response_headers.append((b"x-tokenops-routing-score", f"{plan.score:.4f} {plan.choice}".encode()))
         await limit.admit(req, state, principal, chat, plan, record)
         admission = admit_chat(
             state.charging.credit, principal, record, chat, plan, len(raw), state.counter(plan.model.name)

@@ -19,6 +19,7 @@ from tokenops.gateway.settle import UsageSink
 from tokenops.health import Health
 from tokenops.keys import KeyHasher
 from tokenops.providers import Provider, build_provider
+from tokenops.routing import ComplexityRouter
 from tokenops.security import Guard
 from tokenops.store import SQLiteStore, Store
 from tokenops.telemetry import Telemetry
@@ -49,6 +50,7 @@ class AppState:
     settings: Settings = field(default_factory=Settings)
     health: Health = field(default_factory=Health)
     guard: Guard = field(default_factory=Guard)  # limits, bulkheads, extraction defence
+    scorer: ComplexityRouter | None = None  # loaded once a catalog has a complexity-routed alias
     telemetry: Telemetry = field(default_factory=Telemetry)  # metrics, request log, dashboard aggregates, traces
     catalog: Catalog = field(init=False)
     providers: dict[str, Provider] = field(default_factory=dict)
@@ -88,6 +90,8 @@ class AppState:
         for dep in catalog.deployments.values():
             model = catalog.models[dep.model]
             providers[dep.id] = build_provider(dep, model, self.session)
+        if self.scorer is None and any(a.router == "complexity" for a in catalog.aliases.values()):
+            self.scorer = await asyncio.to_thread(ComplexityRouter.load_default)
         for family in sorted({m.tokenizer for m in catalog.models.values()}):
             await asyncio.to_thread(counter_for, family)  # loaded now, not by the first request that needs it
         self.catalog = catalog
