@@ -129,5 +129,11 @@ def spec() -> dict[str, Any]:
                 "put": _op("Update a deployment", body={**_DEPLOYMENT, "required": []}, path=["deployment_id"])
             },
             "/admin/audit": {"get": _op("The hash-chained audit log", query=[limit_q])},
+            "/admin/transcripts/{transcript_id}": {
+                "get": _op("The full conversation archived when a request was compacted", path=["transcript_id"])
+            },
+            "/admin/sessions/{session_id}": {
+                "get": _op("A session's token totals and archived transcripts", query=tenant_q, path=["session_id"])
+            },
         },
     }

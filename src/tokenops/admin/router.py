@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from tokenops.admin import deployments, keys, resources
+from tokenops.admin import deployments, keys, resources, sessions
 from tokenops.admin.auth import admin_actor
 from tokenops.admin.http import Call, Endpoint, match, query_of
 from tokenops.admin.openapi import spec
@@ -28,6 +28,8 @@ ENDPOINTS: list[tuple[str, str, Endpoint]] = [
     ("POST", "/admin/deployments", deployments.create_deployment),
     ("PUT", "/admin/deployments/{deployment_id}", deployments.update_deployment),
     ("GET", "/admin/audit", resources.audit_log),
+    ("GET", "/admin/transcripts/{transcript_id}", sessions.get_transcript),
+    ("GET", "/admin/sessions/{session_id}", sessions.get_session),
 ]
 
 

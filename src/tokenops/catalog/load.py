@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -219,6 +220,10 @@ def _tenant(o: _Obj) -> tuple[Tenant, list[KeySpec]]:
     )
     if tenant.routing_threshold is not None and not 0 <= tenant.routing_threshold <= 1:
         raise ConfigError(f"{o.path}.routing_threshold: must be between 0 and 1")
+    if "compaction" in o.data:
+        tenant = _with_compaction(tenant, _Obj(o.data["compaction"], f"{o.path}.compaction"))
+    o.seen.add("compaction")
+    tenant = dataclasses.replace(tenant, retention_days=o.integer("retention_days", 30, minimum=1))
     keys = []
     for k in o.items("keys"):
         plaintext = k.text("key", required=False)
@@ -229,6 +234,16 @@ def _tenant(o: _Obj) -> tuple[Tenant, list[KeySpec]]:
         k.done()
     o.done()
     return tenant, keys
+
+
+def _with_compaction(tenant: Tenant, c: _Obj) -> Tenant:
+    mode = c.choice("mode", ("off", "threshold"), "threshold")
+    threshold = c.number("threshold", 0.85)
+    target = c.number("target", 0.6)
+    if not 0 < target <= threshold <= 1:
+        raise ConfigError(f"{c.path}: need 0 < target <= threshold <= 1")
+    c.done()
+    return dataclasses.replace(tenant, compaction=mode, compaction_threshold=threshold, compaction_target=target)
 
 
 def _deployment(o: _Obj) -> Deployment:

@@ -29,6 +29,10 @@ class Tenant:
     models: tuple[str, ...]
     content_logging: bool = False
     routing_threshold: float | None = None  # this tenant's threshold for complexity-routed aliases
+    compaction: Literal["off", "threshold"] = "off"  # off: the client gets the context-length error
+    compaction_threshold: float = 0.85  # of the serving model's window, after the reply's cap
+    compaction_target: float = 0.6
+    retention_days: int = 30  # how long archived transcripts are kept (when content may be stored)
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,10 +100,12 @@ class Compactor:
         context_window: int,
         max_output_tokens: int = 0,
         summary: str | None = None,
+        policy: CompactionPolicy | None = None,
     ) -> tuple[Decision, CompactionResult | None]:
-        """The decision, and the compacted conversation where the policy compacts."""
+        """The decision, and the compacted conversation where the policy (this one's unless given) compacts."""
+        policy = policy or self.policy
         cache = self.cache(counter)
-        decision = self.policy.decide(
+        decision = policy.decide(
             messages, tools, cache=cache, context_window=context_window, max_output_tokens=max_output_tokens
         )
         if not decision.compact:
@@ -113,7 +115,7 @@ class Compactor:
             tools,
             counter=counter,
             target_tokens=decision.target_tokens,
-            keep_recent=self.policy.keep_recent,
+            keep_recent=policy.keep_recent,
             cache=cache,
             summary=summary,
         )

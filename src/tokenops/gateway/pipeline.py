@@ -46,6 +46,8 @@ async def serve_chat(req: Request, state: AppState, api: ClientAPI) -> None:
         hold = admission.hold
         if hold is not None:
             state.sink.hold(hold)
+        counter = state.counter(plan.model.name)
+        await state.compaction(req, principal.tenant, chat, plan.model, counter, record, len(raw))
         if chat.stream:
             await _stream(req, state, api, chat, plan, record, admission)
         else:

@@ -15,7 +15,10 @@ def openai_error(err: TokenopsError) -> bytes:
 
 
 def anthropic_error(err: TokenopsError) -> bytes:
-    return orjson.dumps({"type": "error", "error": {"type": err.anthropic_type, "message": err.message}})
+    message = err.message
+    if err.code == "context_length_exceeded" and not message.startswith("prompt is too long"):
+        message = "prompt is too long: " + message  # the words Anthropic's clients look for to compact
+    return orjson.dumps({"type": "error", "error": {"type": err.anthropic_type, "message": message}})
 
 
 def error_headers(err: TokenopsError) -> list[tuple[bytes, bytes]]:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -15,12 +16,14 @@ from tokenops.charging.catalog import parse_charging
 from tokenops.charging.service import ChargingService
 from tokenops.charging.sqlite import ChargingSQLite
 from tokenops.errors import ConfigError
+from tokenops.gateway.compact import CompactionStep
 from tokenops.gateway.settle import UsageSink
 from tokenops.health import Health
 from tokenops.keys import KeyHasher
 from tokenops.providers import Provider, build_provider
 from tokenops.routing import ComplexityRouter
 from tokenops.security import Guard
+from tokenops.sessions import SQLiteTranscripts
 from tokenops.store import SQLiteStore, Store
 from tokenops.telemetry import Telemetry
 from tokenops.tokenize import Counter, counter_for
@@ -61,6 +64,8 @@ class AppState:
     in_flight: int = 0
     charging: ChargingService = field(init=False)
     _upkeep: asyncio.Task[None] | None = None
+    compaction: CompactionStep = field(init=False)
+    _next_purge: float = 0.0
 
     async def start(self) -> None:
         await self.store.open()
@@ -71,6 +76,10 @@ class AppState:
         ledger = ChargingSQLite(self.store)
         self.sink = UsageSink(self.store, ledger)
         self.charging = ChargingService(ledger)
+        archive = SQLiteTranscripts(self.store) if isinstance(self.store, SQLiteStore) else None
+        if archive is not None:
+            await archive.open()
+        self.compaction = CompactionStep(archive)
         await self.charging.start(parse_charging(self.spec) if self.spec is not None else None)
         connector = aiohttp.TCPConnector(limit=self.settings.upstream_connections, limit_per_host=0, ttl_dns_cache=300)
         self.session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
@@ -108,8 +117,19 @@ class AppState:
                 await self.charging.sweep()
                 await self.charging.flush_alerts()
                 self.sink.flush_holds()
+                await self._purge_transcripts()
             except Exception:
                 logging.getLogger("tokenops.charging").exception("charging upkeep failed")
+
+    async def _purge_transcripts(self, every_s: float = 3600.0) -> None:
+        """Drop archived transcripts past each tenant's retention period (checked hourly)."""
+        now = time.time()
+        archive = self.compaction.archive
+        if archive is None or now < self._next_purge:
+            return
+        self._next_purge = now + every_s
+        for tenant in self.catalog.tenants.values():
+            await archive.purge(tenant.id, int((now - tenant.retention_days * 86400) * 1000))
 
     def counter(self, model: str) -> Counter:
         found = self.catalog.models.get(model)
@@ -122,6 +142,7 @@ class AppState:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._upkeep
         await self.sink.drain()
+        self.compaction.close()
         await self.telemetry.stop()
         await self.guard.stop()
         for provider in self.providers.values():
