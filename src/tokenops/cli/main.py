@@ -21,6 +21,7 @@ from tokenops.cli import charging as charging_cli
 from tokenops.cli import compaction as compaction_cli
 from tokenops.cli import compliance as compliance_cli
 from tokenops.cli import demo as demo_cli
+from tokenops.cli import policy as policy_cli
 from tokenops.cli import routing as routing_cli
 from tokenops.cli import sla as sla_cli
 from tokenops.errors import ConfigError
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     compliance_cli.add_parser(sub)
     admin_cli.add_parser(sub)
     charging_cli.add_parser(sub)
+    policy_cli.add_parser(sub)
     return parser
 
 
