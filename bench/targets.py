@@ -161,6 +161,20 @@ deployments:
 policies:
   extraction:  # the detector still scores every request; a benchmark's traffic is only recorded, never throttled
     tenants: {{bench: record, bench-size: record}}
+prices:  # charging is on: every request is reserved, rated and debited from a prepaid balance
+  currency: CNY
+  versions:
+    - id: bench
+      effective: "2026-01-01T00:00:00Z"
+      models:
+        {MODEL}: {{input: "1.00", output: "2.00"}}
+accounts:
+  - tenant: bench
+    type: prepaid
+    balance: "100000000.00"
+  - tenant: bench-size
+    type: prepaid
+    balance: "100000000.00"
 """
 
 

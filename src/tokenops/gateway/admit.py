@@ -154,6 +154,10 @@ class GrantedStream:
     def chunks(self, value: list[bytes]) -> None:
         self._inner.chunks = value
 
+    @property
+    def buffered(self) -> bool:
+        return self._inner.buffered
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         hold = self._hold
         async for payload in self._inner:

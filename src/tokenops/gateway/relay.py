@@ -43,6 +43,7 @@ async def relay(req: Request, stream: ChatStream, encoder: StreamEncoder) -> Rel
     watcher = asyncio.create_task(_watch(req.receive, task, gone))
     write = req.write
     encode = encoder.chunk
+    held: list[bytes] = []  # events of one network read, sent in one write
     try:
         await req.start_stream()
         async for payload in stream:
@@ -50,7 +51,10 @@ async def relay(req: Request, stream: ChatStream, encoder: StreamEncoder) -> Rel
                 result.ttft_ms = (time.perf_counter() - req.started) * 1000
             data = encode(payload)
             if data:
-                await write(data)
+                held.append(data)
+            if held and not stream.buffered:
+                await write(held[0] if len(held) == 1 else b"".join(held))
+                held.clear()
     except asyncio.CancelledError:
         if not gone:
             raise
@@ -61,6 +65,8 @@ async def relay(req: Request, stream: ChatStream, encoder: StreamEncoder) -> Rel
         result.error = err
     finally:
         watcher.cancel()
+    if held and result.outcome != "client_aborted":
+        await write(b"".join(held))  # what arrived with the stream's end (or its break) still goes out
     if result.outcome != "ok":
         await stream.aclose()
     if result.error is not None:

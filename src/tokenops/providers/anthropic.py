@@ -56,6 +56,10 @@ class _AnthropicStream:
         self.usage: Usage | None = None
         self.chunks: list[bytes] = []
 
+    @property
+    def buffered(self) -> bool:
+        return False
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         decoder = self._decoder
         try:

@@ -78,6 +78,10 @@ class ChatStream(Protocol):
     usage: Usage | None
     chunks: list[bytes]
 
+    @property
+    def buffered(self) -> bool:
+        """Whether the next chunk is already here (so a write can wait for it); False if unknown."""
+
     def __aiter__(self) -> AsyncIterator[bytes]: ...
 
     async def aclose(self) -> None: ...

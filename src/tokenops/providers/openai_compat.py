@@ -22,31 +22,49 @@ from tokenops.providers.base import (
 
 
 class _SSEStream:
+    """The upstream's SSE events, read a network chunk at a time.
+
+    `buffered` tells whether more events of the chunk already read are waiting, so the
+    relay can send them to the client in one write instead of one write an event.
+    """
+
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
         self.usage: Usage | None = None
         self.chunks: list[bytes] = []
+        self._pending: list[bytes] = []
+
+    @property
+    def buffered(self) -> bool:
+        return bool(self._pending)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         content = self._response.content
+        rest = b""
+        pending = self._pending
         try:
-            async for line in content:
-                if not line.startswith(b"data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == b"[DONE]":
-                    return
-                if payload.startswith(b'{"error"'):
-                    err = orjson.loads(payload).get("error") or {}
-                    raise UpstreamError(f"upstream error mid-stream: {err.get('message', 'unknown')}")
-                usage, usage_only = usage_of_chunk(payload)
-                if usage is not None:
-                    self.usage = usage
-                    if usage_only:
-                        continue
-                self.chunks.append(payload)
-                yield payload
-            raise UpstreamError("upstream stream ended without [DONE]: connection closed mid-stream")
+            while True:
+                data = await content.readany()
+                if not data:
+                    raise UpstreamError("upstream stream ended without [DONE]: connection closed mid-stream")
+                lines = (rest + data).split(b"\n")
+                rest = lines.pop()
+                pending.extend(line[5:].strip() for line in lines if line.startswith(b"data:"))
+                while pending:
+                    payload = pending.pop(0)
+                    if payload == b"[DONE]":
+                        pending.clear()
+                        return
+                    if payload.startswith(b'{"error"'):
+                        err = orjson.loads(payload).get("error") or {}
+                        raise UpstreamError(f"upstream error mid-stream: {err.get('message', 'unknown')}")
+                    usage, usage_only = usage_of_chunk(payload)
+                    if usage is not None:
+                        self.usage = usage
+                        if usage_only:
+                            continue
+                    self.chunks.append(payload)
+                    yield payload
         except TimeoutError:
             raise UpstreamTimeout("upstream stopped sending") from None
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:

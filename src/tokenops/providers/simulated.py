@@ -35,6 +35,10 @@ class _SimStream:
         self.usage: Usage | None = None
         self.chunks: list[bytes] = []
 
+    @property
+    def buffered(self) -> bool:
+        return False
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for payload in self._source:
