@@ -15,11 +15,13 @@ import pytest
 import uvicorn
 import yaml
 
+from tests.scaleout_support import backend, pg_database, pg_schema, redis_base, redis_prefix  # noqa: F401 (fixtures)
 from tokenops.catalog import parse_catalog
 from tokenops.gateway.state import Settings
 from tokenops.server import build_gateway
 from tokenops.simulator.engine import SimConfig
 from tokenops.simulator.server import SimServer
+from tokenops.store.backing import Backing
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,8 +131,10 @@ class Gateway:
         return [r for r in rows if all(r.get(k) == v for k, v in where.items())]
 
 
-def start_gateway(catalog: dict[str, Any], home: Path, settings: Settings | None = None) -> Gateway:
-    app = build_gateway(parse_catalog(catalog), home, settings)
+def start_gateway(
+    catalog: dict[str, Any], home: Path, settings: Settings | None = None, backing: Backing | None = None
+) -> Gateway:
+    app = build_gateway(parse_catalog(catalog), home, settings, backing)
     return Gateway(ServerThread(app).start(), home)
 
 

@@ -1,23 +1,20 @@
-"""Contract tests for the admin store (SQLite now; the scaled-out store runs the same ones)."""
+"""Contract tests for the admin store, run against every backend (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from tokenops.store import SQLiteStore
+from tests.scaleout_support import Backend
 from tokenops.store.admin import AdminStore, AdminToken, AuditDraft, KeyRow, SecurityEvent, verify_chain
-from tokenops.store.sqlite_admin import SQLiteAdminStore
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[AdminStore]:
-    main = SQLiteStore(tmp_path / "t.db")
+async def store(backend: Backend) -> AsyncIterator[AdminStore]:
+    main = backend.store()
     await main.open()  # creates the catalog and key tables the admin store shares
-    admin = SQLiteAdminStore(tmp_path / "t.db")
+    admin = backend.admin()
     await admin.open()
     yield admin
     await admin.close()
@@ -33,7 +30,7 @@ async def test_seeding_never_overwrites(store: AdminStore) -> None:
     assert await store.version() == 0  # seeding is not a change
 
 
-async def test_changes_are_chained_and_tampering_is_found(store: AdminStore, tmp_path: Path) -> None:
+async def test_changes_are_chained_and_tampering_is_found(store: AdminStore, backend: Backend) -> None:
     row = KeyRow("k1", "t1", "sk-to-abc", ("m",), "active", None, 1)
     await store.insert_key(row, "hash1", AuditDraft("op", "keys.create", "k1", "t1", None, row.public()))
     await store.update_key("k1", AuditDraft("op", "keys.revoke", "k1", "t1", {"s": 1}, {"s": 2}), status="revoked")
@@ -42,13 +39,15 @@ async def test_changes_are_chained_and_tampering_is_found(store: AdminStore, tmp
     assert [e.seq for e in entries] == [1, 2, 3] and verify_chain(entries) is None
     assert [k.status for k in await store.keys("t1")] == ["revoked"] and await store.version() == 3
     assert [e.action for e in await store.audit_entries("t1")] == ["keys.create", "keys.revoke"]
-    db = sqlite3.connect(tmp_path / "t.db")
-    try:
-        db.execute("DROP TRIGGER audit_log_no_update")  # someone with file access rewrites history
-        db.execute("UPDATE audit_log SET actor = 'nobody' WHERE seq = 2")
-        db.commit()
-    finally:
-        db.close()
+    with pytest.raises(Exception, match="append-only"):
+        await backend.execute("UPDATE audit_log SET actor = 'nobody' WHERE seq = 2")
+    # someone with full database access disables the guard and rewrites history
+    drop = (
+        "DROP TRIGGER audit_log_no_update"
+        if backend.kind == "sqlite"
+        else "DROP TRIGGER audit_log_append_only ON audit_log"
+    )
+    await backend.execute(drop, "UPDATE audit_log SET actor = 'nobody' WHERE seq = 2")
     assert verify_chain(await store.audit_entries()) == 2
 
 

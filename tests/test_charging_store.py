@@ -1,30 +1,28 @@
-"""The charging store's contract, written to run against every backend (SQLite today)."""
+"""The charging store's contract, run against every backend (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import demo_catalog
+from tests.scaleout_support import Backend
 from tokenops.catalog import parse_catalog
 from tokenops.charging.catalog import parse_charging
 from tokenops.charging.ledger import Entry, FloorBreached, LedgerConflict
 from tokenops.charging.service import ChargingService
-from tokenops.charging.sqlite import ChargingSQLite
 from tokenops.charging.store import HoldRow
 from tokenops.charging.verify import check_balances, check_chains
-from tokenops.store import SQLiteStore, UsageRecord
+from tokenops.store import UsageRecord
 
 
-@pytest.fixture(params=["sqlite"])
-async def service(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ChargingService]:
-    store = SQLiteStore(tmp_path / "tokenops.db")
+@pytest.fixture
+async def service(backend: Backend) -> AsyncIterator[ChargingService]:
+    store = backend.store()
     await store.open()
-    svc = ChargingService(ChargingSQLite(store))
+    svc = ChargingService(backend.ledger(store))
     await svc.start(parse_charging(parse_catalog(demo_catalog())))
     yield svc
     await store.close()
@@ -61,17 +59,14 @@ async def test_a_debit_below_the_floor_is_refused_and_leaves_nothing(service: Ch
 
 
 async def test_entries_chain_per_account_and_tampering_breaks_the_chain(
-    service: ChargingService, tmp_path: Path
+    service: ChargingService, backend: Backend
 ) -> None:
     for i in range(3):
         await service.topup("ringback-app", 100 + i, f"pay-{i}")
     entries = await service.store.entries()
     assert check_chains(entries) == []
     assert check_balances(await service.store.accounts(), entries) == []
-    db = sqlite3.connect(tmp_path / "tokenops.db")
-    db.execute("UPDATE ledger_entries SET amount_minor = 1 WHERE idem_key = 'pay-1'")
-    db.commit()
-    db.close()
+    await backend.execute("UPDATE ledger_entries SET amount_minor = 1 WHERE idem_key = 'pay-1'")
     tampered = await service.store.entries()
     assert [p.check for p in check_chains(tampered)] == ["hash_chain"]
     assert [p.check for p in check_balances(await service.store.accounts(), tampered)] == ["balance"]
@@ -84,11 +79,11 @@ async def test_a_package_grant_is_idempotent_and_shows_its_remaining_tokens(serv
     assert service.credit.accounts["acme-manufacturing"].package_tokens() == 100_000_000
 
 
-async def test_entries_written_elsewhere_reach_a_running_service(service: ChargingService, tmp_path: Path) -> None:
-    other = SQLiteStore(tmp_path / "tokenops.db")
+async def test_entries_written_elsewhere_reach_a_running_service(service: ChargingService, backend: Backend) -> None:
+    other = backend.store()
     await other.open()
     try:
-        cli = ChargingService(ChargingSQLite(other))
+        cli = ChargingService(backend.ledger(other))
         await cli.start(None)
         await cli.topup("ringback-app", 2500, "pay-cli")
     finally:

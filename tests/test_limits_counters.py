@@ -1,12 +1,15 @@
-"""Contract tests every counters backend must pass (the in-process one now; Redis when scaled out)."""
+"""Contract tests every counters backend must pass: the in-process one and Redis, through one fixture."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 
 import pytest
+import redis.asyncio as aioredis
 
+from tests.scaleout_support import REDIS_URL
 from tokenops.limits import Counters, MemoryCounters
+from tokenops.limits.redis_counters import RedisCounters
 
 
 class Clock:
@@ -17,13 +20,16 @@ class Clock:
         return self.now
 
 
-BACKENDS: dict[str, Callable[[Clock], Counters]] = {"memory": lambda clock: MemoryCounters(clock)}
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-def clock_and_counters(request: pytest.FixtureRequest) -> tuple[Clock, Counters]:
+@pytest.fixture(params=["memory", "redis"])
+async def clock_and_counters(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Clock, Counters]]:
     clock = Clock()
-    return clock, BACKENDS[request.param](clock)
+    if request.param == "memory":
+        yield clock, MemoryCounters(clock)
+        return
+    prefix = request.getfixturevalue("redis_prefix")
+    client = aioredis.Redis.from_url(REDIS_URL)
+    yield clock, RedisCounters(client, prefix, clock)
+    await client.aclose()
 
 
 async def test_take_admits_up_to_the_limit_then_says_how_long_to_wait(

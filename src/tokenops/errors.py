@@ -75,6 +75,15 @@ class MethodNotAllowed(TokenopsError):
     code = "method_not_allowed"
 
 
+class Conflict(TokenopsError):
+    """The request clashes with what is stored, e.g. an idempotency key reused with a different body."""
+
+    status = 409
+    type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
+    code = "conflict"
+
+
 class PayloadTooLarge(TokenopsError):
     status = 413
     type = "invalid_request_error"

@@ -14,14 +14,17 @@ from tokenops.keys import KeyHasher, load_secret
 from tokenops.security import Guard
 from tokenops.simulator.engine import SimConfig
 from tokenops.simulator.server import SimServer
-from tokenops.store import SQLiteStore
-from tokenops.store.sqlite_admin import SQLiteAdminStore
+from tokenops.store.backing import Backing, open_stores
 
 
-def build_gateway(spec: CatalogSpec | None, home: Path, settings: Settings | None = None) -> Gateway:
-    store = SQLiteStore(home / "tokenops.db")
-    state = AppState(store=store, hasher=KeyHasher(load_secret(home)), spec=spec, settings=settings or Settings())
-    state.guard = Guard(SQLiteAdminStore(home / "tokenops.db"))
+def build_gateway(
+    spec: CatalogSpec | None, home: Path, settings: Settings | None = None, backing: Backing | None = None
+) -> Gateway:
+    stores = open_stores(backing or Backing(), home)
+    hasher = KeyHasher(load_secret(home))
+    state = AppState(store=stores.store, hasher=hasher, spec=spec, settings=settings or Settings())
+    state.guard = Guard(stores.admin, stores.counters)
+    state.feed = stores.feed
     return Gateway(state)
 
 
@@ -45,9 +48,9 @@ def _run(app: object, host: str, port: int, grace_s: float) -> None:
     )
 
 
-def serve(spec: CatalogSpec | None, home: Path, host: str, port: int) -> None:
+def serve(spec: CatalogSpec | None, home: Path, host: str, port: int, backing: Backing | None = None) -> None:
     settings = Settings.from_env()
-    _run(build_gateway(spec, home, settings), host, port, settings.shutdown_grace_s)
+    _run(build_gateway(spec, home, settings, backing), host, port, settings.shutdown_grace_s)
 
 
 def simulate(config: SimConfig, host: str, port: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tokenops import __version__
+from tokenops.admin.openapi_charging import charging_paths
 
 _ID = {"type": "string", "minLength": 1, "maxLength": 64}
 _STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 200}}
@@ -103,7 +104,8 @@ def spec() -> dict[str, Any]:
         "info": {
             "title": "tokenops admin API",
             "version": __version__,
-            "description": "Operators manage everything; a tenant-admin sees one tenant's keys and usage.",
+            "description": "Operators manage everything; a tenant-admin sees one tenant's keys, usage, account, "
+            "packages, budgets and invoices.",
         },
         "security": [{"adminToken": []}],
         "components": {
@@ -129,6 +131,7 @@ def spec() -> dict[str, Any]:
                 "put": _op("Update a deployment", body={**_DEPLOYMENT, "required": []}, path=["deployment_id"])
             },
             "/admin/audit": {"get": _op("The hash-chained audit log", query=[limit_q])},
+            **charging_paths(_op),
             "/admin/transcripts/{transcript_id}": {
                 "get": _op("The full conversation archived when a request was compacted", path=["transcript_id"])
             },

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from tokenops.admin import deployments, keys, resources, sessions
+from tokenops.admin import charging, deployments, keys, pricing, resources, sessions
 from tokenops.admin.auth import admin_actor
 from tokenops.admin.http import Call, Endpoint, match, query_of
 from tokenops.admin.openapi import spec
@@ -28,6 +28,20 @@ ENDPOINTS: list[tuple[str, str, Endpoint]] = [
     ("POST", "/admin/deployments", deployments.create_deployment),
     ("PUT", "/admin/deployments/{deployment_id}", deployments.update_deployment),
     ("GET", "/admin/audit", resources.audit_log),
+    ("GET", "/admin/accounts", charging.list_accounts),
+    ("GET", "/admin/accounts/{tenant_id}", charging.get_account),
+    ("PUT", "/admin/accounts/{tenant_id}", charging.set_account),
+    ("POST", "/admin/accounts/{tenant_id}/topups", charging.topup),
+    ("GET", "/admin/accounts/{tenant_id}/packages", charging.list_grants),
+    ("POST", "/admin/accounts/{tenant_id}/packages", charging.grant_package),
+    ("GET", "/admin/accounts/{tenant_id}/entries", charging.list_entries),
+    ("GET", "/admin/accounts/{tenant_id}/invoices/{period}", charging.invoice),
+    ("GET", "/admin/packages", charging.list_products),
+    ("GET", "/admin/prices", pricing.list_prices),
+    ("POST", "/admin/prices", pricing.add_price),
+    ("GET", "/admin/budgets", pricing.list_budgets),
+    ("PUT", "/admin/budgets/{budget_id}", pricing.set_budget),
+    ("GET", "/admin/ledger/verify", pricing.verify),
     ("GET", "/admin/transcripts/{transcript_id}", sessions.get_transcript),
     ("GET", "/admin/sessions/{session_id}", sessions.get_session),
 ]
@@ -49,5 +63,7 @@ async def admin(req: Request, state: AppState) -> None:
     actor = await admin_actor(req, state)
     params, fn = chosen[0]
     result: Any = await fn(Call(req, state, actor, params, query_of(req)))
+    if req.response_started:  # the endpoint sent a body of its own (an invoice as CSV)
+        return
     status, body = result if isinstance(result, tuple) else (200, result)
     await req.respond(status, orjson.dumps(body))

@@ -11,6 +11,7 @@ import logging
 import secrets
 import time
 from decimal import Decimal
+from typing import Any
 
 from tokenops.charging.budgets import Budgets
 from tokenops.charging.catalog import ChargingConfig, StoredConfig, config_from_docs
@@ -28,6 +29,11 @@ log = logging.getLogger("tokenops.charging")
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def operator_key(account_id: str, key: str) -> str:
+    """The ledger key of an operator's top-up or grant: per account, and apart from the keys charging makes."""
+    return f"op:{account_id}:{key}"
 
 
 class ChargingService:
@@ -93,18 +99,24 @@ class ChargingService:
         entries = await self.store.foreign_entries(self._cursor)
         for e in entries:
             self._cursor = max(self._cursor, e.seq)
-            account = self.credit.accounts.get(e.account_id)
-            if account is None:
+            if e.account_id not in self.credit.accounts:
                 self.credit.accounts.update(
                     {k: v for k, v in (await self.store.accounts()).items() if k not in self.credit.accounts}
                 )
                 continue
-            account.balance += e.amount
-            if e.kind == "package_grant":
-                g = e.meta
-                account.grants[g["grant_id"]] = Grant(g["grant_id"], account.id, g["package"], tuple(g["models"]),
-                    g["tokens"], 0, g["starts_ms"], g["expires_ms"], g["usable_until_ms"])  # fmt: skip
+            self.apply(e)
         return len(entries)
+
+    def apply(self, e: Entry) -> None:
+        """Take a stored entry that did not pass through credit control into the in-memory account."""
+        account = self.credit.accounts.get(e.account_id)
+        if account is None:
+            return
+        account.balance += e.amount
+        if e.kind == "package_grant":
+            g = e.meta
+            account.grants[g["grant_id"]] = Grant(g["grant_id"], account.id, g["package"], tuple(g["models"]),
+                g["tokens"], 0, g["starts_ms"], g["expires_ms"], g["usable_until_ms"])  # fmt: skip
 
     async def sweep(self, at_ms: int | None = None) -> int:
         """Settle reservations past their expiry from the usage recorded for them; release those with none."""
@@ -133,22 +145,32 @@ class ChargingService:
             self.credit.budgets.alerts = []
             await self.store.write_alerts(alerts)
 
-    # operations from the CLI (and later the admin API)
+    # operations of the admin API (and the CLI's offline tests)
 
     def _account(self, account_id: str) -> None:
         if account_id not in self.credit.accounts:
             raise ConfigError(f"no account {account_id!r}")
 
-    async def topup(self, account_id: str, amount: int, key: str, kind: str = "topup", note: str = "") -> bool:
-        """Credit (or, for an adjustment, debit) an account once per key; False if the key was already used."""
+    async def post(self, entry: Entry) -> tuple[Entry, bool]:
+        """Append one entry and apply it here at once; for a replayed key, the entry stored first and False."""
+        stored = await self.store.append([entry])
+        if stored:
+            self.apply(stored[0])
+        found = await self.find_entry(entry.account_id, entry.idem_key)  # with its seq
+        assert found is not None  # stored now, or the append skipped it as already there
+        return found, bool(stored)
+
+    async def find_entry(self, account_id: str, key: str) -> Entry | None:
+        return next((e for e in await self.store.entries(account_id) if e.idem_key == key), None)
+
+    def topup_entry(self, account_id: str, amount: int, key: str, kind: str = "topup", note: str = "") -> Entry:
         self._account(account_id)
         if kind == "topup" and amount <= 0:
             raise ConfigError("a top-up must be a positive amount")
         meta = {"note": note} if note else {}
-        stored = await self.store.append([Entry(account_id, kind, amount, key, now_ms(), None, meta)])
-        return bool(stored)
+        return Entry(account_id, kind, amount, key, now_ms(), None, meta)
 
-    async def grant_package(self, account_id: str, package_id: str, key: str, starts_ms: int | None = None) -> bool:
+    def grant_entry(self, account_id: str, package_id: str, key: str, starts_ms: int | None = None) -> Entry:
         self._account(account_id)
         product = self.config.packages.get(package_id)
         if product is None:
@@ -156,5 +178,56 @@ class ChargingService:
         grant = grant_of(product, "grant_" + secrets.token_hex(8), account_id, starts_ms or now_ms())
         meta = grant_meta(grant)
         meta["grant_id"] = f"{account_id}:{key}"  # stable, so a retried grant has the same body
-        entry = Entry(account_id, "package_grant", -product.price, key, now_ms(), None, meta)
-        return bool(await self.store.append([entry]))
+        return Entry(account_id, "package_grant", -product.price, key, now_ms(), None, meta)
+
+    async def topup(self, account_id: str, amount: int, key: str, kind: str = "topup", note: str = "") -> bool:
+        """Credit (or, for an adjustment, debit) an account once per key; False if the key was already used."""
+        return (await self.post(self.topup_entry(account_id, amount, key, kind, note)))[1]
+
+    async def grant(
+        self, account_id: str, package_id: str, key: str, starts_ms: int | None = None
+    ) -> tuple[Entry, bool]:
+        """Grant a package once per key. A retry that leaves the start out means the grant made first."""
+        found = await self.find_entry(account_id, key)
+        if (
+            found is not None
+            and found.kind == "package_grant"
+            and found.meta.get("package") == package_id
+            and starts_ms in (None, found.meta.get("starts_ms"))
+        ):
+            return found, False
+        return await self.post(self.grant_entry(account_id, package_id, key, starts_ms))
+
+    async def grant_package(self, account_id: str, package_id: str, key: str, starts_ms: int | None = None) -> bool:
+        return (await self.grant(account_id, package_id, key, starts_ms))[1]
+
+    async def set_limit(self, account_id: str, limit: int) -> None:
+        self._account(account_id)
+        await self.store.set_limit(account_id, limit)
+        self.credit.accounts[account_id].limit = limit
+
+    async def put_config(self, key: str, doc: dict[str, Any]) -> None:
+        """Store a price version or budget document (`price:ID`, `budget:ID`) and apply it here."""
+        await self.store.put_config(key, doc)
+        await self.reload_config()
+
+    async def reload_config(self) -> None:
+        """Take prices, budgets and limits changed in the store, keeping open reservations and spent budgets."""
+        self.config = config_from_docs(await self.store.config_docs())
+        self.credit.book = PriceBook(list(self.config.prices))
+        budgets, specs = self.credit.budgets, {b.id: b for b in self.config.budgets}
+        known = {c.spec.id for c in budgets.counters.values()} | {s.id for s in budgets.specs}
+        for slot, counter in list(budgets.counters.items()):
+            if slot[0] in specs:
+                counter.spec = specs[slot[0]]
+            else:
+                del budgets.counters[slot]
+        budgets.specs = self.config.budgets
+        new = tuple(b for b in self.config.budgets if b.id not in known)
+        if new:  # a new budget counts what was already spent in its period
+            fresh = Budgets(new)
+            fresh.load(await self.store.spends(), now_ms())
+            budgets.counters.update(fresh.counters)
+        for account in (await self.store.accounts()).values():
+            mine = self.credit.accounts.setdefault(account.id, account)
+            mine.limit = account.limit

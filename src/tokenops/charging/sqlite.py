@@ -120,6 +120,21 @@ class ChargingSQLite(ChargingQueries):
         rows = await self._store.run(lambda db: db.execute("SELECT key, doc FROM charging_config").fetchall())
         return {k: orjson.loads(d) for k, d in rows}
 
+    async def put_config(self, key: str, doc: dict[str, Any]) -> None:
+        def put(db: sqlite3.Connection) -> None:
+            with db:
+                row = (key, orjson.dumps(doc, default=str))
+                db.execute("INSERT OR REPLACE INTO charging_config VALUES (?, ?)", row)
+
+        await self._store.run(put)
+
+    async def set_limit(self, account_id: str, limit: int) -> None:
+        def put(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("UPDATE accounts SET limit_minor = ? WHERE id = ?", (limit, account_id))
+
+        await self._store.run(put)
+
     async def accounts(self) -> dict[str, Account]:
         return await self._store.run(self._accounts)
 

@@ -38,6 +38,12 @@ class ChargingStore(Protocol):
 
     async def config_docs(self) -> dict[str, dict[str, Any]]: ...
 
+    async def put_config(self, key: str, doc: dict[str, Any]) -> None:
+        """Create or replace one configuration document (`price:ID`, `budget:ID`, `package:ID`)."""
+
+    async def set_limit(self, account_id: str, limit: int) -> None:
+        """Set an account's overdraft (prepaid) or credit (postpaid) limit, in minor units."""
+
     async def accounts(self) -> dict[str, Account]:
         """Every account with its settled balance and its package grants."""
 

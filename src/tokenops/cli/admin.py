@@ -14,13 +14,21 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import orjson
-from rich.console import Console
 from rich.table import Table
 
+from tokenops.cli.common import console
 from tokenops.errors import ConfigError
 
+_HINTS = {
+    401: "the admin token was refused: set TOKENOPS_ADMIN_TOKEN to a valid admin token",
+    403: "this needs an operator token; a tenant-admin token may only read its own tenant",
+    404: "no such object, or not one this admin token may see",
+    409: "it clashes with what is stored: an idempotency key is reused only to retry the very same request",
+    429: "too many requests or failed logins from here; wait a minute and retry",
+}
 
-def _call(
+
+def call(
     args: argparse.Namespace,
     method: str,
     path: str,
@@ -29,7 +37,7 @@ def _call(
 ) -> Any:
     token = os.environ.get("TOKENOPS_ADMIN_TOKEN")
     if not token:
-        raise ConfigError("set TOKENOPS_ADMIN_TOKEN to an admin token")
+        raise ConfigError("set TOKENOPS_ADMIN_TOKEN to an admin token (operator, or tenant-admin to read)")
     params = {k: v for k, v in (query or {}).items() if v is not None}
     url = args.url.rstrip("/") + path + (f"?{urlencode(params)}" if params else "")
     data = orjson.dumps(body) if body is not None else None
@@ -44,12 +52,17 @@ def _call(
             message = orjson.loads(exc.read())["error"]["message"]
         except Exception:
             message = exc.reason
-        raise ConfigError(f"{method} {path}: {exc.code} {message}") from None
-    except urllib.error.URLError as exc:
-        raise ConfigError(f"cannot reach the gateway at {args.url}: {exc.reason}") from None
+        hint = _HINTS.get(exc.code)
+        raise ConfigError(f"{method} {path}: {exc.code} {message}" + (f"\n  hint: {hint}" if hint else "")) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigError(
+            f"cannot reach the gateway at {args.url}: {reason}\n"
+            "  hint: is it running (tokenops serve)? Point at it with --url or TOKENOPS_URL"
+        ) from None
 
 
-def _show(args: argparse.Namespace, data: Any, rows: list[dict[str, Any]], columns: list[str], title: str) -> int:
+def show(args: argparse.Namespace, data: Any, rows: list[dict[str, Any]], columns: list[str], title: str) -> int:
     if args.json:
         sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
@@ -63,7 +76,7 @@ def _show(args: argparse.Namespace, data: Any, rows: list[dict[str, Any]], colum
                 for c in columns
             )
         )
-    Console().print(table)
+    console().print(table)
     return 0
 
 
@@ -75,23 +88,23 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
         "expires_at": args.expires_at,
         "allowed_networks": args.allowed_network or None,
     }
-    made = _call(args, "POST", "/admin/keys", {k: v for k, v in body.items() if v is not None})
+    made = call(args, "POST", "/admin/keys", {k: v for k, v in body.items() if v is not None})
     if args.json:
-        return _show(args, made, [], [], "")
+        return show(args, made, [], [], "")
     print(f"key {made['key']['id']} for {made['key']['tenant']} created; its secret (shown only once):")
     print(made["secret"])
     return 0
 
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
-    data = _call(args, "GET", "/admin/keys", query={"tenant": args.tenant})
-    return _show(args, data, data["keys"], ["id", "tenant", "prefix", "status", "models", "expires_at"], "API keys")
+    data = call(args, "GET", "/admin/keys", query={"tenant": args.tenant})
+    return show(args, data, data["keys"], ["id", "tenant", "prefix", "status", "models", "expires_at"], "API keys")
 
 
 def cmd_keys_change(args: argparse.Namespace) -> int:
-    data = _call(args, "POST", f"/admin/keys/{quote(args.key_id, safe='')}/{args.verb}")
+    data = call(args, "POST", f"/admin/keys/{quote(args.key_id, safe='')}/{args.verb}")
     if args.json:
-        return _show(args, data, [], [], "")
+        return show(args, data, [], [], "")
     print(
         f"key {data['key']['id']}: {args.verb}d"
         + (f"; new secret (shown only once):\n{data['secret']}" if "secret" in data else "")
@@ -100,12 +113,12 @@ def cmd_keys_change(args: argparse.Namespace) -> int:
 
 
 def cmd_security_events(args: argparse.Namespace) -> int:
-    data = _call(args, "GET", "/admin/security/events", query={"tenant": args.tenant, "limit": args.limit})
+    data = call(args, "GET", "/admin/security/events", query={"tenant": args.tenant, "limit": args.limit})
     columns = ["id", "at_ms", "tenant", "key", "detector", "score", "action", "evidence"]
-    return _show(args, data, data["events"], columns, "Security events")
+    return show(args, data, data["events"], columns, "Security events")
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url",
         default=os.environ.get("TOKENOPS_URL", "http://127.0.0.1:8080"),
@@ -119,7 +132,7 @@ def add_parser(sub: Any) -> None:
     keys = sub.add_parser("keys", help="create, list, rotate and revoke API keys (admin API)")
     verbs = keys.add_subparsers(dest="keys_command", required=True)
     create = verbs.add_parser("create", help="create a key; its secret is printed once")
-    _common(create)
+    api_options(create)
     create.add_argument("--tenant", help="default: the tenant of a tenant-admin token")
     create.add_argument("--id")
     create.add_argument("--model", action="append", help="allowed model or alias (repeat); default: all")
@@ -127,19 +140,19 @@ def add_parser(sub: Any) -> None:
     create.add_argument("--allowed-network", action="append", help="client IP network (repeat)")
     create.set_defaults(func=cmd_keys_create)
     listing = verbs.add_parser("list", help="list keys")
-    _common(listing)
+    api_options(listing)
     listing.add_argument("--tenant")
     listing.set_defaults(func=cmd_keys_list)
     for verb in ("rotate", "revoke"):
         change = verbs.add_parser(verb, help=f"{verb} a key")
-        _common(change)
+        api_options(change)
         change.add_argument("key_id")
         change.set_defaults(func=cmd_keys_change, verb=verb)
 
     security = sub.add_parser("security", help="bulk-extraction defence (admin API)")
     what = security.add_subparsers(dest="security_command", required=True)
     events = what.add_parser("events", help="list security events")
-    _common(events)
+    api_options(events)
     events.add_argument("--tenant")
     events.add_argument("--limit", type=int, default=100)
     events.set_defaults(func=cmd_security_events)

@@ -1,34 +1,36 @@
-"""`tokenops invoice | ledger verify | topup | package grant | report margin`: charging from the command line.
+"""`tokenops topup | package | invoice | ledger | report margin`: charging from the command line.
 
-Each command opens the embedded store and goes through the charging service, so the
-same idempotency, floor and chaining rules hold as on the request path.
+Changes (top-ups, package grants) go through a running gateway's admin API, so they are
+audited and reach every replica. Read-only reports (invoice, ledger verify, margin) read
+the embedded store with --home, or ask a gateway with --url. `--home` on a change is the
+offline mode for a stopped gateway: it writes the store directly and is not audited.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import io
 import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import orjson
-from rich.console import Console
 from rich.table import Table
 
 from tokenops.charging.catalog import to_ms
-from tokenops.charging.invoice import Invoice, build_invoice, margin_rows, month_bounds
+from tokenops.charging.documents import invoice_doc, problem_doc, rows_csv
+from tokenops.charging.invoice import build_invoice, margin_rows, month_bounds
 from tokenops.charging.ledger import FloorBreached, LedgerConflict
 from tokenops.charging.money import format_amount, parse_amount
-from tokenops.charging.service import ChargingService
+from tokenops.charging.service import ChargingService, operator_key
 from tokenops.charging.sqlite import ChargingSQLite
 from tokenops.charging.verify import verify_ledger
+from tokenops.cli.admin import api_options, call, show
+from tokenops.cli.common import console
 from tokenops.errors import ConfigError
 from tokenops.store import SQLiteStore
 
@@ -56,86 +58,123 @@ def _run(args: argparse.Namespace, work: Callable[[SQLiteStore, ChargingService]
         raise ConfigError(str(exc)) from None
 
 
-def _table(title: str, rows: list[dict[str, Any]]) -> None:
-    table = Table(title=title)
+def table(title: str, rows: list[dict[str, Any]]) -> None:
+    """Rows as a table for people: numbers right-aligned with thousands separators."""
+    out = Table(title=title)
     for name in rows[0] if rows else ():
-        table.add_column(name.replace("_", " "), justify="left" if name in ("model", "version", "tenant") else "right")
+        numeric = isinstance(rows[0][name], int) or name in ("amount", "balance", "revenue", "margin", "upstream_cost")
+        out.add_column(name.replace("_", " "), justify="right" if numeric else "left")
     for row in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
-    Console().print(table)
+        out.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in row.values()))
+    console().print(out)
 
 
-def _emit(args: argparse.Namespace, title: str, rows: list[dict[str, Any]], extra: dict[str, Any]) -> None:
+def _emit(args: argparse.Namespace, title: str, doc: dict[str, Any]) -> None:
+    rows = doc["rows"]
     if args.json:
-        sys.stdout.write(orjson.dumps({**extra, "rows": rows}, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
-    elif args.csv:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["total"], extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        writer.writerow({next(iter(writer.fieldnames)): "total", **{k: v for k, v in extra.items() if k == "total"}})
-        sys.stdout.write(out.getvalue())
+        sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+    elif getattr(args, "csv", False):
+        sys.stdout.write(rows_csv(rows, doc.get("total")))
     else:
-        _table(title, rows)
-        print("  ".join(f"{k}: {v}" for k, v in extra.items()))
-
-
-def _invoice_rows(inv: Invoice) -> list[dict[str, Any]]:
-    rows = [{**asdict(line), "amount": format_amount(line.amount, inv.currency)} for line in inv.lines]
-    for p in inv.packages:
-        rows.append({"model": f"package {p['package']}", "version": p["grant"], "requests": 0, "input_tokens": 0,
-                     "cached_tokens": 0, "output_tokens": 0, "package_tokens": p["tokens"],
-                     "amount": format_amount(p["amount"], inv.currency)})  # fmt: skip
-    return rows
+        table(title, rows)
+        print("  ".join(f"{k}: {v}" for k, v in doc.items() if k != "rows"))
 
 
 def cmd_invoice(args: argparse.Namespace) -> int:
-    async def work(store: SQLiteStore, svc: ChargingService) -> Invoice:
-        entries = await svc.store.entries(args.tenant)
-        return build_invoice(entries, args.tenant, args.period, svc.config.currency, svc.config.tax_rate)
+    if args.url:
+        month_bounds(args.period)  # a bad period is said here, not by the gateway
+        path = f"/admin/accounts/{quote(args.tenant, safe='')}/invoices/{quote(args.period, safe='')}"
+        doc = call(args, "GET", path)
+    else:
 
-    inv = _run(args, work)
-    fmt = inv.currency
-    extra = {
-        "tenant": inv.tenant, "period": inv.period, "currency": fmt, "subtotal": format_amount(inv.subtotal, fmt),
-        "tax_rate": str(inv.tax_rate), "tax": format_amount(inv.tax, fmt), "total": format_amount(inv.total, fmt),
-    }  # fmt: skip
-    _emit(args, f"Invoice {inv.tenant} {inv.period}", _invoice_rows(inv), extra)
+        async def work(store: SQLiteStore, svc: ChargingService) -> dict[str, Any]:
+            entries = await svc.store.entries(args.tenant)
+            return invoice_doc(build_invoice(entries, args.tenant, args.period, svc.config.currency,
+                                             svc.config.tax_rate))  # fmt: skip
+
+        doc = _run(args, work)
+    _emit(args, f"Invoice {doc['tenant']} {doc['period']}", doc)
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    async def work(store: SQLiteStore, svc: ChargingService) -> list[str]:
-        catalog = await store.load_catalog()
-        sectors = {t.id: t.sector for t in catalog.tenants.values()}
-        now = int(time.time() * 1000)
-        return [
-            str(p) for p in await verify_ledger(svc.store, await store.usage_records(), sectors, now, args.grace_ms)
-        ]
+    with console().status("verifying the ledger: hash chains, balances, rated usage, reservations…"):
+        if args.url:
+            problems = call(args, "GET", "/admin/ledger/verify", query={"grace_ms": args.grace_ms})["problems"]
+        else:
 
-    problems = _run(args, work)
-    for problem in problems:
-        print(problem)
-    print(f"ledger verify: {'FAILED, ' + str(len(problems)) + ' problems' if problems else 'ok'}")
+            async def work(store: SQLiteStore, svc: ChargingService) -> list[dict[str, str]]:
+                catalog = await store.load_catalog()
+                sectors = {t.id: t.sector for t in catalog.tenants.values()}
+                records = await store.usage_records()
+                now = int(time.time() * 1000)
+                return [problem_doc(p) for p in await verify_ledger(svc.store, records, sectors, now, args.grace_ms)]
+
+            problems = _run(args, work)
+    if args.json:
+        sys.stdout.write(orjson.dumps({"ok": not problems, "problems": problems}).decode() + "\n")
+    else:
+        for p in problems:
+            print(f"{p['check']}: {p['subject']}: {p['detail']}")
+        print(f"ledger verify: {'FAILED, ' + str(len(problems)) + ' problems' if problems else 'ok'}")
     return 1 if problems else 0
 
 
-def cmd_topup(args: argparse.Namespace) -> int:
-    async def work(store: SQLiteStore, svc: ChargingService) -> bool:
-        amount = parse_amount(args.amount, svc.config.currency, "--amount")
-        return await svc.topup(args.account, amount, args.key, kind=args.kind, note=args.note or "")
+def cmd_entries(args: argparse.Namespace) -> int:
+    data = call(args, "GET", f"/admin/accounts/{quote(args.tenant, safe='')}/entries", query={"limit": args.limit})
+    columns = ["seq", "created", "kind", "amount", "idempotency_key", "request_id"]
+    return show(args, data, data["entries"], columns, f"Ledger of {args.tenant}")
 
-    print("recorded" if _run(args, work) else "already recorded (same key, same entry)")
+
+def _changed(args: argparse.Namespace, data: dict[str, Any], done: str, again: str) -> int:
+    if args.json:
+        return show(args, data, [], [], "")
+    account = data["account"]
+    print(again if data["replayed"] else done)
+    print(f"{account['tenant']}: balance {account['balance']} {account['currency']}, available {account['available']}, "
+          f"package tokens {account['package_tokens_remaining']:,}")  # fmt: skip
     return 0
+
+
+def cmd_topup(args: argparse.Namespace) -> int:
+    done, again = "recorded", "already recorded (same key, same entry)"
+    if args.home:
+
+        async def work(store: SQLiteStore, svc: ChargingService) -> bool:
+            amount = parse_amount(args.amount, svc.config.currency, "--amount")
+            key = operator_key(args.account, args.key)
+            return await svc.topup(args.account, amount, key, kind=args.kind, note=args.note or "")
+
+        print(done if _run(args, work) else again)
+        return 0
+    body = {"amount": args.amount, "kind": args.kind, "idempotency_key": args.key, "note": args.note}
+    path = f"/admin/accounts/{quote(args.account, safe='')}/topups"
+    return _changed(args, call(args, "POST", path, {k: v for k, v in body.items() if v}), done, again)
 
 
 def cmd_package_grant(args: argparse.Namespace) -> int:
-    async def work(store: SQLiteStore, svc: ChargingService) -> bool:
-        starts = to_ms(args.starts, "--starts") if args.starts else None
-        return await svc.grant_package(args.account, args.package, args.key, starts)
+    done, again = "granted", "already granted (same key, same grant)"
+    if args.home:
 
-    print("granted" if _run(args, work) else "already granted (same key, same grant)")
-    return 0
+        async def work(store: SQLiteStore, svc: ChargingService) -> bool:
+            starts = to_ms(args.starts, "--starts") if args.starts else None
+            return await svc.grant_package(args.account, args.package, operator_key(args.account, args.key), starts)
+
+        print(done if _run(args, work) else again)
+        return 0
+    body = {"package": args.package, "idempotency_key": args.key, "starts": args.starts}
+    path = f"/admin/accounts/{quote(args.account, safe='')}/packages"
+    return _changed(args, call(args, "POST", path, {k: v for k, v in body.items() if v}), done, again)
+
+
+def cmd_package_list(args: argparse.Namespace) -> int:
+    if args.tenant:
+        data = call(args, "GET", f"/admin/accounts/{quote(args.tenant, safe='')}/packages")
+        columns = ["id", "package", "tokens", "used", "remaining", "starts", "expires", "usable_until", "active"]
+        return show(args, data, data["packages"], columns, f"Packages of {args.tenant}")
+    data = call(args, "GET", "/admin/packages")
+    columns = ["id", "tokens", "models", "valid_days", "rollover_days", "price", "currency"]
+    return show(args, data, data["packages"], columns, "Token packages on sale")
 
 
 def cmd_margin(args: argparse.Namespace) -> int:
@@ -147,15 +186,25 @@ def cmd_margin(args: argparse.Namespace) -> int:
 
     currency, rows = _run(args, work)
     shown = [{**r, **{k: format_amount(r[k], currency) for k in ("revenue", "upstream_cost", "margin")}} for r in rows]
-    _emit(args, "Revenue and margin per tenant, sector and model", shown, {"currency": currency})
+    _emit(args, "Revenue and margin per tenant, sector and model", {"currency": currency, "rows": shown})
     return 0
 
 
-def _common(p: argparse.ArgumentParser, formats: bool = False) -> None:
-    p.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")
+def _store(p: argparse.ArgumentParser, offline: bool = False) -> None:
+    if offline:
+        help = "offline: write this store directly, for a stopped gateway (not audited; default: the admin API)"
+    else:
+        help = "folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)"
+    p.add_argument("--home", help=help)
+
+
+def _report(p: argparse.ArgumentParser, formats: bool = True) -> None:
+    """A read-only report: from the store (--home), or from a gateway's admin API with --url."""
+    _store(p)
+    p.add_argument("--url", help="ask this gateway's admin API instead of reading the store")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--json", action="store_true")
     if formats:
-        group = p.add_mutually_exclusive_group()
-        group.add_argument("--json", action="store_true")
         group.add_argument("--csv", action="store_true")
 
 
@@ -163,35 +212,50 @@ def add_parser(sub: Any) -> None:
     inv = sub.add_parser("invoice", help="a tenant's invoice for a calendar month (UTC)")
     inv.add_argument("--tenant", required=True)
     inv.add_argument("--period", required=True, help="YYYY-MM")
-    _common(inv, formats=True)
+    _report(inv)
     inv.set_defaults(func=cmd_invoice)
 
     ledger = sub.add_parser("ledger", help="the money ledger").add_subparsers(dest="ledger_command", required=True)
     verify = ledger.add_parser("verify", help="check the ledger's invariants; exit 1 listing what fails")
     verify.add_argument("--grace-ms", type=int, default=60_000, help="how long past expiry a reservation may stay")
-    _common(verify)
+    _report(verify, formats=False)
     verify.set_defaults(func=cmd_verify)
+    entries = ledger.add_parser("entries", help="a tenant's ledger entries (admin API)")
+    entries.add_argument("tenant")
+    entries.add_argument("--limit", type=int, default=100)
+    api_options(entries)
+    entries.set_defaults(func=cmd_entries)
 
-    topup = sub.add_parser("topup", help="credit an account once per idempotency key")
+    topup = sub.add_parser("topup", help="credit an account once per idempotency key (admin API)")
     topup.add_argument("account")
-    topup.add_argument("amount", help="major units, e.g. 100.00")
+    topup.add_argument("amount", help="major units, e.g. 100.00 (an adjustment may be negative)")
     topup.add_argument("--key", required=True, help="idempotency key, e.g. the payment id")
     topup.add_argument("--kind", choices=("topup", "refund", "adjustment"), default="topup")
     topup.add_argument("--note")
-    _common(topup)
+    api_options(topup)
+    _store(topup, offline=True)
     topup.set_defaults(func=cmd_topup)
 
-    package = sub.add_parser("package", help="token packages").add_subparsers(dest="package_command", required=True)
-    grant = package.add_parser("grant", help="grant a package to an account (its price is debited)")
+    package = sub.add_parser("package", aliases=["packages"], help="token packages (admin API)")
+    verbs = package.add_subparsers(dest="package_command", required=True)
+    grant = verbs.add_parser("grant", help="grant a package to an account (its price is debited)")
     grant.add_argument("account")
     grant.add_argument("package")
     grant.add_argument("--key", required=True, help="idempotency key, e.g. the order id")
     grant.add_argument("--starts", help="ISO date or time (UTC); default now")
-    _common(grant)
+    api_options(grant)
+    _store(grant, offline=True)
     grant.set_defaults(func=cmd_package_grant)
+    listing = verbs.add_parser("list", help="the packages on sale, or with --tenant what a tenant holds")
+    listing.add_argument("--tenant")
+    api_options(listing)
+    listing.set_defaults(func=cmd_package_list)
 
     report = sub.add_parser("report", help="reports").add_subparsers(dest="report_command", required=True)
     margin = report.add_parser("margin", help="revenue, upstream cost and margin per tenant, sector and model")
     margin.add_argument("--period", help="YYYY-MM (default: all time)")
-    _common(margin, formats=True)
+    _store(margin)
+    group = margin.add_mutually_exclusive_group()
+    group.add_argument("--json", action="store_true")
+    group.add_argument("--csv", action="store_true")
     margin.set_defaults(func=cmd_margin)

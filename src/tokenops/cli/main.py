@@ -16,18 +16,22 @@ from rich.table import Table
 
 from tokenops import __version__
 from tokenops.catalog import load_catalog
+from tokenops.cli import accounts as accounts_cli
 from tokenops.cli import admin as admin_cli
 from tokenops.cli import charging as charging_cli
 from tokenops.cli import compaction as compaction_cli
+from tokenops.cli import completion as completion_cli
 from tokenops.cli import compliance as compliance_cli
 from tokenops.cli import demo as demo_cli
 from tokenops.cli import policy as policy_cli
 from tokenops.cli import routing as routing_cli
 from tokenops.cli import sla as sla_cli
+from tokenops.cli import tenants as tenants_cli
 from tokenops.errors import ConfigError
 from tokenops.server import serve, simulate
 from tokenops.simulator.engine import SimConfig
 from tokenops.store import SQLiteStore
+from tokenops.store.backing import Backing
 
 
 def _home(args: argparse.Namespace) -> Path:
@@ -38,8 +42,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = args.config or os.environ.get("TOKENOPS_CONFIG")
     spec = load_catalog(config) if config else None
     port = args.port or int(os.environ.get("TOKENOPS_PORT", "8080"))
-    print(f"tokenops {__version__} serving on http://{args.host}:{port} (store {_home(args)})", flush=True)
-    serve(spec, _home(args), args.host, port)
+    backing = Backing.from_env(args.database_url, args.redis_url)
+    print(f"tokenops {__version__} serving on http://{args.host}:{port} ({backing.describe(_home(args))})", flush=True)
+    serve(spec, _home(args), args.host, port, backing)
     return 0
 
 
@@ -127,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default: $TOKENOPS_PORT or 8080")
     serve.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")
+    serve.add_argument("--database-url", help="postgresql://… to scale out (default: $TOKENOPS_DATABASE_URL)")
+    serve.add_argument("--redis-url", help="redis://… for shared limits (default: $TOKENOPS_REDIS_URL)")
     serve.set_defaults(func=cmd_serve)
 
     sim = sub.add_parser("simulate", help="run the simulated upstream (OpenAI wire format)")
@@ -161,7 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     compliance_cli.add_parser(sub)
     admin_cli.add_parser(sub)
     charging_cli.add_parser(sub)
+    accounts_cli.add_parser(sub)
+    tenants_cli.add_parser(sub)
     policy_cli.add_parser(sub)
+    completion_cli.add_parser(sub, parser)  # last: the script covers every command above
     return parser
 
 

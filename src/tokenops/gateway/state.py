@@ -13,9 +13,8 @@ import aiohttp
 
 from tokenops.catalog import Catalog, CatalogSpec
 from tokenops.charging.catalog import parse_charging
+from tokenops.charging.ledgers import ledger_for
 from tokenops.charging.service import ChargingService
-from tokenops.charging.sqlite import ChargingSQLite
-from tokenops.errors import ConfigError
 from tokenops.gateway.compact import CompactionStep
 from tokenops.gateway.settle import UsageSink
 from tokenops.health import Health
@@ -25,6 +24,7 @@ from tokenops.routing import ComplexityRouter
 from tokenops.security import Guard
 from tokenops.sessions import SQLiteTranscripts
 from tokenops.store import SQLiteStore, Store
+from tokenops.store.redis_feed import ChangeFeed
 from tokenops.telemetry import Telemetry
 from tokenops.tokenize import Counter, counter_for
 
@@ -63,6 +63,7 @@ class AppState:
     draining: bool = False
     in_flight: int = 0
     charging: ChargingService = field(init=False)
+    feed: ChangeFeed | None = None  # catalog changes announced between replicas (scaled out only)
     _upkeep: asyncio.Task[None] | None = None
     compaction: CompactionStep = field(init=False)
     _next_purge: float = 0.0
@@ -71,9 +72,7 @@ class AppState:
         await self.store.open()
         if self.spec is not None:
             await self.store.seed(self.spec, self.hasher)
-        if not isinstance(self.store, SQLiteStore):
-            raise ConfigError("charging has no ledger store for this store yet")
-        ledger = ChargingSQLite(self.store)
+        ledger = ledger_for(self.store)
         self.sink = UsageSink(self.store, ledger)
         self.charging = ChargingService(ledger)
         archive = SQLiteTranscripts(self.store) if isinstance(self.store, SQLiteStore) else None
@@ -86,6 +85,8 @@ class AppState:
         self.sink.observers.append(self.guard.settled)
         self.telemetry.start(self, self.sink.observers)
         await self.guard.start(self.spec.raw if self.spec else None, self.hasher, self.reload)
+        if self.feed is not None:
+            await self.feed.start(self.guard.nudge.set)
         await self.reload()
         await self.charging.recover()  # after reload: rating needs the tenants' sectors
         self._upkeep = asyncio.create_task(self._charging_upkeep())
@@ -107,6 +108,7 @@ class AppState:
         self.providers = providers
         self.charging.sectors = {t.id: t.sector for t in catalog.tenants.values()}
         await self.guard.reload()
+        await self.charging.reload_config()  # prices, budgets and limits changed through any replica
 
     async def _charging_upkeep(self, every_s: float = 1.0) -> None:
         """Apply top-ups made elsewhere, settle expired reservations, store budget alerts."""
@@ -145,6 +147,8 @@ class AppState:
         self.compaction.close()
         await self.telemetry.stop()
         await self.guard.stop()
+        if self.feed is not None:
+            await self.feed.stop()
         for provider in self.providers.values():
             await provider.close()
         if self.session is not None:

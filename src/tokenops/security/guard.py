@@ -77,6 +77,7 @@ class Guard:
         self._tasks: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None
         self._version = -1
+        self.nudge = asyncio.Event()  # set when another replica announces a change: look now, not at the next poll
         self._reload: Callable[[], Awaitable[None]] | None = None
 
     async def start(
@@ -108,7 +109,9 @@ class Guard:
     async def _watch(self) -> None:
         assert self.store is not None and self._reload is not None
         while True:
-            await asyncio.sleep(POLL_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.nudge.wait(), POLL_S)
+            self.nudge.clear()
             try:
                 version = await self.store.version()
                 if version != self._version:

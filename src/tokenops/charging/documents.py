@@ -1,0 +1,105 @@
+"""Accounts, package grants, ledger entries and invoices as JSON documents and CSV.
+
+The admin API answers with these and the CLI prints them, so what an operator reads is
+the same whether it came through a gateway or straight from the store. Money is shown
+as a decimal string in major units of the account's currency, never as a float.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from tokenops.charging.accounts import Account
+from tokenops.charging.invoice import Invoice
+from tokenops.charging.ledger import Entry
+from tokenops.charging.money import format_amount
+from tokenops.charging.packages import Grant
+from tokenops.charging.verify import Problem
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+
+
+def grant_doc(grant: Grant, at_ms: int) -> dict[str, Any]:
+    return {
+        "id": grant.id,
+        "package": grant.package_id,
+        "models": list(grant.models),
+        "tokens": grant.total,
+        "used": grant.used,
+        "remaining": grant.remaining,
+        "starts": iso(grant.starts_ms),
+        "expires": iso(grant.expires_ms),
+        "usable_until": iso(grant.usable_until_ms),
+        "active": grant.starts_ms <= at_ms < grant.usable_until_ms,
+    }
+
+
+def account_doc(account: Account, at_ms: int) -> dict[str, Any]:
+    money = account.currency
+    grants = sorted(account.grants.values(), key=lambda g: (g.usable_until_ms, g.id))
+    return {
+        "tenant": account.id,
+        "type": account.type,
+        "currency": money,
+        "balance": format_amount(account.balance, money),
+        "limit": format_amount(account.limit, money),
+        "reserved": format_amount(account.reserved, money),
+        "available": format_amount(account.headroom, money),
+        "package_tokens_remaining": sum(g.remaining for g in grants if at_ms < g.usable_until_ms),
+        "packages": [grant_doc(g, at_ms) for g in grants],
+    }
+
+
+def entry_doc(entry: Entry, currency: str) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "kind": entry.kind,
+        "amount": format_amount(entry.amount, currency),
+        "idempotency_key": entry.idem_key,
+        "created": iso(entry.created_ms),
+        "request_id": entry.request_id,
+        "meta": entry.meta,
+        "hash": entry.hash,
+    }
+
+
+def invoice_doc(inv: Invoice) -> dict[str, Any]:
+    """The invoice as `tokenops invoice --json` prints it: its lines as rows, then the totals."""
+    money = inv.currency
+    rows = [{**asdict(line), "amount": format_amount(line.amount, money)} for line in inv.lines]
+    for p in inv.packages:
+        rows.append({"model": f"package {p['package']}", "version": p["grant"], "requests": 0, "input_tokens": 0,
+                     "cached_tokens": 0, "output_tokens": 0, "package_tokens": p["tokens"],
+                     "amount": format_amount(p["amount"], money)})  # fmt: skip
+    return {
+        "tenant": inv.tenant,
+        "period": inv.period,
+        "currency": money,
+        "subtotal": format_amount(inv.subtotal, money),
+        "tax_rate": str(inv.tax_rate),
+        "tax": format_amount(inv.tax, money),
+        "total": format_amount(inv.total, money),
+        "rows": rows,
+    }
+
+
+def rows_csv(rows: list[dict[str, Any]], total: str | None = None) -> str:
+    """Rows as CSV, with a last `total` row when one is given."""
+    out = io.StringIO()
+    names = list(rows[0]) if rows else ["model", "amount"]
+    writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    if total is not None:
+        writer.writerow({names[0]: "total", "amount": total})
+    return out.getvalue()
+
+
+def problem_doc(problem: Problem) -> dict[str, str]:
+    return {"check": problem.check, "subject": problem.subject, "detail": problem.detail}

@@ -1,0 +1,83 @@
+"""The read side of the PostgreSQL charging store: ledger scans, open reservations, past spend."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+import orjson
+
+from tokenops.charging.budgets import Alert, Spend
+from tokenops.charging.ledger import Entry
+from tokenops.charging.store import HoldRow
+from tokenops.store.base import USAGE_COLUMNS, UsageRecord
+from tokenops.store.postgres import usage_of
+
+ENTRY_COLUMNS = "seq, account_id, kind, amount_minor, idem_key, request_id, created_ms, meta, prev_hash, hash"
+
+
+def entry_of(row: asyncpg.Record) -> Entry:
+    seq, account, kind, amount, key, request_id, created, meta, prev, digest = row
+    return Entry(account, kind, amount, key, created, request_id, orjson.loads(meta), seq, prev, digest)
+
+
+class PostgresChargingQueries:
+    pool: asyncpg.Pool
+    writer: str
+
+    async def _all(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await self.pool.fetch(sql, *args)
+        return rows
+
+    async def entries(
+        self, account_id: str | None = None, since_ms: int | None = None, until_ms: int | None = None
+    ) -> list[Entry]:
+        sql = f"SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE created_ms >= $1 AND created_ms < $2"
+        args: tuple[Any, ...] = (since_ms or 0, until_ms or 2**62)
+        if account_id is not None:
+            sql += " AND account_id = $3"
+            args += (account_id,)
+        return [entry_of(r) for r in await self._all(sql + " ORDER BY seq", *args)]
+
+    async def foreign_entries(self, after_seq: int) -> list[Entry]:
+        sql = f"SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE seq > $1 AND writer != $2 ORDER BY seq"
+        return [entry_of(r) for r in await self._all(sql, after_seq, self.writer)]
+
+    async def charged(self, request_ids: Sequence[str]) -> set[str]:
+        keys = ["charge:" + r for r in request_ids]
+        rows = await self._all("SELECT request_id FROM ledger_entries WHERE idem_key = ANY($1::text[])", keys)
+        return {r[0] for r in rows}
+
+    async def last_seq(self) -> int:
+        return int(await self.pool.fetchval("SELECT coalesce(max(seq), 0) FROM ledger_entries"))
+
+    async def open_holds(self) -> list[HoldRow]:
+        rows = await self._all("SELECT request_id, account_id, amount_minor, expires_ms, created_ms FROM reservations")
+        return [HoldRow(*r) for r in rows]
+
+    async def close_holds(self, request_ids: Sequence[str]) -> None:
+        await self.pool.execute("DELETE FROM reservations WHERE request_id = ANY($1::text[])", list(request_ids))
+
+    async def spends(self) -> list[Spend]:
+        rows = await self._all("SELECT amount_minor, created_ms, meta FROM ledger_entries WHERE kind = 'charge'")
+        out = []
+        for amount, created, meta in rows:
+            m = orjson.loads(meta)
+            out.append(Spend(m["tenant"], m["key_id"], m.get("session_id"), created, -amount, sum(m["tokens"])))
+        return out
+
+    async def usage_record(self, request_id: str) -> UsageRecord | None:
+        sql = f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_records WHERE request_id = $1"
+        rows = await self._all(sql, request_id)
+        return usage_of(rows[0]) if rows else None
+
+    async def write_alerts(self, alerts: Sequence[Alert]) -> None:
+        rows = [(a.budget_id, a.subject, a.period, a.threshold, a.spent, a.limit, a.at_ms) for a in alerts]
+        if rows:
+            await self.pool.executemany(
+                "INSERT INTO budget_alerts VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING", rows
+            )
+
+    async def alerts(self) -> list[Alert]:
+        return [Alert(*r) for r in await self._all("SELECT * FROM budget_alerts ORDER BY at_ms")]
