@@ -24,6 +24,7 @@ from tokenops.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from tokenops.providers import http
 from tokenops.providers.base import ChatResult, EmbedResult, Usage, map_upstream_error
 from tokenops.translate.anthropic_stream import AnthropicStreamDecoder
 from tokenops.translate.chat_anthropic import to_anthropic, to_completion
@@ -104,38 +105,10 @@ class AnthropicProvider:
 
     async def _post(self, body: dict[str, Any]) -> aiohttp.ClientResponse:
         payload = orjson.dumps(to_anthropic(body, self._max_tokens))
-        try:
-            response = await self._session.post(self._url, data=payload, headers=self._headers, timeout=self._timeout)
-        except TimeoutError:
-            raise UpstreamTimeout("upstream did not answer in time") from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamError(f"cannot reach upstream: {exc.__class__.__name__}") from None
-        if response.status >= 400:
-            try:
-                error = await response.read()
-            except (aiohttp.ClientError, TimeoutError):
-                error = b""
-            finally:
-                response.release()
-            raise map_anthropic_error(response.status, error)
-        return response
+        return await http.post(self._session, self._url, payload, self._headers, self._timeout, map_anthropic_error)
 
     async def chat(self, body: dict[str, Any]) -> ChatResult:
-        response = await self._post(dict(body, stream=False))
-        try:
-            raw = await response.read()
-        except TimeoutError:
-            raise UpstreamTimeout("upstream did not answer in time") from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamError(f"upstream answer broke: {exc.__class__.__name__}") from None
-        finally:
-            response.release()
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise UpstreamError("upstream answered with invalid JSON") from None
-        if not isinstance(data, dict):
-            raise UpstreamError("upstream answered with an unexpected JSON shape")
+        data = await http.read_json(await self._post(dict(body, stream=False)))
         completion, usage = to_completion(data, self._model)
         return ChatResult(completion, usage)
 

@@ -12,6 +12,7 @@ import orjson
 
 from tokenops.catalog import Deployment
 from tokenops.errors import UpstreamError, UpstreamTimeout
+from tokenops.providers import http
 from tokenops.providers.base import (
     ChatResult,
     EmbedResult,
@@ -89,41 +90,10 @@ class OpenAICompatProvider:
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=deployment.timeout_s)
 
     async def _post(self, url: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
-        try:
-            response = await self._session.post(
-                url, data=orjson.dumps(body), headers=self._headers, timeout=self._timeout
-            )
-        except TimeoutError:
-            raise UpstreamTimeout("upstream did not answer in time") from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamError(f"cannot reach upstream: {exc.__class__.__name__}") from None
-        if response.status >= 400:
-            try:
-                payload = await response.read()
-            except (aiohttp.ClientError, TimeoutError):
-                payload = b""
-            finally:
-                response.release()
-            raise map_upstream_error(response.status, payload)
-        return response
+        return await http.post(self._session, url, orjson.dumps(body), self._headers, self._timeout, map_upstream_error)
 
     async def _json(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = await self._post(url, body)
-        try:
-            payload = await response.read()
-        except TimeoutError:
-            raise UpstreamTimeout("upstream did not answer in time") from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamError(f"upstream answer broke: {exc.__class__.__name__}") from None
-        finally:
-            response.release()
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            raise UpstreamError("upstream answered with invalid JSON") from None
-        if not isinstance(data, dict):
-            raise UpstreamError("upstream answered with an unexpected JSON shape")
-        return data
+        return await http.read_json(await self._post(url, body))
 
     async def chat(self, body: dict[str, Any]) -> ChatResult:
         data = await self._json(self._chat_url, body)
