@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
@@ -11,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-from rich.console import Console
 from rich.table import Table
 
 from tokenops import __version__
@@ -27,10 +25,10 @@ from tokenops.cli import policy as policy_cli
 from tokenops.cli import routing as routing_cli
 from tokenops.cli import sla as sla_cli
 from tokenops.cli import tenants as tenants_cli
+from tokenops.cli.common import console, read_store
 from tokenops.errors import ConfigError
 from tokenops.server import serve, simulate
 from tokenops.simulator.engine import SimConfig
-from tokenops.store import SQLiteStore
 from tokenops.store.backing import Backing
 
 
@@ -86,20 +84,9 @@ def _since(value: str | None) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-async def _usage_rows(home: Path, since_ms: int | None) -> list[dict[str, object]]:
-    path = home / "tokenops.db"
-    if not path.exists():
-        raise ConfigError(f"no store at {path}: start the gateway first, or pass --home")
-    store = SQLiteStore(path)
-    await store.open()
-    try:
-        return await store.usage_summary(since_ms)
-    finally:
-        await store.close()
-
-
 def cmd_usage(args: argparse.Namespace) -> int:
-    rows = asyncio.run(_usage_rows(_home(args), _since(args.since)))
+    since = _since(args.since)
+    rows = read_store(_home(args), lambda store: store.usage_summary(since))
     if args.tenant:
         rows = [r for r in rows if r["tenant"] == args.tenant]
     if args.json:
@@ -118,7 +105,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
         table.add_column(name.replace("_", " "), justify=justify)  # type: ignore[arg-type]
     for row in rows:
         table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    console().print(table)
     return 0
 
 

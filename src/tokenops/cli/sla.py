@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import orjson
-from rich.console import Console
 from rich.table import Table
 
+from tokenops.cli.common import console, home_of, read_store
 from tokenops.errors import ConfigError
 from tokenops.store import SQLiteStore
 from tokenops.telemetry.sla import report
 
 
-async def _report(home: Path, tenant: str, period: str) -> dict[str, Any]:
-    path = home / "tokenops.db"
-    if not path.exists():
-        raise ConfigError(f"no store at {path}: start the gateway first, or pass --home")
-    store = SQLiteStore(path)
-    await store.open()
-    try:
-        catalog = await store.load_catalog()
-        found = catalog.tenants.get(tenant)
-        if found is None:
-            raise ConfigError(f"no tenant {tenant!r} (known: {', '.join(sorted(catalog.tenants))})")
-        return report(tenant, found.kind, period, await store.usage_records(tenant))
-    finally:
-        await store.close()
+async def _report(store: SQLiteStore, tenant: str, period: str) -> dict[str, Any]:
+    catalog = await store.load_catalog()
+    found = catalog.tenants.get(tenant)
+    if found is None:
+        raise ConfigError(f"no tenant {tenant!r} (known: {', '.join(sorted(catalog.tenants))})")
+    return report(tenant, found.kind, period, await store.usage_records(tenant))
 
 
 def _show(metric: str, value: float | None) -> str:
@@ -41,12 +30,11 @@ def _show(metric: str, value: float | None) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    home = Path(args.home or os.environ.get("TOKENOPS_HOME") or ".tokenops")
-    doc = asyncio.run(_report(home, args.tenant, args.period))
+    doc = read_store(home_of(args), lambda store: _report(store, args.tenant, args.period))
     if args.json:
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    out = console()
     title = f"SLA of {doc['tenant']} ({doc['kind']}) for {doc['period']}: {doc['requests']:,} requests"
     table = Table(title=title)
     for name in ("objective", "target", "achieved", "status"):
@@ -56,7 +44,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         missed = any(b["metric"] == metric and b["window"] == doc["period"] for b in doc["breaches"])
         status = "[red]BREACH[/red]" if missed else ("[green]met[/green]" if value is not None else "no data")
         table.add_row(metric.replace("_", " "), _show(metric, target), _show(metric, value), status)
-    console.print(table)
+    out.print(table)
     if doc["breaches"]:
         listing = Table(title="Breaches")
         for name in ("window", "objective", "target", "achieved"):
@@ -64,9 +52,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         for b in doc["breaches"]:
             listing.add_row(b["window"], b["metric"].replace("_", " "), _show(b["metric"], b["objective"]),
                             _show(b["metric"], b["value"]))  # fmt: skip
-        console.print(listing)
+        out.print(listing)
     else:
-        console.print("every objective met")
+        out.print("every objective met")
     return 0
 
 

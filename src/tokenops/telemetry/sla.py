@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tokenops.errors import ConfigError
+from tokenops.periods import month_bounds
 from tokenops.store import UsageRecord
 
 
@@ -73,15 +73,6 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
 
 
-def month_range(period: str) -> tuple[int, int]:
-    try:
-        start = datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
-    except ValueError:
-        raise ConfigError(f"--period: expected a month such as 2026-11, got {period!r}") from None
-    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
-    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
-
-
 def breaches_of(label: str, figures: dict[str, float | None], goal: Objectives) -> list[dict[str, Any]]:
     found = []
     for metric, value in figures.items():
@@ -96,7 +87,7 @@ def breaches_of(label: str, figures: dict[str, float | None], goal: Objectives) 
 
 def report(tenant: str, kind: str, period: str, records: Iterable[UsageRecord]) -> dict[str, Any]:
     goal = OBJECTIVES.get(kind, OBJECTIVES["enterprise"])
-    since, until = month_range(period)
+    since, until = month_bounds(period)
     whole = Window(period)
     days: dict[str, Window] = defaultdict(lambda: Window(""))
     requests = 0
