@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,8 @@ from tests.conftest import ROOT, Gateway
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = ROOT / "bench" / "results" / "screenshots"
+# Screenshots go to the artefacts folder; TOKENOPS_TEST_ARTIFACTS=bench/results refreshes the committed ones.
+SHOTS = Path(os.environ.get("TOKENOPS_TEST_ARTIFACTS", ROOT / ".artifacts")) / "screenshots"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 PROMPTS = ["Why did feeder 12 trip at dawn?", "Summarise the weekly maintenance log.",

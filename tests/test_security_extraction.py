@@ -2,11 +2,12 @@
 
 The scraper (a stolen key enumerating a catalogue) must be throttled within a bounded number
 of requests; normal users must not be. The figures go to the test output and to
-bench/results/extraction-detection.md.
+the artefacts folder (.artifacts/, or TOKENOPS_TEST_ARTIFACTS; bench/results/ holds the committed copy).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Iterator
@@ -151,7 +152,9 @@ def test_scraper_is_throttled_quickly_and_normal_users_are_not(gw: Gateway) -> N
     )
     print("\n" + report)
     (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
-    (ROOT / "bench" / "results" / "extraction-detection.md").write_text(report)
+    artifacts = Path(os.environ.get("TOKENOPS_TEST_ARTIFACTS", ROOT / ".artifacts"))  # bench/results to refresh
+    artifacts.mkdir(parents=True, exist_ok=True)
+    (artifacts / "extraction-detection.md").write_text(report)
     assert first_throttle is not None and first_throttle <= MAX_DELAY
     assert flagged_keys == {"acme-laptop"}
     assert false_positive_rate == 0.0

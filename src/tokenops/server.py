@@ -25,6 +25,7 @@ def build_gateway(
     state = AppState(store=stores.store, hasher=hasher, spec=spec, settings=settings or Settings())
     state.guard = Guard(stores.admin, stores.counters)
     state.feed = stores.feed
+    state.spool_dir = stores.spool_dir
     return Gateway(state)
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from tokenops.charging.accounts import Account
 from tokenops.charging.budgets import BudgetCounter, Budgets
+from tokenops.charging.leases import CreditLeases
 from tokenops.charging.ledger import Entry, charge_key
 from tokenops.charging.money import MTOK, round_up
 from tokenops.charging.packages import hold_tokens, release_tokens, settle_tokens
@@ -76,6 +77,13 @@ class CreditController:
         self.budgets = budgets
         self.ttl_ms = ttl_ms
         self.holds: dict[str, Hold] = {}
+        self.leases: CreditLeases | None = None  # scaled out: reserve only within this replica's lease
+        self.short = 0  # minor units the last reservation refused for the balance lacked
+        self.whole = False  # refuse rather than clamp when the balance (the lease) limits: a top-up may follow
+
+    def headroom(self, account: Account) -> int:
+        """What new reservations may take here: the account's headroom, or what is left of this replica's lease."""
+        return account.headroom if self.leases is None else self.leases.room(account)
 
     def reserve(
         self,
@@ -104,7 +112,8 @@ class CreditController:
         counters = self.budgets.applicable(tenant, key_id, session_id, started_ms)
         grants = list(account.grants.values())
         free = sum(g.available for g in grants if g.usable(model, started_ms)) if grants else 0
-        granted = _max_output(rates, prompt, cap, free, account.headroom)
+        room = self.headroom(account)
+        granted = _max_output(rates, prompt, cap, free, room)
         limited_by = "balance"
         for counter in counters:
             if counter.spec.mode != "hard":
@@ -115,8 +124,9 @@ class CreditController:
                 fits = _max_output(rates, prompt, cap, free, counter.headroom)
             if fits < granted:
                 granted, limited_by = fits, counter.spec.id
-        if granted < min_output:
+        if granted < min_output or (self.whole and limited_by == "balance" and granted < cap):
             if limited_by == "balance":
+                self.short = _money(rates, prompt, cap, free) - room
                 raise InsufficientFunds(
                     f"the balance of account '{tenant}' does not cover this request; top up or lower max_tokens"
                 )
@@ -141,7 +151,7 @@ class CreditController:
         account = hold.account
         rate = hold.rates.output
         free = sum(g.available for g in account.grants.values() if g.usable(hold.model, hold.started_ms))
-        more = _fit(rate, free, wanted, account.headroom)
+        more = _fit(rate, free, wanted, self.headroom(account))
         for counter, _ in hold.budgets:
             if counter.spec.mode == "hard":
                 fits = max(0, counter.headroom) if counter.counts_tokens else _fit(rate, free, wanted, counter.headroom)
@@ -171,9 +181,11 @@ class CreditController:
         billable = tokens.after_package(sum(draws.values()))
         amount = hold.rates.charge(billable)
         account.reserved -= hold.money
-        room = max(0, account.balance + account.limit - account.reserved)
+        room = max(0, self.headroom(account))
         debit = min(amount, room)  # usage beyond every bound is written off rather than break the floor
         account.balance -= debit
+        if self.leases is not None:
+            self.leases.spent(account.id, debit)
         for counter, held in hold.budgets:
             self.budgets.spend(counter, held, debit, tokens.total, now_ms)
         if tokens.total == 0:

@@ -16,6 +16,7 @@ from typing import Any
 from tokenops.charging.budgets import Budgets
 from tokenops.charging.catalog import ChargingConfig, StoredConfig, config_from_docs
 from tokenops.charging.credit import CreditController, Hold
+from tokenops.charging.leases import CreditLeases
 from tokenops.charging.ledger import Entry
 from tokenops.charging.packages import Grant, grant_of
 from tokenops.charging.prices import PriceBook, Tokens
@@ -43,6 +44,7 @@ class ChargingService:
         self.config = StoredConfig("CNY", Decimal(0), (), {}, ())
         self.sectors: dict[str, str] = {}  # tenant -> sector, from the catalog
         self.credit = CreditController(PriceBook([]), {}, Budgets(()))
+        self.leases: CreditLeases | None = None  # scaled out: the share of each balance this replica may reserve
         self._cursor = 0
 
     async def start(self, config: ChargingConfig | None) -> None:
@@ -56,6 +58,7 @@ class ChargingService:
         budgets = Budgets(self.config.budgets)
         self._cursor = await self.store.last_seq()
         self.credit = CreditController(PriceBook(list(self.config.prices)), await self.store.accounts(), budgets)
+        self.credit.leases = self.leases
         budgets.load(await self.store.spends(), now_ms())
 
     async def recover(self) -> list[str]:
@@ -73,6 +76,12 @@ class ChargingService:
             log.warning("closed %d reservations left open by a previous run", len(done))
         return done
 
+    async def headroom(self, account_id: str) -> tuple[int, int]:
+        """From the ledger: an account's balance + limit, and what its open reservations hold."""
+        account = (await self.store.accounts())[account_id]
+        held = sum(r.amount for r in await self.store.open_holds() if r.account_id == account_id)
+        return account.balance + account.limit, held
+
     async def charge_record(self, record: UsageRecord) -> Entry | None:
         """Charge a recorded request whose reservation is gone, at the prices in force when it started."""
         tenant = record.tenant_id
@@ -88,6 +97,8 @@ class ChargingService:
         tokens = Tokens.of_usage(
             record.input_tokens, record.cached_tokens, record.cache_write_tokens, record.output_tokens
         )
+        if self.leases is not None:  # nothing of this replica's lease was reserved for it: lease its cost
+            await self.leases.top_up(account, rates.charge(tokens))
         self.credit.holds[hold.request_id] = hold
         entry = self.credit.settle(hold, tokens, now_ms())
         if entry is not None:
@@ -105,6 +116,8 @@ class ChargingService:
                 )
                 continue
             self.apply(e)
+        if self.leases is not None:
+            await self.leases.refresh(self.credit.accounts.values())
         return len(entries)
 
     def apply(self, e: Entry) -> None:
@@ -156,6 +169,8 @@ class ChargingService:
         stored = await self.store.append([entry])
         if stored:
             self.apply(stored[0])
+            if self.leases is not None:
+                await self.leases.adjust(entry.account_id, stored[0].amount)
         found = await self.find_entry(entry.account_id, entry.idem_key)  # with its seq
         assert found is not None  # stored now, or the append skipped it as already there
         return found, bool(stored)
@@ -204,7 +219,10 @@ class ChargingService:
     async def set_limit(self, account_id: str, limit: int) -> None:
         self._account(account_id)
         await self.store.set_limit(account_id, limit)
-        self.credit.accounts[account_id].limit = limit
+        account = self.credit.accounts[account_id]
+        if self.leases is not None:
+            await self.leases.adjust(account_id, limit - account.limit)
+        account.limit = limit
 
     async def put_config(self, key: str, doc: dict[str, Any]) -> None:
         """Store a price version or budget document (`price:ID`, `budget:ID`) and apply it here."""

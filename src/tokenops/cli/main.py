@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 from rich.table import Table
 
-from tokenops import __version__
+from tokenops import __version__, migrations
 from tokenops.catalog import load_catalog
 from tokenops.cli import accounts as accounts_cli
 from tokenops.cli import admin as admin_cli
@@ -20,6 +20,7 @@ from tokenops.cli import charging as charging_cli
 from tokenops.cli import compaction as compaction_cli
 from tokenops.cli import completion as completion_cli
 from tokenops.cli import compliance as compliance_cli
+from tokenops.cli import db as db_cli
 from tokenops.cli import demo as demo_cli
 from tokenops.cli import policy as policy_cli
 from tokenops.cli import routing as routing_cli
@@ -42,6 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or int(os.environ.get("TOKENOPS_PORT", "8080"))
     backing = Backing.from_env(args.database_url, args.redis_url)
     print(f"tokenops {__version__} serving on http://{args.host}:{port} ({backing.describe(_home(args))})", flush=True)
+    migrations.upgrade(backing, _home(args))
     serve(spec, _home(args), args.host, port, backing)
     return 0
 
@@ -158,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts_cli.add_parser(sub)
     tenants_cli.add_parser(sub)
     policy_cli.add_parser(sub)
+    db_cli.add_parser(sub)
     completion_cli.add_parser(sub, parser)  # last: the script covers every command above
     return parser
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import orjson
 
 from tokenops.charging.credit import CreditController, Hold
+from tokenops.charging.money import MTOK, round_up
 from tokenops.errors import InsufficientFunds
 from tokenops.gateway.auth import Principal
 from tokenops.gateway.parse import ChatRequest
@@ -62,6 +63,29 @@ def admit_chat(
         field = "max_completion_tokens" if "max_completion_tokens" in chat.body else "max_tokens"
         chat.body[field] = hold.output
     return Admission(hold, sliced and hold is not None)
+
+
+async def admit_chat_leased(
+    credit: CreditController, principal: Principal, record: UsageRecord, chat: ChatRequest, plan: RoutePlan,
+    body_size: int, counter: Counter,
+) -> Admission:  # fmt: skip
+    """`admit_chat`; scaled out, a reservation that does not fit this replica's lease first tops the lease up.
+
+    It is refused (402) only when even the headroom left in the shared pool cannot cover it.
+    """
+    leases, account = credit.leases, credit.accounts.get(principal.tenant.id)
+    if leases is None or account is None:
+        return admit_chat(credit, principal, record, chat, plan, body_size, counter)
+    credit.whole = True  # the request whole, or a top-up first: a small lease must not clamp it
+    try:
+        return admit_chat(credit, principal, record, chat, plan, body_size, counter)
+    except InsufficientFunds as err:
+        if err.code != "insufficient_balance":
+            raise
+    finally:
+        credit.whole = False
+    await leases.top_up(account, credit.short)
+    return admit_chat(credit, principal, record, chat, plan, body_size, counter)
 
 
 def _exact_prompt(chat: ChatRequest, counter: Counter) -> int:
@@ -163,13 +187,24 @@ class GrantedStream:
         async for payload in self._inner:
             need = _output_bound(payload, self._counter)
             short = self.used + need - hold.output
-            if short > 0 and self._credit.extend(hold, max(short, SLICE_TOKENS), int(time.time() * 1000)) < short:
+            if short > 0 and await self._extend(short) < short:
                 if self._inner.chunks and self._inner.chunks[-1] is payload:
                     self._inner.chunks.pop()
                 self.cut = True
                 return
             self.used += need
             yield payload
+
+    async def _extend(self, short: int) -> int:
+        """Ask for `short` more tokens (a slice at least); scaled out, top the lease up once if it is spent."""
+        credit, hold = self._credit, self._hold
+        wanted = max(short, SLICE_TOKENS)
+        got = credit.extend(hold, wanted, int(time.time() * 1000))
+        if got >= short or credit.leases is None or not hold.open:
+            return got
+        missing = wanted - got
+        await credit.leases.top_up(hold.account, round_up(missing * hold.rates.output / MTOK))
+        return got + credit.extend(hold, missing, int(time.time() * 1000))
 
     async def aclose(self) -> None:
         await self._inner.aclose()

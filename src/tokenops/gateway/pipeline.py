@@ -11,7 +11,7 @@ from tokenops.catalog import Deployment
 from tokenops.charging.credit import Hold
 from tokenops.errors import TokenopsError
 from tokenops.gateway import forward, limit, meter
-from tokenops.gateway.admit import Admission, GrantedStream, admit_chat, length_chunk
+from tokenops.gateway.admit import Admission, GrantedStream, admit_chat_leased, length_chunk
 from tokenops.gateway.apis import ClientAPI, StreamEncoder
 from tokenops.gateway.asgi import Request
 from tokenops.gateway.auth import authenticate
@@ -40,7 +40,7 @@ async def serve_chat(req: Request, state: AppState, api: ClientAPI) -> None:
             record.routing_score, record.routing_choice = round(plan.score, 4), plan.choice
             req.response_headers.append((b"x-tokenops-routing-score", f"{plan.score:.4f} {plan.choice}".encode()))
         await limit.admit(req, state, principal, chat, plan, record)
-        admission = admit_chat(
+        admission = await admit_chat_leased(
             state.charging.credit, principal, record, chat, plan, len(raw), state.counter(plan.model.name)
         )
         hold = admission.hold

@@ -21,6 +21,7 @@ from tokenops.charging.prices import Tokens
 from tokenops.charging.store import ChargingStore, HoldRow
 from tokenops.providers import Usage
 from tokenops.store import Store, UsageRecord
+from tokenops.store.spool import Spool, SpoolBatch, unreachable
 
 log = logging.getLogger("tokenops.settle")
 
@@ -29,10 +30,17 @@ _Item = tuple[UsageRecord | None, Entry | None, str | None, asyncio.Future[None]
 
 class UsageSink:
     def __init__(
-        self, store: Store, ledger: ChargingStore | None = None, max_batch: int = 2048, hold_delay_ms: int = 1000
+        self,
+        store: Store,
+        ledger: ChargingStore | None = None,
+        max_batch: int = 2048,
+        hold_delay_ms: int = 1000,
+        spool: Spool | None = None,
     ) -> None:
         self._store = store
         self._ledger = ledger
+        self._spool = spool  # where batches go while the database is unreachable (scaled out only)
+        self._replay_at = 0.0
         self._max_batch = max_batch
         self._hold_delay_ms = hold_delay_ms
         self._pending: list[_Item] = []
@@ -41,6 +49,7 @@ class UsageSink:
         self._flusher: asyncio.Task[None] | None = None
         self.committed = 0
         self.observers: list[Callable[[UsageRecord], None]] = []  # told of each final record (traffic guard)
+        self.replay_every_s = 0.5
 
     def _kick(self) -> None:
         if self._flusher is None:
@@ -53,7 +62,7 @@ class UsageSink:
 
     def flush_holds(self) -> None:
         """Write the reservations open longer than the delay even if no request settles meanwhile."""
-        if self._holds:
+        if self._holds or (self._spool is not None and self._spool.pending):
             self._pending.append((None, None, None, None))
             self._kick()
 
@@ -74,7 +83,7 @@ class UsageSink:
     async def _write(self, batch: list[_Item]) -> None:
         records = [r for r, _, _, _ in batch if r is not None]
         if self._ledger is None:
-            await self._store.write_usage(records)
+            await self._durably(SpoolBatch(records))
             return
         closing = [c for _, _, c, _ in batch if c is not None]
         for request_id in closing:
@@ -86,12 +95,53 @@ class UsageSink:
         closed = [c for c in closing if c in self._written]
         charges = [e for _, e, _, _ in batch if e is not None]
         try:
-            await self._ledger.settle(records, charges, list(holds.values()), closed)
+            await self._durably(SpoolBatch(records, charges, list(holds.values()), closed))
         except BaseException:
             self._holds.update({k: v for k, v in holds.items() if k not in self._holds})
             raise
         self._written.update(holds)
         self._written.difference_update(closed)
+
+    async def _commit(self, batch: SpoolBatch) -> None:
+        if self._ledger is None:
+            await self._store.write_usage(batch.records)
+        else:
+            await self._ledger.settle(batch.records, batch.charges, batch.holds, batch.closed)
+
+    async def _durably(self, batch: SpoolBatch) -> None:
+        """Commit the batch, or spool it while the database is out of reach (spooled batches go first)."""
+        if self._spool is None:
+            await self._commit(batch)
+            return
+        if self._spool.pending and not await self._replay():
+            await self._spool.append(batch)
+            return
+        try:
+            await self._commit(batch)
+        except Exception as exc:
+            if not unreachable(exc):
+                raise
+            log.warning("database unreachable (%s): %d usage records spooled", exc, len(batch.records))
+            await self._spool.append(batch)
+            self._replay_at = time.monotonic() + self.replay_every_s
+
+    async def _replay(self) -> bool:
+        """Store the spooled batches, in order; False while the database is still out of reach."""
+        assert self._spool is not None
+        if time.monotonic() < self._replay_at:
+            return False
+        try:
+            batches = await self._spool.batches()
+            for batch in batches:
+                await self._commit(batch)  # idempotent: a batch replayed again is stored once
+        except Exception as exc:
+            self._replay_at = time.monotonic() + self.replay_every_s
+            if not unreachable(exc):
+                log.error("spooled usage not replayed: %s", exc)
+            return False
+        await self._spool.clear()
+        log.warning("database back: %d spooled batches replayed", len(batches))
+        return True
 
     async def _flush(self) -> None:
         try:
@@ -116,6 +166,11 @@ class UsageSink:
     async def drain(self) -> None:
         while self._flusher is not None:
             await asyncio.shield(self._flusher)
+
+    def close_spool(self) -> None:
+        """Release the spool file (batches still in it are replayed by the next process to start)."""
+        if self._spool is not None:
+            self._spool.close()
 
 
 def tokens_of(usage: Usage) -> Tokens:

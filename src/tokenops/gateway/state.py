@@ -8,6 +8,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 
@@ -24,7 +25,9 @@ from tokenops.routing import ComplexityRouter
 from tokenops.security import Guard
 from tokenops.sessions import SQLiteTranscripts
 from tokenops.store import SQLiteStore, Store
+from tokenops.store.backing import credit_leases
 from tokenops.store.redis_feed import ChangeFeed
+from tokenops.store.spool import Spool
 from tokenops.telemetry import Telemetry
 from tokenops.tokenize import Counter, counter_for
 
@@ -64,6 +67,7 @@ class AppState:
     in_flight: int = 0
     charging: ChargingService = field(init=False)
     feed: ChangeFeed | None = None  # catalog changes announced between replicas (scaled out only)
+    spool_dir: Path | None = None  # usage spooled here while PostgreSQL is unreachable (scaled out only)
     _upkeep: asyncio.Task[None] | None = None
     compaction: CompactionStep = field(init=False)
     _next_purge: float = 0.0
@@ -73,8 +77,12 @@ class AppState:
         if self.spec is not None:
             await self.store.seed(self.spec, self.hasher)
         ledger = ledger_for(self.store)
-        self.sink = UsageSink(self.store, ledger)
+        spool = Spool(self.spool_dir) if self.spool_dir is not None else None
+        if spool is not None:
+            spool.open()
+        self.sink = UsageSink(self.store, ledger, spool=spool)
         self.charging = ChargingService(ledger)
+        self.charging.leases = credit_leases(self.guard.counters, self.charging.headroom)
         archive = SQLiteTranscripts(self.store) if isinstance(self.store, SQLiteStore) else None
         if archive is not None:
             await archive.open()
@@ -144,6 +152,9 @@ class AppState:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._upkeep
         await self.sink.drain()
+        self.sink.close_spool()
+        if self.charging.leases is not None:
+            await self.charging.leases.close(self.charging.credit.accounts.values())
         self.compaction.close()
         await self.telemetry.stop()
         await self.guard.stop()

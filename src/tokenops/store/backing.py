@@ -13,6 +13,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from tokenops.charging.leases import CreditLeases, Recompute, RedisLeases
 from tokenops.errors import ConfigError
 from tokenops.limits import Counters
 from tokenops.limits.redis_counters import RedisCounters
@@ -53,6 +54,7 @@ class Stores:
     admin: AdminStore
     counters: Counters | None = None
     feed: ChangeFeed | None = None
+    spool_dir: Path | None = None  # usage kept on local disk while PostgreSQL is unreachable
 
 
 def open_stores(backing: Backing, home: Path) -> Stores:
@@ -64,7 +66,7 @@ def open_stores(backing: Backing, home: Path) -> Stores:
     if not backing.database_url.startswith(("postgresql://", "postgres://")):
         raise ConfigError("the database URL must be postgresql://…")
     admin = PostgresAdminStore(backing.database_url, backing.schema)
-    stores = Stores(PostgresStore(backing.database_url, backing.schema), admin)
+    stores = Stores(PostgresStore(backing.database_url, backing.schema), admin, spool_dir=home / "spool")
     if backing.redis_url is not None:
         client = aioredis.Redis.from_url(backing.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
         stores.counters = RedisCounters(client, backing.redis_prefix)
@@ -73,3 +75,12 @@ def open_stores(backing: Backing, home: Path) -> Stores:
         stores.feed = ChangeFeed(listener, backing.redis_prefix + "catalog-changes", also_close=client)
         admin.on_change = stores.feed.publish
     return stores
+
+
+def credit_leases(counters: Counters | None, recompute: Recompute) -> CreditLeases | None:
+    """Scaled out (counters on Redis), the leases through which replicas share each balance; else None."""
+    if not isinstance(counters, RedisCounters):
+        return None
+    ttl_ms = int(float(os.environ.get("TOKENOPS_CREDIT_LEASE_TTL_S", 30)) * 1000)
+    chunk = int(os.environ.get("TOKENOPS_CREDIT_LEASE_CHUNK", 0))  # minor units kept spare beyond the need
+    return RedisLeases(counters.client, counters.prefix, recompute, ttl_ms, chunk)
