@@ -15,6 +15,11 @@ does not need; a dead replica's leases expire. If Redis restarts empty the head 
 recomputed from the ledger (balance + limit, less the open reservations recorded in
 PostgreSQL, held as a short-lived lease until the live replicas have registered theirs).
 
+While Redis is unreachable a top-up follows the tenant's outage rule: `fail_closed` refuses
+(503 `counter_store_unavailable`); `local` may spend, beyond the lease it holds, at most the
+tenant's declared `outage_credit` on this replica until Redis answers again (debits made
+meanwhile are reported then). The overrun of a balance is so bounded by what it declared.
+
 The synchronous controller sees only `room()`; top-ups are awaited by the request path
 before it refuses, and by the upkeep task in the background.
 """
@@ -31,6 +36,9 @@ from typing import Protocol
 import redis.asyncio as aioredis
 
 from tokenops.charging.accounts import Account
+from tokenops.charging.money import parse_amount
+from tokenops.limits.config import OutageRule
+from tokenops.limits.resilient import STORE_DOWN
 
 log = logging.getLogger("tokenops.charging.leases")
 
@@ -95,6 +103,9 @@ class CreditLeases(Protocol):
     async def top_up(self, account: Account, need: int) -> bool:
         """Try to lease enough that `need` more minor units fit here; whether they fit now."""
 
+    def refused_for_outage(self, account: Account) -> bool:
+        """Whether the last top-up of this account failed because Redis is down and its rule is to refuse."""
+
     async def adjust(self, account_id: str, amount: int) -> None:
         """The balance or limit changed by `amount` outside credit control (top-up, grant, new limit)."""
 
@@ -136,6 +147,9 @@ class RedisLeases:
         self._locks: dict[str, asyncio.Lock] = {}
         self._script = client.register_script(_SCRIPT)
         self._kick: asyncio.Task[None] | None = None
+        self.outage: Callable[[str], OutageRule] | None = None  # per account (tenant): its Redis outage rule
+        self.outage_used: dict[str, int] = {}  # per account: leased here beyond the pool while Redis is down
+        self._refused: set[str] = set()  # accounts whose last top-up was refused by their outage rule
 
     def _keys(self, account_id: str) -> list[str]:
         base = f"{self.prefix}credit:{account_id}"
@@ -163,8 +177,12 @@ class RedisLeases:
             except Exception:
                 log.warning("could not report debits of %s to the lease pool; retried by the upkeep", account_id)
 
+    def refused_for_outage(self, account: Account) -> bool:
+        return account.id in self._refused
+
     async def top_up(self, account: Account, need: int) -> bool:
         self._accounts[account.id] = account
+        self._refused.discard(account.id)
         if need <= 0 or self.room(account) >= need:
             return True
         slack = max(self.chunk, need)
@@ -175,9 +193,27 @@ class RedisLeases:
                 lambda held, reserved: (max(held, reserved + need + slack), reserved),
                 lambda: self.room(account) >= need,  # another request topped it up meanwhile
             )
+        except STORE_DOWN:
+            return self._outage_top_up(account, need)
         except Exception:
             log.exception("credit lease top-up of %s failed", account.id)
             return False
+        return self.room(account) >= need
+
+    def _outage_top_up(self, account: Account, need: int) -> bool:
+        """Redis is unreachable: refuse, or lease locally within the account's declared outage bound."""
+        rule = self.outage(account.id) if self.outage is not None else OutageRule()
+        if rule.mode != "local":
+            self._refused.add(account.id)
+            return False
+        bound = parse_amount(rule.credit, account.currency, f"limits.outage ({account.id}).outage_credit")
+        used = self.outage_used.get(account.id, 0)
+        extra = need - self.room(account)
+        if extra > 0 and used + extra <= bound:
+            self.held[account.id] = self.held.get(account.id, 0) + extra
+            self.outage_used[account.id] = used + extra
+            log.warning("Redis unreachable: %s leased %d locally (%d of its outage bound %d)", account.id, extra,
+                        used + extra, bound)  # fmt: skip
         return self.room(account) >= need
 
     async def _call(self, account_id: str, target: Target, enough: Callable[[], bool] | None = None) -> None:
@@ -204,6 +240,7 @@ class RedisLeases:
                 self.unsent[account_id] = self.unsent.get(account_id, 0) + debit
                 raise
             self.held[account_id] = new - self.unsent.get(account_id, 0)  # less what settled meanwhile
+            self.outage_used.pop(account_id, None)  # Redis answers: what was leased locally is accounted for
 
     async def _run(self, account_id: str, debit: int, want: int, floor: int) -> int:
         args: list[str | int] = ["lease", self.replica, debit, want, floor, self.ttl_ms, "", 0, 0]

@@ -21,6 +21,7 @@ from tokenops.errors import InsufficientFunds
 from tokenops.gateway.auth import Principal
 from tokenops.gateway.parse import ChatRequest
 from tokenops.gateway.route import RoutePlan
+from tokenops.limits.resilient import store_unavailable
 from tokenops.providers import ChatStream, Usage
 from tokenops.store import UsageRecord
 from tokenops.tokenize import Counter, count_messages
@@ -84,7 +85,8 @@ async def admit_chat_leased(
             raise
     finally:
         credit.whole = False
-    await leases.top_up(account, credit.short)
+    if not await leases.top_up(account, credit.short) and leases.refused_for_outage(account):
+        raise store_unavailable()  # Redis is unreachable and this tenant's outage rule is to refuse
     return admit_chat(credit, principal, record, chat, plan, body_size, counter)
 
 

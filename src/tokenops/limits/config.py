@@ -7,6 +7,7 @@ document is what the admin API reads and replaces at run time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from tokenops.errors import ConfigError
@@ -15,7 +16,10 @@ Scope = Literal["key", "tenant", "model", "end_user"]
 SCOPES: tuple[str, ...] = ("key", "tenant", "model", "end_user")
 CLASSES: tuple[str, ...] = ("gold", "silver", "bronze")  # highest first
 _RULE_FIELDS = {"name", "tenant", "model", "per", "rpm", "tpm", "concurrency"}
-_SECTIONS = {"rules", "classes", "capacity", "shares", "queue_ms", "default_class"}
+_SECTIONS = {"rules", "classes", "capacity", "shares", "queue_ms", "default_class", "outage"}
+OutageMode = Literal["fail_closed", "local"]
+OUTAGE_MODES: tuple[str, ...] = ("fail_closed", "local")
+_OUTAGE_FIELDS = {"default", "classes", "tenants"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,25 @@ class LimitRule:
 
 
 @dataclass(frozen=True, slots=True)
+class OutageRule:
+    """What a tenant gets while the counter store (Redis) is unreachable.
+
+    `fail_closed` refuses whatever needs the store; `local` falls back to this replica's own
+    counters, and spends at most `credit` (major units, per replica and outage) beyond its lease.
+    """
+
+    mode: OutageMode = "fail_closed"
+    credit: str = "0"
+
+
+@dataclass(frozen=True, slots=True)
+class OutageConfig:
+    default: OutageRule = field(default_factory=OutageRule)
+    classes: dict[str, OutageRule] = field(default_factory=dict)  # priority class -> rule
+    tenants: dict[str, OutageRule] = field(default_factory=dict)  # tenant -> rule (before its class)
+
+
+@dataclass(frozen=True, slots=True)
 class LimitsConfig:
     rules: tuple[LimitRule, ...] = ()
     classes: dict[str, str] = field(default_factory=dict)  # tenant -> class
@@ -40,9 +63,15 @@ class LimitsConfig:
     shares: dict[str, float] = field(default_factory=dict)  # class -> guaranteed share of a deployment
     queue_ms: dict[str, int] = field(default_factory=lambda: {"gold": 5000, "silver": 1000, "bronze": 250})
     default_class: str = "silver"
+    outage: OutageConfig = field(default_factory=OutageConfig)
 
     def class_of(self, tenant: str) -> str:
         return self.classes.get(tenant, self.default_class)
+
+    def outage_for(self, tenant: str) -> OutageRule:
+        """The tenant's counter-store outage rule: its own, else its class's, else the default."""
+        found = self.outage.tenants.get(tenant) or self.outage.classes.get(self.class_of(tenant))
+        return found or self.outage.default
 
 
 def _int(value: Any, path: str) -> int:
@@ -97,6 +126,51 @@ def _rule(data: Any, path: str) -> LimitRule:
     return rule
 
 
+def _outage_rule(data: Any, path: str) -> OutageRule:
+    if isinstance(data, str):
+        data = {"mode": data}
+    data = _mapping(data, path)
+    unknown = sorted(set(data) - {"mode", "outage_credit"})
+    if unknown:
+        raise ConfigError(f"{path}.{unknown[0]}: unknown field")
+    mode = data.get("mode", "fail_closed")
+    if mode not in OUTAGE_MODES:
+        raise ConfigError(f"{path}.mode: must be one of {', '.join(OUTAGE_MODES)}, got {mode!r}")
+    credit = data.get("outage_credit", "0")
+    if isinstance(credit, (bool, float)) or not isinstance(credit, (str, int)):
+        raise ConfigError(f"{path}.outage_credit: write money as a string or integer, e.g. '50.00'")
+    try:
+        amount = Decimal(str(credit))
+    except InvalidOperation:
+        raise ConfigError(f"{path}.outage_credit: not a decimal amount: {credit!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise ConfigError(f"{path}.outage_credit: must be a non-negative amount")
+    if amount and mode == "fail_closed":
+        raise ConfigError(f"{path}.outage_credit: only a tenant in mode local may spend during an outage")
+    return OutageRule(mode, str(credit))
+
+
+def _outage(data: Any, path: str) -> OutageConfig:
+    data = _mapping(data, path)
+    unknown = sorted(set(data) - _OUTAGE_FIELDS)
+    if unknown:
+        raise ConfigError(f"{path}.{unknown[0]}: unknown field")
+    default = _outage_rule(data.get("default", "fail_closed"), f"{path}.default")
+    classes = {
+        _class(c, f"{path}.classes"): _outage_rule(r, f"{path}.classes.{c}")
+        for c, r in _mapping(data.get("classes"), f"{path}.classes").items()
+    }
+    tenants = {
+        _text(t, f"{path}.tenants"): _outage_rule(r, f"{path}.tenants.{t}")
+        for t, r in _mapping(data.get("tenants"), f"{path}.tenants").items()
+    }
+    return OutageConfig(default, classes, tenants)
+
+
+def _outage_doc(rule: OutageRule) -> dict[str, Any]:
+    return {"mode": rule.mode} | ({"outage_credit": rule.credit} if rule.mode == "local" else {})
+
+
 def parse_limits(data: Any, path: str = "catalog.limits") -> LimitsConfig:
     data = _mapping(data, path)
     unknown = sorted(set(data) - _SECTIONS)
@@ -130,7 +204,8 @@ def parse_limits(data: Any, path: str = "catalog.limits") -> LimitsConfig:
     for c, ms in _mapping(data.get("queue_ms"), f"{path}.queue_ms").items():
         queue_ms[_class(c, f"{path}.queue_ms")] = min(_int(ms, f"{path}.queue_ms.{c}"), 60_000)
     default = _class(data.get("default_class", "silver"), f"{path}.default_class")
-    return LimitsConfig(rules, classes, capacity, shares, queue_ms, default)
+    outage = _outage(data.get("outage"), f"{path}.outage")
+    return LimitsConfig(rules, classes, capacity, shares, queue_ms, default, outage)
 
 
 def limits_doc(config: LimitsConfig) -> dict[str, Any]:
@@ -141,7 +216,7 @@ def limits_doc(config: LimitsConfig) -> dict[str, Any]:
         rule.update({k: v for k, v in (("tenant", r.tenant), ("model", r.model)) if v is not None})
         rule.update({k: v for k, v in (("rpm", r.rpm), ("tpm", r.tpm), ("concurrency", r.concurrency)) if v})
         rules.append(rule)
-    return {
+    doc: dict[str, Any] = {
         "rules": rules,
         "classes": dict(config.classes),
         "capacity": dict(config.capacity),
@@ -149,3 +224,10 @@ def limits_doc(config: LimitsConfig) -> dict[str, Any]:
         "queue_ms": dict(config.queue_ms),
         "default_class": config.default_class,
     }
+    if config.outage != OutageConfig():
+        doc["outage"] = {
+            "default": _outage_doc(config.outage.default),
+            "classes": {c: _outage_doc(r) for c, r in config.outage.classes.items()},
+            "tenants": {t: _outage_doc(r) for t, r in config.outage.tenants.items()},
+        }
+    return doc

@@ -71,13 +71,16 @@ class Limiter:
                 if wait:
                     raise _refuse("rate_limit_tpm", f"{rule.tpm} tokens per minute", rule, wait)
                 ticket.token_buckets.append(name + "|tpm")
-        for rule in rules:
-            if rule.concurrency:
-                slot = bucket(rule, caller) + "|conc"
-                if not await self.counters.acquire(slot, rule.concurrency, LEASE_S):
-                    await self.release(ticket)
-                    raise _refuse("concurrency_limit", f"{rule.concurrency} concurrent requests", rule, 1.0)
-                ticket.slots.append(slot)
+        try:
+            for rule in rules:
+                if rule.concurrency:
+                    slot = bucket(rule, caller) + "|conc"
+                    if not await self.counters.acquire(slot, rule.concurrency, LEASE_S):
+                        raise _refuse("concurrency_limit", f"{rule.concurrency} concurrent requests", rule, 1.0)
+                    ticket.slots.append(slot)
+        except BaseException:  # refused (or the counters failed) part way: give back the slots taken
+            await self.release(ticket)
+            raise
         return ticket
 
     async def settle(self, ticket: Ticket, actual_tokens: int) -> None:

@@ -28,6 +28,7 @@ from tokenops.limits import (
     limits_doc,
     parse_limits,
 )
+from tokenops.limits.resilient import CURRENT_TENANT, ResilientCounters
 from tokenops.security.detectors import Observation
 from tokenops.security.extraction import Responder
 from tokenops.security.policy import ExtractionPolicy, parse_policy
@@ -67,6 +68,8 @@ class Guard:
         self.store = store
         self.counters: Counters = counters or MemoryCounters()
         self.limiter = Limiter(self.counters)
+        if isinstance(self.counters, ResilientCounters):  # a counter-store outage follows each tenant's rule
+            self.counters.rule_for = lambda tenant: self.config.outage_for(tenant)
         self.bulkheads = Bulkheads()
         self.config = LimitsConfig()
         self.policy = ExtractionPolicy()
@@ -147,9 +150,13 @@ class Guard:
     async def admit(self, adm: Admission) -> str | None:
         """Admit the request (the deployment whose bulkhead took it, if any) or raise the refusal."""
         self._check_address(adm)
-        await self.responder.check_throttle(adm.key)
-        caller = Caller(adm.tenant, adm.key, adm.model, adm.end_user)
-        ticket = await self.limiter.admit(self.config, caller, adm.estimate)
+        scope = CURRENT_TENANT.set(adm.tenant)
+        try:
+            await self.responder.check_throttle(adm.key)
+            caller = Caller(adm.tenant, adm.key, adm.model, adm.end_user)
+            ticket = await self.limiter.admit(self.config, caller, adm.estimate)
+        finally:
+            CURRENT_TENANT.reset(scope)
         klass = self.config.class_of(adm.tenant)
         deployment = await self.bulkheads.enter(self.config, adm.deployments, klass)
         if deployment is None:
@@ -196,6 +203,7 @@ class Guard:
         task.add_done_callback(self._tasks.discard)
 
     async def _learn(self, pending: _Pending, record: UsageRecord) -> None:
+        CURRENT_TENANT.set(pending.admission.tenant)  # this task's own context
         try:
             await self.limiter.settle(pending.ticket, record.input_tokens + record.output_tokens)
             if record.status == 200:

@@ -17,6 +17,7 @@ from tokenops.charging.leases import CreditLeases, Recompute, RedisLeases
 from tokenops.errors import ConfigError
 from tokenops.limits import Counters
 from tokenops.limits.redis_counters import RedisCounters
+from tokenops.limits.resilient import ResilientCounters
 from tokenops.store import SQLiteStore, Store
 from tokenops.store.admin import AdminStore
 from tokenops.store.postgres import PostgresStore
@@ -69,7 +70,8 @@ def open_stores(backing: Backing, home: Path) -> Stores:
     stores = Stores(PostgresStore(backing.database_url, backing.schema), admin, spool_dir=home / "spool")
     if backing.redis_url is not None:
         client = aioredis.Redis.from_url(backing.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
-        stores.counters = RedisCounters(client, backing.redis_prefix)
+        # while Redis is unreachable each tenant is refused or served locally, as its outage policy says
+        stores.counters = ResilientCounters(RedisCounters(client, backing.redis_prefix))
         # the feed listens without a read timeout (it waits for news); it closes both clients on stop
         listener = aioredis.Redis.from_url(backing.redis_url, socket_connect_timeout=2.0)
         stores.feed = ChangeFeed(listener, backing.redis_prefix + "catalog-changes", also_close=client)
@@ -79,8 +81,14 @@ def open_stores(backing: Backing, home: Path) -> Stores:
 
 def credit_leases(counters: Counters | None, recompute: Recompute) -> CreditLeases | None:
     """Scaled out (counters on Redis), the leases through which replicas share each balance; else None."""
+    resilient = counters if isinstance(counters, ResilientCounters) else None
+    if resilient is not None:
+        counters = resilient.primary
     if not isinstance(counters, RedisCounters):
         return None
     ttl_ms = int(float(os.environ.get("TOKENOPS_CREDIT_LEASE_TTL_S", 30)) * 1000)
     chunk = int(os.environ.get("TOKENOPS_CREDIT_LEASE_CHUNK", 0))  # minor units kept spare beyond the need
-    return RedisLeases(counters.client, counters.prefix, recompute, ttl_ms, chunk)
+    leases = RedisLeases(counters.client, counters.prefix, recompute, ttl_ms, chunk)
+    if resilient is not None:
+        leases.outage = resilient.rule  # what an account may spend here while Redis is unreachable
+    return leases
