@@ -160,9 +160,9 @@ class ChargingPostgres(PostgresChargingQueries):
             last = self._heads
         missing = sorted({e.account_id for e in entries} - set(last))
         if missing:
-            found = await conn.fetch(
-                "SELECT DISTINCT ON (account_id) account_id, hash FROM ledger_entries "
-                "WHERE account_id = ANY($1::text[]) ORDER BY account_id, seq DESC",
+            found = await conn.fetch(  # one index probe per account: the chain's head, not the whole chain
+                "SELECT a.id, e.hash FROM unnest($1::text[]) AS a(id) CROSS JOIN LATERAL "
+                "(SELECT hash FROM ledger_entries WHERE account_id = a.id ORDER BY seq DESC LIMIT 1) AS e",
                 missing,
             )
             last.update({a: GENESIS for a in missing})
