@@ -61,23 +61,23 @@ class Process:
             db.close()
 
 
-@pytest.fixture
-def slow_catalog() -> dict[str, Any]:
+def slow_process(tmp_path: Path) -> Iterator[Process]:
+    """The demo gateway as a process, its simulated models paced so requests overlap; killed after."""
     catalog = demo_catalog()
     for dep in catalog["deployments"]:
         dep["simulate"] = {"reply_tokens": 60, "tokens_per_s": 120}
-    return catalog
-
-
-@pytest.fixture
-def process(tmp_path: Path, slow_catalog: dict[str, Any]) -> Iterator[Process]:
-    proc = Process(tmp_path, slow_catalog)
+    proc = Process(tmp_path, catalog)
     yield proc
     if proc.proc.poll() is None:
         proc.proc.kill()
     proc.proc.wait(10)
     if proc.proc.stderr:
         proc.proc.stderr.close()
+
+
+@pytest.fixture
+def process(tmp_path: Path) -> Iterator[Process]:
+    yield from slow_process(tmp_path)
 
 
 HEADERS = {"Authorization": "Bearer sk-demo-acme"}
@@ -95,15 +95,17 @@ def _request(url: str, stream: bool, done: list[str], lock: threading.Lock) -> N
         pass  # killed mid-response: this request never completed, so it owes no record
 
 
-def test_every_completed_response_has_its_record_after_sigkill(process: Process) -> None:
+def kill_under_load(process: Process, requests: int, completed_first: int) -> list[str]:
+    """Send `requests` requests (every other one streamed), SIGKILL the gateway once at least
+    `completed_first` have completed, and return the ids of every response that completed."""
     done: list[str] = []
     lock = threading.Lock()
-    threads = [threading.Thread(target=_request, args=(process.url, i % 2 == 0, done, lock)) for i in range(40)]
+    threads = [threading.Thread(target=_request, args=(process.url, i % 2 == 0, done, lock)) for i in range(requests)]
     for t in threads:
         t.start()
         time.sleep(0.01)
     deadline = time.monotonic() + 20
-    while len(done) < 15 and time.monotonic() < deadline:
+    while len(done) < completed_first and time.monotonic() < deadline:
         time.sleep(0.005)
     process.proc.send_signal(signal.SIGKILL)
     for t in threads:
@@ -111,7 +113,12 @@ def test_every_completed_response_has_its_record_after_sigkill(process: Process)
     process.proc.wait(10)
     with lock:
         completed = list(done)
-    assert len(completed) >= 15
+    assert len(completed) >= completed_first
+    return completed
+
+
+def test_every_completed_response_has_its_record_after_sigkill(process: Process) -> None:
+    completed = kill_under_load(process, 40, 15)
     stored = process.record_ids()
     missing = [rid for rid in completed if rid not in stored]
     assert missing == [], f"{len(missing)} completed responses have no usage record"
