@@ -30,6 +30,9 @@ _UNREACHABLE: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,  # the connection went away under a query
     asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
+    # A pooled connection the server dropped in the middle of an operation: the batch is
+    # retried from the spool (idempotently) once a fresh connection works again.
+    asyncpg.exceptions.InternalClientError,
 )
 
 
