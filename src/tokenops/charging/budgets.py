@@ -2,13 +2,19 @@
 
 A hard budget takes part in credit control (reserve against it, so it never overruns);
 a soft one only alerts. Alerts fire once per period when 80% and 100% are crossed.
+
+Scaled out, a hard budget's spent amount per period is kept in Redis (`BudgetPool`) and
+each replica may only reserve within the share of it that it leased (`leased`), as with
+credit leases; embedded, every counter is counted here alone.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from tokenops.charging.catalog import BudgetSpec
 
@@ -24,6 +30,7 @@ class BudgetCounter:
     spent: int = 0  # minor units or tokens
     reserved: int = 0
     alerted: int = 0
+    leased: int | None = None  # scaled out (hard budgets): this replica's share of the period's headroom
 
     @property
     def limit(self) -> int:
@@ -35,7 +42,27 @@ class BudgetCounter:
 
     @property
     def headroom(self) -> int:
-        return self.limit - self.spent - self.reserved
+        room = self.limit - self.spent if self.leased is None else self.leased
+        return room - self.reserved
+
+
+class BudgetPool(Protocol):
+    """Where replicas share hard budgets (Redis); the counters' `leased` is what each may reserve."""
+
+    def spent(self, counter: BudgetCounter, charged: int) -> None:
+        """A charge settled here: the lease shrinks by it (reported to the pool with the next call)."""
+
+    async def top_up(self, counter: BudgetCounter, need: int) -> bool:
+        """Try to lease enough that `need` more fits in this counter here; whether it fits now."""
+
+    def refused_for_outage(self, counter: BudgetCounter) -> bool:
+        """Whether the last top-up of this counter failed because Redis is unreachable."""
+
+    async def refresh(self, counters: Iterable[BudgetCounter]) -> None:
+        """Renew the leases held, report what was charged, give back what is not needed."""
+
+    async def close(self, counters: Iterable[BudgetCounter]) -> None:
+        """Give every lease back (shutdown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,23 +97,43 @@ def period_key(period: str, at_ms: int) -> str:
     return "all"
 
 
+def period_end_ms(period: str, key: str) -> int:
+    """When the period named `key` ends (epoch ms); 0 for a budget with no period."""
+    if period == "day":
+        end = datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
+    elif period == "month":
+        year, month = (int(part) for part in key.split("-"))
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    else:
+        return 0
+    return int(end.timestamp() * 1000)
+
+
+def subject_of(spec: BudgetSpec, tenant: str, key_id: str, session_id: str | None) -> str | None:
+    """What a budget counts a request against (a tenant, a key or a session), or None if it does not apply."""
+    if spec.scope == "tenant":
+        return tenant if spec.target == tenant else None
+    if spec.scope == "key":
+        return key_id if spec.target == key_id else None
+    return session_id if spec.target == tenant and session_id else None
+
+
 class Budgets:
     def __init__(self, specs: tuple[BudgetSpec, ...]) -> None:
         self.specs = specs
         self.counters: dict[tuple[str, str, str], BudgetCounter] = {}
         self.alerts: list[Alert] = []
+        self.pool: BudgetPool | None = None  # scaled out: hard budgets are shared through it
 
-    def _subject(self, spec: BudgetSpec, tenant: str, key_id: str, session_id: str | None) -> str | None:
-        if spec.scope == "tenant":
-            return tenant if spec.target == tenant else None
-        if spec.scope == "key":
-            return key_id if spec.target == key_id else None
-        return session_id if spec.target == tenant and session_id else None
+    def share(self, counter: BudgetCounter) -> None:
+        """Scaled out, a hard budget's counter reserves only within what it leased from the pool."""
+        if self.pool is not None and counter.spec.mode == "hard" and counter.leased is None:
+            counter.leased = 0
 
     def applicable(self, tenant: str, key_id: str, session_id: str | None, at_ms: int) -> list[BudgetCounter]:
         found = []
         for spec in self.specs:
-            subject = self._subject(spec, tenant, key_id, session_id)
+            subject = subject_of(spec, tenant, key_id, session_id)
             if subject is None:
                 continue
             period = period_key(spec.period, at_ms)
@@ -94,6 +141,7 @@ class Budgets:
             counter = self.counters.get(slot)
             if counter is None:
                 counter = self.counters[slot] = BudgetCounter(spec, subject, period)
+                self.share(counter)
             found.append(counter)
         return found
 
@@ -107,7 +155,12 @@ class Budgets:
 
     def spend(self, counter: BudgetCounter, held: int, amount: int, tokens: int, at_ms: int) -> None:
         counter.reserved -= held
-        counter.spent += tokens if counter.counts_tokens else amount
+        charged = tokens if counter.counts_tokens else amount
+        counter.spent += charged
+        if counter.leased is not None:
+            counter.leased -= charged
+            if self.pool is not None:
+                self.pool.spent(counter, charged)
         for threshold in THRESHOLDS:
             if counter.alerted < threshold and counter.spent * 100 >= threshold * counter.limit:
                 counter.alerted = threshold

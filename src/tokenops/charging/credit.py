@@ -79,7 +79,8 @@ class CreditController:
         self.holds: dict[str, Hold] = {}
         self.leases: CreditLeases | None = None  # scaled out: reserve only within this replica's lease
         self.short = 0  # minor units the last reservation refused for the balance lacked
-        self.whole = False  # refuse rather than clamp when the balance (the lease) limits: a top-up may follow
+        self.short_budget: tuple[BudgetCounter, int] | None = None  # the shared budget that refused it, and by how much
+        self.whole = False  # refuse rather than clamp when a lease (balance or budget) limits: a top-up may follow
 
     def headroom(self, account: Account) -> int:
         """What new reservations may take here: the account's headroom, or what is left of this replica's lease."""
@@ -114,7 +115,7 @@ class CreditController:
         free = sum(g.available for g in grants if g.usable(model, started_ms)) if grants else 0
         room = self.headroom(account)
         granted = _max_output(rates, prompt, cap, free, room)
-        limited_by = "balance"
+        limited_by, limiting = "balance", None
         for counter in counters:
             if counter.spec.mode != "hard":
                 continue
@@ -123,13 +124,16 @@ class CreditController:
             else:
                 fits = _max_output(rates, prompt, cap, free, counter.headroom)
             if fits < granted:
-                granted, limited_by = fits, counter.spec.id
-        if granted < min_output or (self.whole and limited_by == "balance" and granted < cap):
-            if limited_by == "balance":
+                granted, limited_by, limiting = fits, counter.spec.id, counter
+        leased = limiting is None or limiting.leased is not None  # a top-up may widen what limits it
+        if granted < min_output or (self.whole and leased and granted < cap):
+            if limiting is None:
                 self.short = _money(rates, prompt, cap, free) - room
                 raise InsufficientFunds(
                     f"the balance of account '{tenant}' does not cover this request; top up or lower max_tokens"
                 )
+            whole = prompt + cap if limiting.counts_tokens else _money(rates, prompt, cap, free)
+            self.short_budget = (limiting, whole - limiting.headroom)
             raise InsufficientFunds(f"budget '{limited_by}' is exhausted for this period", code="budget_exceeded")
         hold = Hold(request_id, account, rates, model, tenant, key_id, session_id, started_ms,
                     started_ms + self.ttl_ms, prompt, granted)  # fmt: skip

@@ -13,7 +13,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from tokenops.charging.budgets import Budgets
+from tokenops.charging.budgets import BudgetCounter, BudgetPool, Budgets, period_key, subject_of
 from tokenops.charging.catalog import ChargingConfig, StoredConfig, config_from_docs
 from tokenops.charging.credit import CreditController, Hold
 from tokenops.charging.leases import CreditLeases
@@ -45,6 +45,7 @@ class ChargingService:
         self.sectors: dict[str, str] = {}  # tenant -> sector, from the catalog
         self.credit = CreditController(PriceBook([]), {}, Budgets(()))
         self.leases: CreditLeases | None = None  # scaled out: the share of each balance this replica may reserve
+        self.budget_pool: BudgetPool | None = None  # scaled out: where hard budgets are shared
         self._cursor = 0
 
     async def start(self, config: ChargingConfig | None) -> None:
@@ -59,6 +60,7 @@ class ChargingService:
         self._cursor = await self.store.last_seq()
         self.credit = CreditController(PriceBook(list(self.config.prices)), await self.store.accounts(), budgets)
         self.credit.leases = self.leases
+        budgets.pool = self.budget_pool
         budgets.load(await self.store.spends(), now_ms())
 
     async def recover(self) -> list[str]:
@@ -81,6 +83,27 @@ class ChargingService:
         account = (await self.store.accounts())[account_id]
         held = sum(r.amount for r in await self.store.open_holds() if r.account_id == account_id)
         return account.balance + account.limit, held
+
+    async def budget_usage(self, counter: BudgetCounter) -> tuple[int, int]:
+        """From the ledger: what a budget's period has spent, and what open reservations may hold against it."""
+        spec, spent, tenants = counter.spec, 0, set()
+        for s in await self.store.spends():
+            subject = subject_of(spec, s.tenant, s.key_id, s.session_id)
+            if subject is None:
+                continue
+            tenants.add(s.tenant)  # a key's tenant, as the ledger knows it
+            if subject == counter.subject and period_key(spec.period, s.created_ms) == counter.period:
+                spent += s.tokens if counter.counts_tokens else s.amount
+        if spec.scope != "key":
+            tenants = {spec.target}
+        holds = [
+            r
+            for r in await self.store.open_holds()
+            if period_key(spec.period, r.created_ms) == counter.period and (not tenants or r.account_id in tenants)
+        ]
+        if counter.counts_tokens:  # tokens held are not recorded: nothing new until the replicas renewed theirs
+            return spent, counter.limit if holds else 0
+        return spent, sum(r.amount for r in holds)
 
     async def charge_record(self, record: UsageRecord) -> Entry | None:
         """Charge a recorded request whose reservation is gone, at the prices in force when it started."""
@@ -118,6 +141,8 @@ class ChargingService:
             self.apply(e)
         if self.leases is not None:
             await self.leases.refresh(self.credit.accounts.values())
+        if self.budget_pool is not None:
+            await self.budget_pool.refresh(self.credit.budgets.counters.values())
         return len(entries)
 
     def apply(self, e: Entry) -> None:
@@ -238,12 +263,14 @@ class ChargingService:
         for slot, counter in list(budgets.counters.items()):
             if slot[0] in specs:
                 counter.spec = specs[slot[0]]
+                budgets.share(counter)
             else:
                 del budgets.counters[slot]
         budgets.specs = self.config.budgets
         new = tuple(b for b in self.config.budgets if b.id not in known)
         if new:  # a new budget counts what was already spent in its period
             fresh = Budgets(new)
+            fresh.pool = budgets.pool
             fresh.load(await self.store.spends(), now_ms())
             budgets.counters.update(fresh.counters)
         for account in (await self.store.accounts()).values():

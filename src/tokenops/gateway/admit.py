@@ -72,22 +72,44 @@ async def admit_chat_leased(
 ) -> Admission:  # fmt: skip
     """`admit_chat`; scaled out, a reservation that does not fit this replica's lease first tops the lease up.
 
-    It is refused (402) only when even the headroom left in the shared pool cannot cover it.
+    The leases are those of the balance and of the tenant's hard budgets; it is refused (402)
+    only when even the headroom left in the shared pools cannot cover it.
     """
     leases, account = credit.leases, credit.accounts.get(principal.tenant.id)
     if leases is None or account is None:
         return admit_chat(credit, principal, record, chat, plan, body_size, counter)
-    credit.whole = True  # the request whole, or a top-up first: a small lease must not clamp it
+    pool, exhausted = credit.budgets.pool, None
+    for _ in range(4):  # each top-up that succeeded may meet another shortfall (the other lease, or a race)
+        credit.whole = True  # the request whole, or a top-up first: a small lease must not clamp it
+        credit.short_budget = None
+        try:
+            return admit_chat(credit, principal, record, chat, plan, body_size, counter)
+        except InsufficientFunds as err:
+            short = credit.short_budget
+            if err.code == "insufficient_balance":
+                if await leases.top_up(account, credit.short):
+                    continue
+                if leases.refused_for_outage(account):
+                    raise store_unavailable() from None  # Redis is unreachable and the tenant's rule is to refuse
+            elif err.code == "budget_exceeded" and pool is not None and short is not None:
+                if await pool.top_up(*short):
+                    continue
+                if pool.refused_for_outage(short[0]):
+                    raise store_unavailable() from None  # a shared budget cannot be checked while Redis is down
+                exhausted = short[0].spec.id  # the request does not fit the budget whole
+            else:
+                raise
+            break
+        finally:
+            credit.whole = False
     try:
         return admit_chat(credit, principal, record, chat, plan, body_size, counter)
     except InsufficientFunds as err:
-        if err.code != "insufficient_balance":
-            raise
-    finally:
-        credit.whole = False
-    if not await leases.top_up(account, credit.short) and leases.refused_for_outage(account):
-        raise store_unavailable()  # Redis is unreachable and this tenant's outage rule is to refuse
-    return admit_chat(credit, principal, record, chat, plan, body_size, counter)
+        if exhausted is not None and err.code == "insufficient_balance":  # the budget refused it first
+            raise InsufficientFunds(
+                f"budget '{exhausted}' is exhausted for this period", code="budget_exceeded"
+            ) from None
+        raise
 
 
 def _exact_prompt(chat: ChatRequest, counter: Counter) -> int:
@@ -205,7 +227,13 @@ class GrantedStream:
         if got >= short or credit.leases is None or not hold.open:
             return got
         missing = wanted - got
-        await credit.leases.top_up(hold.account, round_up(missing * hold.rates.output / MTOK))
+        money = round_up(missing * hold.rates.output / MTOK)
+        await credit.leases.top_up(hold.account, money)
+        pool = credit.budgets.pool
+        if pool is not None:  # and the hold's shared budgets
+            for counter, _ in hold.budgets:
+                if counter.leased is not None and counter.spec.mode == "hard":
+                    await pool.top_up(counter, missing if counter.counts_tokens else money)
         return got + credit.extend(hold, missing, int(time.time() * 1000))
 
     async def aclose(self) -> None:

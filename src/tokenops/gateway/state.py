@@ -25,7 +25,7 @@ from tokenops.routing import ComplexityRouter
 from tokenops.security import Guard
 from tokenops.sessions import SQLiteTranscripts
 from tokenops.store import SQLiteStore, Store
-from tokenops.store.backing import credit_leases
+from tokenops.store.backing import budget_pool, credit_leases
 from tokenops.store.redis_feed import ChangeFeed
 from tokenops.store.spool import Spool
 from tokenops.telemetry import Telemetry
@@ -83,6 +83,7 @@ class AppState:
         self.sink = UsageSink(self.store, ledger, spool=spool)
         self.charging = ChargingService(ledger)
         self.charging.leases = credit_leases(self.guard.counters, self.charging.headroom)
+        self.charging.budget_pool = budget_pool(self.guard.counters, self.charging.budget_usage)
         archive = SQLiteTranscripts(self.store) if isinstance(self.store, SQLiteStore) else None
         if archive is not None:
             await archive.open()
@@ -155,6 +156,8 @@ class AppState:
         self.sink.close_spool()
         if self.charging.leases is not None:
             await self.charging.leases.close(self.charging.credit.accounts.values())
+        if self.charging.budget_pool is not None:
+            await self.charging.budget_pool.close(self.charging.credit.budgets.counters.values())
         self.compaction.close()
         await self.telemetry.stop()
         await self.guard.stop()

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from tokenops.charging.budget_leases import Recompute as BudgetRecompute
+from tokenops.charging.budget_leases import RedisBudgets
+from tokenops.charging.budgets import BudgetPool
 from tokenops.charging.leases import CreditLeases, Recompute, RedisLeases
 from tokenops.errors import ConfigError
 from tokenops.limits import Counters
@@ -92,3 +95,14 @@ def credit_leases(counters: Counters | None, recompute: Recompute) -> CreditLeas
     if resilient is not None:
         leases.outage = resilient.rule  # what an account may spend here while Redis is unreachable
     return leases
+
+
+def budget_pool(counters: Counters | None, recompute: BudgetRecompute) -> BudgetPool | None:
+    """Scaled out (counters on Redis), where replicas share hard budgets per period; else None."""
+    if isinstance(counters, ResilientCounters):
+        counters = counters.primary
+    if not isinstance(counters, RedisCounters):
+        return None
+    ttl_ms = int(float(os.environ.get("TOKENOPS_CREDIT_LEASE_TTL_S", 30)) * 1000)
+    chunk = int(os.environ.get("TOKENOPS_BUDGET_LEASE_CHUNK", 0))  # minor units or tokens kept spare
+    return RedisBudgets(counters.client, counters.prefix, recompute, ttl_ms, chunk)
