@@ -14,12 +14,11 @@ import httpx2 as httpx
 import openai
 import pytest
 import redis.asyncio as aioredis
-import yaml
 
 from tests.charging_support import priced_catalog
 from tests.conftest import demo_catalog
 from tests.scaleout_support import REDIS_URL
-from tests.test_scaleout_credit import KEY, TENANT, Replica, _ledger
+from tests.test_scaleout_credit import KEY, TENANT, Replica, _ledger, two_replicas
 from tests.test_scaleout_credit import env as env  # a fixture
 from tokenops.charging.budget_leases import RedisBudgets
 from tokenops.charging.budgets import BudgetCounter, period_key
@@ -36,16 +35,7 @@ def replicas(tmp_path: Path, pg_database: str, env: dict[str, str]) -> Iterator[
     catalog["budgets"] = [
         {"id": "ringback-day", "scope": "tenant", "tenant": TENANT, "period": "day", "amount": f"{BUDGET / 100:.2f}"}
     ]
-    config = tmp_path / "catalog.yaml"
-    config.write_text(yaml.safe_dump(catalog))
-    started: list[Replica] = []
-    try:
-        for _ in range(2):  # one after the other: the first seeds the store; both share the key secret
-            started.append(Replica(tmp_path / "home", config, env, pg_database))
-        yield started
-    finally:
-        for replica in started:
-            replica.stop()
+    yield from two_replicas(tmp_path, catalog, env, pg_database)
 
 
 async def _one(client: openai.AsyncOpenAI, i: int) -> int:

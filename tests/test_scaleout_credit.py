@@ -76,19 +76,26 @@ def env(pg_schema: str, redis_prefix: str) -> dict[str, str]:
                 TOKENOPS_ADMIN_TOKEN="adm-demo-operator", TOKENOPS_SHUTDOWN_GRACE_S="10")  # fmt: skip
 
 
-@pytest.fixture
-def replicas(tmp_path: Path, pg_database: str, env: dict[str, str]) -> Iterator[list[Replica]]:
-    catalog = priced_catalog(demo_catalog(), f"{BALANCE / 100:.2f}", ttft_ms=20, tokens_per_s=1000, reply_tokens=200)
+def two_replicas(
+    tmp_path: Path, catalog: dict[str, Any], env: dict[str, str], database: str
+) -> Iterator[list[Replica]]:
+    """Two replica processes serving `catalog` from one store; stopped afterwards."""
     config = tmp_path / "catalog.yaml"
     config.write_text(yaml.safe_dump(catalog))
     started: list[Replica] = []
     try:
         for _ in range(2):  # one after the other: the first seeds the store; both share the key secret
-            started.append(Replica(tmp_path / "home", config, env, pg_database))
+            started.append(Replica(tmp_path / "home", config, env, database))
         yield started
     finally:
         for replica in started:
             replica.stop()
+
+
+@pytest.fixture
+def replicas(tmp_path: Path, pg_database: str, env: dict[str, str]) -> Iterator[list[Replica]]:
+    catalog = priced_catalog(demo_catalog(), f"{BALANCE / 100:.2f}", ttft_ms=20, tokens_per_s=1000, reply_tokens=200)
+    yield from two_replicas(tmp_path, catalog, env, pg_database)
 
 
 async def _one_stream(client: openai.AsyncOpenAI, i: int) -> tuple[int, int]:
