@@ -11,7 +11,8 @@ replica reserves only within its lease, as with credit leases (`leases.py`); a s
 charge moves from the lease to `spent` with the replica's next call. The keys expire
 two days after the period ends. If Redis restarts empty, `spent` is recomputed from the
 ledger's charges in the period, and the open reservations recorded in PostgreSQL are
-held as a short-lived lease until the live replicas have renewed theirs.
+held as a short-lived lease until the live replicas have renewed theirs. A call carries a
+nonce, so one resent after its reply was lost counts its charges once.
 
 While Redis is unreachable a hard budget cannot be checked: what a replica holds may still
 be reserved, nothing more (the request path answers 503 `counter_store_unavailable`).
@@ -51,6 +52,11 @@ if not spent then
 else
   spent = tonumber(spent)
 end
+if redis.call('GET', KEYS[4]) == ARGV[11] then
+  debit = 0  -- this call was sent again after its reply was lost: its charges count once
+else
+  redis.call('SET', KEYS[4], ARGV[11], 'PX', 600000)
+end
 for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
   redis.call('HDEL', KEYS[2], dead)
 end
@@ -76,7 +82,7 @@ else
 end
 local expire_at = tonumber(ARGV[10])
 if expire_at > 0 then
-  for _, key in ipairs(KEYS) do redis.call('PEXPIREAT', key, expire_at) end
+  for i = 1, 3 do redis.call('PEXPIREAT', KEYS[i], expire_at) end
 end
 return {new, spent}
 """
@@ -120,7 +126,7 @@ class RedisBudgets:
 
     def _keys(self, slot: str) -> list[str]:
         base = f"{self.prefix}budget:{slot}"
-        return [base, base + ":lease", base + ":exp"]
+        return [base, base + ":lease", base + ":exp", f"{base}:op:{self.replica}"]
 
     def spent(self, counter: BudgetCounter, charged: int) -> None:
         if charged == 0:
@@ -188,7 +194,7 @@ class RedisBudgets:
     async def _run(self, counter: BudgetCounter, slot: str, debit: int, want: int, floor: int) -> tuple[int, int]:
         end = period_end_ms(counter.spec.period, counter.period)
         args: list[str | int] = [self.replica, debit, want, floor, self.ttl_ms, counter.limit, "", 0, 0,
-                                 end + _KEEP_AFTER_MS if end else 0]  # fmt: skip
+                                 end + _KEEP_AFTER_MS if end else 0, secrets.token_hex(8)]  # fmt: skip
         reply = await self._script(keys=self._keys(slot), args=args)
         if int(reply[0]) == -1:  # a new period, or Redis lost the pool: start it from the ledger
             if self.recompute is None:

@@ -10,7 +10,9 @@ script per account keeps, atomically,
 and grants `min(wanted, head - sum(leases))`, so the leases together never exceed the
 headroom. A settled charge lowers both the replica's lease and the head by the debit
 (sent with the replica's next call: until then `head - sum(leases)` is unchanged, so
-the delay is safe). A replica renews its leases every second and gives back what it
+the delay is safe). Every call carries a nonce, kept per account and replica: a call the
+client sends again after its connection broke (a reply lost, not the call) applies its debit
+or top-up once. A replica renews its leases every second and gives back what it
 does not need; a dead replica's leases expire. If Redis restarts empty the head is
 recomputed from the ledger (balance + limit, less the open reservations recorded in
 PostgreSQL, held as a short-lived lease until the live replicas have registered theirs).
@@ -47,8 +49,16 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local op, me = ARGV[1], ARGV[2]
 local head = redis.call('HGET', KEYS[1], 'head')
+local function once()  -- false for a call resent after its reply was lost
+  local nonce = ARGV[#ARGV]
+  if redis.call('GET', KEYS[4]) == nonce then return false end
+  redis.call('SET', KEYS[4], nonce, 'PX', 600000)
+  return true
+end
 if op == 'adjust' then
-  if head then redis.call('HSET', KEYS[1], 'head', string.format('%.0f', tonumber(head) + tonumber(ARGV[3]))) end
+  if head and once() then
+    redis.call('HSET', KEYS[1], 'head', string.format('%.0f', tonumber(head) + tonumber(ARGV[3])))
+  end
   return {0, 0}
 end
 local debit, want, floor, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -64,6 +74,7 @@ if not head then
 else
   head = tonumber(head)
 end
+if not once() then debit = 0 end
 for _, dead in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)) do
   redis.call('HDEL', KEYS[2], dead)
 end
@@ -153,7 +164,7 @@ class RedisLeases:
 
     def _keys(self, account_id: str) -> list[str]:
         base = f"{self.prefix}credit:{account_id}"
-        return [base, base + ":lease", base + ":exp"]
+        return [base, base + ":lease", base + ":exp", f"{base}:op:{self.replica}"]
 
     def room(self, account: Account) -> int:
         self._accounts[account.id] = account
@@ -243,21 +254,23 @@ class RedisLeases:
             self.outage_used.pop(account_id, None)  # Redis answers: what was leased locally is accounted for
 
     async def _run(self, account_id: str, debit: int, want: int, floor: int) -> int:
-        args: list[str | int] = ["lease", self.replica, debit, want, floor, self.ttl_ms, "", 0, 0]
+        args: list[str | int] = ["lease", self.replica, debit, want, floor, self.ttl_ms, "", 0, 0, secrets.token_hex(8)]
         reply = await self._script(keys=self._keys(account_id), args=args)
         if int(reply[0]) == -1:  # Redis lost the pool: start it again from the ledger
             if self.recompute is None:
                 raise RuntimeError("the lease pool is empty and nothing can recompute it")
             head, open_holds = await self.recompute(account_id)
-            args[6:] = [head, open_holds, 5_000]  # the open holds count until the replicas renewed theirs
+            args[6:9] = [head, open_holds, 5_000]  # the open holds count until the replicas renewed theirs
             reply = await self._script(keys=self._keys(account_id), args=args)
             log.warning("lease pool of %s recomputed from the ledger: headroom %d, %d held open", account_id,
                         head, open_holds)  # fmt: skip
         return int(reply[0])
 
     async def adjust(self, account_id: str, amount: int) -> None:
-        if amount:
-            await self._script(keys=self._keys(account_id), args=["adjust", self.replica, amount])
+        if amount:  # under the account's lock: the nonce tells a resent call only from the call just before it
+            async with self._locks.setdefault(account_id, asyncio.Lock()):
+                args: list[str | int] = ["adjust", self.replica, amount, secrets.token_hex(8)]
+                await self._script(keys=self._keys(account_id), args=args)
 
     async def refresh(self, accounts: Iterable[Account]) -> None:
         for account in list(accounts):

@@ -92,11 +92,11 @@ class AppState:
         connector = aiohttp.TCPConnector(limit=self.settings.upstream_connections, limit_per_host=0, ttl_dns_cache=300)
         self.session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
         self.sink.observers.append(self.guard.settled)
-        self.telemetry.start(self, self.sink.observers)
         await self.guard.start(self.spec.raw if self.spec else None, self.hasher, self.reload)
         if self.feed is not None:
             await self.feed.start(self.guard.nudge.set)
         await self.reload()
+        self.telemetry.start(self, self.sink.observers)  # after the first snapshot: it samples the catalog
         await self.charging.recover()  # after reload: rating needs the tenants' sectors
         self._upkeep = asyncio.create_task(self._charging_upkeep())
         self.ready = True

@@ -92,11 +92,7 @@ class ResilientCounters:
             probing = self.down_since is not None
             self._probing = self._probing or probing
             try:
-                try:
-                    result = await op(self.primary)
-                except redis.exceptions.ConnectionError:
-                    # a pooled connection the server closed (it restarted) is dropped: one retry on a fresh one
-                    result = await op(self.primary)
+                result = await op(self.primary)  # the client itself resends once on a connection Redis closed
             except STORE_DOWN as exc:
                 self._fell(exc)
             else:

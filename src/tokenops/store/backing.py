@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis.asyncio as aioredis
+import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from tokenops.charging.budget_leases import Recompute as BudgetRecompute
 from tokenops.charging.budget_leases import RedisBudgets
@@ -72,14 +75,25 @@ def open_stores(backing: Backing, home: Path) -> Stores:
     admin = PostgresAdminStore(backing.database_url, backing.schema)
     stores = Stores(PostgresStore(backing.database_url, backing.schema), admin, spool_dir=home / "spool")
     if backing.redis_url is not None:
-        client = aioredis.Redis.from_url(backing.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        client = redis_client(backing.redis_url, socket_timeout=2.0)
         # while Redis is unreachable each tenant is refused or served locally, as its outage policy says
         stores.counters = ResilientCounters(RedisCounters(client, backing.redis_prefix))
         # the feed listens without a read timeout (it waits for news); it closes both clients on stop
-        listener = aioredis.Redis.from_url(backing.redis_url, socket_connect_timeout=2.0)
+        listener = redis_client(backing.redis_url)
         stores.feed = ChangeFeed(listener, backing.redis_prefix + "catalog-changes", also_close=client)
         admin.on_change = stores.feed.publish
     return stores
+
+
+def redis_client(url: str, socket_timeout: float | None = None) -> aioredis.Redis:
+    """A Redis client whose command, when its pooled connection turns out closed, is sent once more on a new one.
+
+    After Redis restarts every pooled connection is dead, and each would otherwise fail one
+    command before the pool notices. Only a broken connection is retried, at once; a timeout
+    is not (a hung server would double the wait), and a refused connection fails at once.
+    """
+    retry = Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,))
+    return aioredis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=2.0, retry=retry)
 
 
 def credit_leases(counters: Counters | None, recompute: Recompute) -> CreditLeases | None:

@@ -67,12 +67,12 @@ class Telemetry:
             source = self.source
             if source is None:
                 continue
-            self.live.busy.append({d: source.health.busy(d) for d in source.catalog.deployments})
-            if tick % EVENTS_EVERY_S == 1:
-                try:
+            try:  # a failed sample is logged and the next one taken: the sampler must outlive it
+                self.live.busy.append({d: source.health.busy(d) for d in source.catalog.deployments})
+                if tick % EVENTS_EVERY_S == 1:
                     await self.count_events()
-                except Exception:
-                    log.exception("reading security events failed")
+            except Exception:
+                log.exception("telemetry sample failed")
 
     async def count_events(self) -> None:
         """Count extraction events stored since the last look (by any replica)."""
