@@ -17,9 +17,10 @@ import redis.asyncio as aioredis
 
 from tests.charging_support import priced_catalog
 from tests.conftest import demo_catalog
+from tests.replica_processes import Replica, tenant_ledger, two_replicas
+from tests.replica_processes import replica_env as replica_env  # a fixture
 from tests.scaleout_support import REDIS_URL
-from tests.test_scaleout_credit import KEY, TENANT, Replica, _ledger, two_replicas
-from tests.test_scaleout_credit import env as env  # a fixture
+from tests.test_scaleout_credit import KEY, TENANT
 from tokenops.charging.budget_leases import RedisBudgets
 from tokenops.charging.budgets import BudgetCounter, period_key
 from tokenops.charging.catalog import BudgetSpec
@@ -29,8 +30,9 @@ BUDGET = 1500  # minor units a day: covers some of the requests, not all
 
 
 @pytest.fixture
-def replicas(tmp_path: Path, pg_database: str, env: dict[str, str]) -> Iterator[list[Replica]]:
-    env = dict(env, TOKENOPS_CREDIT_LEASE_CHUNK="1000")  # the balance leased with room to spare: the budget limits
+def replicas(tmp_path: Path, pg_database: str, replica_env: dict[str, str]) -> Iterator[list[Replica]]:
+    # the balance leased with room to spare: the budget limits
+    env = dict(replica_env, TOKENOPS_CREDIT_LEASE_CHUNK="1000")
     catalog = priced_catalog(demo_catalog(), f"{BALANCE / 100:.2f}", ttft_ms=20, tokens_per_s=1000, reply_tokens=200)
     catalog["budgets"] = [
         {"id": "ringback-day", "scope": "tenant", "tenant": TENANT, "period": "day", "amount": f"{BUDGET / 100:.2f}"}
@@ -76,7 +78,7 @@ def test_two_replicas_never_charge_a_shared_hard_budget_past_its_limit(
         replicas[0].url + "/admin/ledger/verify", headers={"Authorization": "Bearer adm-demo-operator"}, timeout=60
     )
     replicas[0].stop()
-    balance, entries, records = asyncio.run(_ledger(pg_database, pg_schema))
+    balance, entries, records = asyncio.run(tenant_ledger(pg_database, pg_schema, TENANT))
     today = period_key("day", int(time.time() * 1000))
     charges = [e for e in entries if e.kind == "charge" and period_key("day", e.created_ms) == today]
     charged = -sum(e.amount for e in charges)

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,89 +11,27 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2 as httpx
 import openai
 import pytest
 import redis.asyncio as aioredis
-import yaml
 
 from tests.charging_support import priced_catalog
 from tests.conftest import demo_catalog
+from tests.replica_processes import Replica, tenant_ledger, two_replicas
+from tests.replica_processes import replica_env as replica_env  # a fixture
 from tests.scaleout_support import REDIS_URL
-from tests.test_process import free_port
 from tokenops.charging.accounts import Account
 from tokenops.charging.leases import RedisLeases
-from tokenops.charging.ledger import Entry
-from tokenops.charging.postgres import ChargingPostgres
-from tokenops.store.postgres import PostgresStore
 
 KEY = "sk-demo-consumer"
 TENANT = "ringback-app"
 BALANCE = 5000  # minor units: covers some of the 300 streams, not all
 
 
-class Replica:
-    """`tokenops serve` as a process of its own, on the test's PostgreSQL schema and Redis prefix."""
-
-    def __init__(self, home: Path, config: Path, env: dict[str, str], dsn: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tokenops", "serve", "--config", str(config), "--port", str(self.port),
-             "--home", str(home), "--database-url", dsn, "--redis-url", REDIS_URL],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(self.url + "/readyz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                err = self.proc.communicate()[1] or b""
-                raise RuntimeError("replica did not start: " + err.decode()[-2000:])
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc.stderr:
-            self.proc.stderr.close()
-
-
 @pytest.fixture
-def env(pg_schema: str, redis_prefix: str) -> dict[str, str]:
-    return dict(os.environ, TOKENOPS_DATABASE_SCHEMA=pg_schema, TOKENOPS_REDIS_PREFIX=redis_prefix,
-                TOKENOPS_ADMIN_TOKEN="adm-demo-operator", TOKENOPS_SHUTDOWN_GRACE_S="10")  # fmt: skip
-
-
-def two_replicas(
-    tmp_path: Path, catalog: dict[str, Any], env: dict[str, str], database: str
-) -> Iterator[list[Replica]]:
-    """Two replica processes serving `catalog` from one store; stopped afterwards."""
-    config = tmp_path / "catalog.yaml"
-    config.write_text(yaml.safe_dump(catalog))
-    started: list[Replica] = []
-    try:
-        for _ in range(2):  # one after the other: the first seeds the store; both share the key secret
-            started.append(Replica(tmp_path / "home", config, env, database))
-        yield started
-    finally:
-        for replica in started:
-            replica.stop()
-
-
-@pytest.fixture
-def replicas(tmp_path: Path, pg_database: str, env: dict[str, str]) -> Iterator[list[Replica]]:
+def replicas(tmp_path: Path, pg_database: str, replica_env: dict[str, str]) -> Iterator[list[Replica]]:
     catalog = priced_catalog(demo_catalog(), f"{BALANCE / 100:.2f}", ttft_ms=20, tokens_per_s=1000, reply_tokens=200)
-    yield from two_replicas(tmp_path, catalog, env, pg_database)
+    yield from two_replicas(tmp_path, catalog, replica_env, pg_database)
 
 
 async def _one_stream(client: openai.AsyncOpenAI, i: int) -> tuple[int, int]:
@@ -129,21 +65,8 @@ async def _burst(replicas: list[Replica], n: int) -> list[tuple[int, int]]:
             await client.close()
 
 
-async def _ledger(dsn: str, schema: str) -> tuple[int, list[Entry], int]:
-    """The tenant's balance, its entries, and how many usage records it has."""
-    store = PostgresStore(dsn, schema)
-    await store.open()
-    try:
-        ledger = ChargingPostgres(store)
-        accounts = await ledger.accounts()
-        records = [r for r in await store.usage_records() if r.tenant_id == TENANT]
-        return accounts[TENANT].balance, await ledger.entries(TENANT), len(records)
-    finally:
-        await store.close()
-
-
 def test_two_replicas_never_take_a_shared_prepaid_balance_below_its_floor(
-    replicas: list[Replica], env: dict[str, str], pg_database: str, pg_schema: str
+    replicas: list[Replica], replica_env: dict[str, str], pg_database: str, pg_schema: str
 ) -> None:
     started = time.monotonic()
     results = asyncio.run(_burst(replicas, 300))
@@ -153,10 +76,10 @@ def test_two_replicas_never_take_a_shared_prepaid_balance_below_its_floor(
     replicas[1].stop()  # settles everything it holds and gives its leases back
     verify = subprocess.run(
         [sys.executable, "-m", "tokenops", "ledger", "verify", "--url", replicas[0].url],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=replica_env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     replicas[0].stop()
-    balance, entries, records = asyncio.run(_ledger(pg_database, pg_schema))
+    balance, entries, records = asyncio.run(tenant_ledger(pg_database, pg_schema, TENANT))
     charges = [e for e in entries if e.kind == "charge"]
     billed = sum(sum(e.meta["tokens"]) for e in charges)
     print(f"served {len(served)} streams on 2 replicas, refused {len(refused)}, balance {BALANCE} -> {balance} "
