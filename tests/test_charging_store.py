@@ -125,11 +125,14 @@ async def test_sweeper_settles_expired_reservations_from_recorded_usage_and_rele
 
 
 async def test_recovery_charges_a_recorded_request_whose_reservation_a_crash_left_open(
-    service: ChargingService,
+    service: ChargingService, backend: Backend
 ) -> None:
     now = int(time.time() * 1000)
     row = HoldRow("r9", "ringback-app", 500, now + 1000, now)
-    await service.store.settle([_record("r9", now, (1_000_000, 0))], [], [row], [])
+    other = backend.store()  # another process on the same database, which crashes and never beat a heart
+    await other.open()
+    await backend.ledger(other).settle([_record("r9", now, (1_000_000, 0))], [], [row], [])
+    await other.close()
     await service.load()  # as a new process would, which knows the tenants' sectors from the catalog
     service.sectors = {"ringback-app": "retail"}
     assert await service.recover() == ["r9"]

@@ -208,11 +208,11 @@ class ChargingPostgres(PostgresChargingQueries):
         async def work(conn: asyncpg.Connection) -> None:
             if holds:
                 await conn.execute(
-                    "INSERT INTO reservations SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], "
-                    "$4::bigint[], $5::bigint[]) ON CONFLICT (request_id) DO UPDATE SET amount_minor = "
-                    "excluded.amount_minor, expires_ms = excluded.expires_ms",
+                    "INSERT INTO reservations SELECT *, $6::text FROM unnest($1::text[], $2::text[], "
+                    "$3::bigint[], $4::bigint[], $5::bigint[]) ON CONFLICT (request_id) DO UPDATE SET amount_minor "
+                    "= excluded.amount_minor, expires_ms = excluded.expires_ms, owner = excluded.owner",
                     *[list(c) for c in zip(*[(h.request_id, h.account_id, h.amount, h.expires_ms, h.created_ms)
-                                             for h in holds], strict=True)],
+                                             for h in holds], strict=True)], self.writer,
                 )  # fmt: skip
             if records:
                 await conn.execute(INSERT_USAGE, *usage_columns(records))

@@ -13,8 +13,10 @@ from tokenops.charging.ledger import Entry
 from tokenops.charging.store import HoldRow
 from tokenops.store.base import USAGE_COLUMNS, UsageRecord
 from tokenops.store.postgres import usage_of
+from tokenops.store.postgres_schema import NOW_MS
 
 ENTRY_COLUMNS = "seq, account_id, kind, amount_minor, idem_key, request_id, created_ms, meta, prev_hash, hash"
+HOLD_COLUMNS = "request_id, account_id, amount_minor, expires_ms, created_ms, owner"
 
 
 def entry_of(row: asyncpg.Record) -> Entry:
@@ -53,11 +55,30 @@ class PostgresChargingQueries:
         return int(await self.pool.fetchval("SELECT coalesce(max(seq), 0) FROM ledger_entries"))
 
     async def open_holds(self) -> list[HoldRow]:
-        rows = await self._all("SELECT request_id, account_id, amount_minor, expires_ms, created_ms FROM reservations")
-        return [HoldRow(*r) for r in rows]
+        return [HoldRow(*r) for r in await self._all(f"SELECT {HOLD_COLUMNS} FROM reservations")]
 
     async def close_holds(self, request_ids: Sequence[str]) -> None:
         await self.pool.execute("DELETE FROM reservations WHERE request_id = ANY($1::text[])", list(request_ids))
+
+    async def heartbeat(self) -> None:
+        await self.pool.execute(
+            f"INSERT INTO replicas VALUES ($1, {NOW_MS}) ON CONFLICT (writer) DO UPDATE SET seen_ms = excluded.seen_ms",
+            self.writer,
+        )
+
+    async def retire(self) -> None:
+        await self.pool.execute("DELETE FROM replicas WHERE writer = $1", self.writer)
+
+    async def claim_orphans(self, stale_ms: int) -> list[HoldRow]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            # a row another replica claims meanwhile is re-checked after its lock: its new owner is alive
+            rows = await conn.fetch(
+                f"UPDATE reservations SET owner = $1 WHERE owner <> $1 AND owner NOT IN "
+                f"(SELECT writer FROM replicas WHERE seen_ms >= {NOW_MS} - $2) RETURNING {HOLD_COLUMNS}",
+                self.writer, stale_ms,
+            )  # fmt: skip
+            await conn.execute(f"DELETE FROM replicas WHERE seen_ms < {NOW_MS} - 86400000")  # gone a day
+        return [HoldRow(*r) for r in rows]
 
     async def spends(self) -> list[Spend]:
         rows = await self._all("SELECT amount_minor, created_ms, meta FROM ledger_entries WHERE kind = 'charge'")

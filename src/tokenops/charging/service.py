@@ -38,18 +38,21 @@ def operator_key(account_id: str, key: str) -> str:
 
 
 class ChargingService:
-    def __init__(self, store: ChargingStore, grace_ms: int = 60_000) -> None:
+    def __init__(self, store: ChargingStore, grace_ms: int = 60_000, stale_ms: int = 30_000) -> None:
         self.store = store
         self.grace_ms = grace_ms
+        self.stale_ms = stale_ms  # a replica silent this long is taken for dead: its reservations are taken over
         self.config = StoredConfig("CNY", Decimal(0), (), {}, ())
         self.sectors: dict[str, str] = {}  # tenant -> sector, from the catalog
         self.credit = CreditController(PriceBook([]), {}, Budgets(()))
         self.leases: CreditLeases | None = None  # scaled out: the share of each balance this replica may reserve
         self.budget_pool: BudgetPool | None = None  # scaled out: where hard budgets are shared
         self._cursor = 0
+        self._next_recovery = 0.0
 
     async def start(self, config: ChargingConfig | None) -> None:
         await self.store.open()
+        await self.store.heartbeat()  # before any reservation of ours is on record: none is taken for an orphan
         if config is not None:
             await self.store.seed(config, now_ms())
         await self.load()
@@ -64,9 +67,13 @@ class ChargingService:
         budgets.load(await self.store.spends(), now_ms())
 
     async def recover(self) -> list[str]:
-        """Close reservations a previous process left open: charge what its usage records say, else release."""
+        """Close reservations a dead process left open: charge what its usage records say, else release.
+
+        Run at start and then now and then (`beat`): scaled out, a replica that dies leaves its
+        reservations to the live ones, which take them over once its heartbeat is stale.
+        """
         done = []
-        rows = [r for r in await self.store.open_holds() if r.request_id not in self.credit.holds]
+        rows = [r for r in await self.store.claim_orphans(self.stale_ms) if r.request_id not in self.credit.holds]
         charged = await self.store.charged([r.request_id for r in rows])
         for row in rows:
             record = await self.store.usage_record(row.request_id)
@@ -75,8 +82,15 @@ class ChargingService:
             done.append(row.request_id)
         if done:
             await self.store.close_holds(done)
-            log.warning("closed %d reservations left open by a previous run", len(done))
+            log.warning("closed %d reservations left open by a process that stopped", len(done))
         return done
+
+    async def beat(self, now_s: float, recover_every_s: float = 5.0) -> None:
+        """Tell the other replicas this one is alive; every few seconds, take over what dead ones left open."""
+        await self.store.heartbeat()
+        if now_s >= self._next_recovery:
+            self._next_recovery = now_s + recover_every_s
+            await self.recover()
 
     async def headroom(self, account_id: str) -> tuple[int, int]:
         """From the ledger: an account's balance + limit, and what its open reservations hold."""

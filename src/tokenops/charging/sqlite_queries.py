@@ -15,6 +15,7 @@ from tokenops.store.base import USAGE_COLUMNS, UsageRecord
 from tokenops.store.sqlite import SQLiteStore
 
 ENTRY_COLUMNS = "seq, account_id, kind, amount_minor, idem_key, request_id, created_ms, meta, prev_hash, hash"
+_HOLD_COLUMNS = "request_id, account_id, amount_minor, expires_ms, created_ms, owner"
 
 
 def entry_of(row: tuple[Any, ...]) -> Entry:
@@ -57,8 +58,21 @@ class ChargingQueries:
         return int(rows[0][0])
 
     async def open_holds(self) -> list[HoldRow]:
-        rows = await self._all("SELECT request_id, account_id, amount_minor, expires_ms, created_ms FROM reservations")
-        return [HoldRow(*r) for r in rows]
+        return [HoldRow(*r) for r in await self._all(f"SELECT {_HOLD_COLUMNS} FROM reservations")]
+
+    async def heartbeat(self) -> None:
+        """Nothing to tell: one process serves an embedded file."""
+
+    async def retire(self) -> None:
+        """Nothing to take back: one process serves an embedded file."""
+
+    async def claim_orphans(self, stale_ms: int) -> list[HoldRow]:
+        def run(db: sqlite3.Connection) -> list[HoldRow]:
+            with db:
+                sql = f"UPDATE reservations SET owner = ? WHERE owner <> ? RETURNING {_HOLD_COLUMNS}"
+                return [HoldRow(*r) for r in db.execute(sql, (self.writer, self.writer)).fetchall()]
+
+        return await self._store.run(run)
 
     async def close_holds(self, request_ids: Sequence[str]) -> None:
         def run(db: sqlite3.Connection) -> None:

@@ -26,6 +26,7 @@ class HoldRow:
     amount: int
     expires_ms: int
     created_ms: int
+    owner: str = ""  # the `writer` of the process holding it ('' before owners were recorded)
 
 
 class ChargingStore(Protocol):
@@ -74,6 +75,19 @@ class ChargingStore(Protocol):
     async def open_holds(self) -> list[HoldRow]: ...
 
     async def close_holds(self, request_ids: Sequence[str]) -> None: ...
+
+    async def heartbeat(self) -> None:
+        """Tell the processes sharing this store that this one (its `writer`) is alive, on the store's clock."""
+
+    async def retire(self) -> None:
+        """This process stops: its heartbeat goes, so anything it left open is taken over at once."""
+
+    async def claim_orphans(self, stale_ms: int) -> list[HoldRow]:
+        """Take over the open reservations of processes whose heartbeat is older than `stale_ms` (or absent).
+
+        Atomic per reservation: two live processes claiming at once never both get one. The
+        embedded store has one process, so every reservation another one left is an orphan.
+        """
 
     async def spends(self) -> list[Spend]: ...
 

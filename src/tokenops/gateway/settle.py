@@ -5,7 +5,8 @@ commit), in one transaction each; a request awaits its own commit before its las
 byte goes out. While one batch commits, the next one gathers, so the commit rate,
 not the request rate, bounds disk I/O. A reservation still open after `hold_delay_ms`
 is written with the next batch (a shorter one never is: a crash before its record
-leaves nothing to charge), so a long stream's reservation is on record for recovery.
+leaves nothing to charge), so a long stream's reservation is on record for recovery;
+as the stream is granted more, the row is written again with its new amount and expiry.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ class UsageSink:
         self._max_batch = max_batch
         self._hold_delay_ms = hold_delay_ms
         self._pending: list[_Item] = []
-        self._holds: dict[str, HoldRow] = {}  # opened, not written yet
-        self._written: set[str] = set()  # open and written
+        self._holds: dict[str, Hold] = {}  # open reservations, by request id
+        self._written: dict[str, tuple[int, int]] = {}  # on record: (amount, expiry) as written
         self._flusher: asyncio.Task[None] | None = None
         self.committed = 0
         self.observers: list[Callable[[UsageRecord], None]] = []  # told of each final record (traffic guard)
@@ -57,14 +58,24 @@ class UsageSink:
 
     def hold(self, hold: Hold) -> None:
         """Put a reservation on record once it has been open a while, without waiting for it."""
-        row = HoldRow(hold.request_id, hold.account.id, hold.money, hold.expires_ms, hold.started_ms)
-        self._holds[hold.request_id] = row
+        self._holds[hold.request_id] = hold
 
     def flush_holds(self) -> None:
         """Write the reservations open longer than the delay even if no request settles meanwhile."""
         if self._holds or (self._spool is not None and self._spool.pending):
             self._pending.append((None, None, None, None))
             self._kick()
+
+    def _due_holds(self, now_ms: int) -> list[HoldRow]:
+        """The open reservations to write now: those open past the delay, new or changed since written."""
+        due = now_ms - self._hold_delay_ms
+        rows = []
+        for request_id, h in list(self._holds.items()):
+            if not h.open:  # its request ended: the row goes with its close, if it was ever written
+                del self._holds[request_id]
+            elif h.started_ms <= due and self._written.get(request_id) != (h.money, h.expires_ms):
+                rows.append(HoldRow(request_id, h.account.id, h.money, h.expires_ms, h.started_ms))
+        return rows
 
     async def record(self, record: UsageRecord, charge: Entry | None = None, closes: str | None = None) -> None:
         """Returns once the record (and its charge) is durable; a client abort does not interrupt the write."""
@@ -88,19 +99,15 @@ class UsageSink:
         closing = [c for _, _, c, _ in batch if c is not None]
         for request_id in closing:
             self._holds.pop(request_id, None)
-        due = int(time.time() * 1000) - self._hold_delay_ms
-        holds = {k: h for k, h in self._holds.items() if h.created_ms <= due}
-        for request_id in holds:
-            del self._holds[request_id]
+        holds = self._due_holds(int(time.time() * 1000))
         closed = [c for c in closing if c in self._written]
         charges = [e for _, e, _, _ in batch if e is not None]
-        try:
-            await self._durably(SpoolBatch(records, charges, list(holds.values()), closed))
-        except BaseException:
-            self._holds.update({k: v for k, v in holds.items() if k not in self._holds})
-            raise
-        self._written.update(holds)
-        self._written.difference_update(closed)
+        if not (records or charges or holds or closed or (self._spool is not None and self._spool.pending)):
+            return  # an upkeep tick with nothing changed
+        await self._durably(SpoolBatch(records, charges, holds, closed))  # failed: the holds are due again next time
+        self._written.update({h.request_id: (h.amount, h.expires_ms) for h in holds})
+        for request_id in closed:
+            del self._written[request_id]
 
     async def _commit(self, batch: SpoolBatch) -> None:
         if self._ledger is None:

@@ -38,6 +38,7 @@ class Settings:
     shutdown_grace_s: float = 30.0
     upstream_connections: int = 1000
     max_in_flight: int = 4096  # requests in flight in this process before new ones are shed with 503
+    replica_stale_s: float = 30.0  # scaled out: a replica silent this long is dead; its reservations are taken over
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,6 +46,7 @@ class Settings:
             body_limit=int(os.environ.get("TOKENOPS_BODY_LIMIT", 16 * 1024 * 1024)),
             shutdown_grace_s=float(os.environ.get("TOKENOPS_SHUTDOWN_GRACE_S", 30.0)),
             max_in_flight=int(os.environ.get("TOKENOPS_MAX_IN_FLIGHT", 4096)),
+            replica_stale_s=float(os.environ.get("TOKENOPS_REPLICA_STALE_S", 30.0)),
         )
 
 
@@ -81,7 +83,7 @@ class AppState:
         if spool is not None:
             spool.open()
         self.sink = UsageSink(self.store, ledger, spool=spool)
-        self.charging = ChargingService(ledger)
+        self.charging = ChargingService(ledger, stale_ms=int(self.settings.replica_stale_s * 1000))
         self.charging.leases = credit_leases(self.guard.counters, self.charging.headroom)
         self.charging.budget_pool = budget_pool(self.guard.counters, self.charging.budget_usage)
         archive = SQLiteTranscripts(self.store) if isinstance(self.store, SQLiteStore) else None
@@ -125,6 +127,7 @@ class AppState:
             await asyncio.sleep(every_s)
             try:
                 await self.charging.refresh()
+                await self.charging.beat(time.monotonic())
                 await self.charging.sweep()
                 await self.charging.flush_alerts()
                 self.sink.flush_holds()
@@ -158,6 +161,8 @@ class AppState:
             await self.charging.leases.close(self.charging.credit.accounts.values())
         if self.charging.budget_pool is not None:
             await self.charging.budget_pool.close(self.charging.credit.budgets.counters.values())
+        with contextlib.suppress(Exception):  # unreachable: the heartbeat goes stale instead
+            await self.charging.store.retire()
         self.compaction.close()
         await self.telemetry.stop()
         await self.guard.stop()

@@ -53,8 +53,9 @@ CREATE TABLE IF NOT EXISTS package_grants (
 );
 CREATE TABLE IF NOT EXISTS reservations (
     request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, amount_minor BIGINT NOT NULL,
-    expires_ms BIGINT NOT NULL, created_ms BIGINT NOT NULL
+    expires_ms BIGINT NOT NULL, created_ms BIGINT NOT NULL, owner TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS replicas (writer TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS budget_alerts (
     budget_id TEXT NOT NULL, subject TEXT NOT NULL, period TEXT NOT NULL, threshold BIGINT NOT NULL,
     spent BIGINT NOT NULL, limit_value BIGINT NOT NULL, at_ms BIGINT NOT NULL,
