@@ -5,15 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 
-from tests.conftest import Gateway, demo_catalog, start_gateway
+from tests.conftest import Gateway, ServerThread, demo_catalog, start_gateway
 from tests.scaleout_support import REDIS_URL
+from tokenops.catalog import parse_catalog
 from tokenops.charging.postgres import ChargingPostgres
 from tokenops.charging.verify import check_balances, check_chains
+from tokenops.clock import Clock
+from tokenops.server import build_gateway
 from tokenops.store.backing import Backing
 from tokenops.store.postgres import PostgresStore
 
@@ -71,6 +76,51 @@ def test_a_key_revoked_on_one_replica_stops_working_on_the_other_within_a_second
     while chat(second, "sk-demo-consumer").status_code == 200:
         assert time.monotonic() - started < 1.0
         time.sleep(0.02)
+
+
+async def _db_now_and_stored(backing: Backing) -> tuple[int, list[int], list[tuple[int, str]]]:
+    """The database's clock now; the usage records' start times; the charges' times and price versions."""
+    assert backing.database_url is not None
+    store = PostgresStore(backing.database_url, backing.schema)
+    await store.open()
+    try:
+        entries = await ChargingPostgres(store).entries()
+        charges = [(e.created_ms, e.meta["version"]) for e in entries if e.kind == "charge"]
+        now = await store.clock_ms()
+        assert now is not None
+        return now, [r.created_ms for r in await store.usage_records()], charges
+    finally:
+        await store.close()
+
+
+def test_replicas_whose_hosts_disagree_by_hours_time_and_rate_requests_on_the_databases_clock(
+    tmp_path: Path, backing: Backing
+) -> None:
+    catalog = demo_catalog()
+    db_now, _, _ = asyncio.run(_db_now_and_stored(backing))
+    current = catalog["prices"]["versions"][0]
+    soon = datetime.fromtimestamp(db_now / 1000 + 1800, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # in 30 minutes
+    dearer = {m: {k: str(Decimal(v) * 10) for k, v in p.items()} for m, p in current["models"].items()}
+    catalog["prices"]["versions"].append({"id": "next", "effective": soon, "models": dearer})
+    gateways = []
+    try:
+        for skew in (-3600.0, 3600.0):  # one host an hour behind, one an hour ahead: the latter is in "next" already
+            app = build_gateway(parse_catalog(catalog), tmp_path / "home", None, backing)
+            app.state.clock = Clock(lambda skew=skew: time.time() + skew)
+            gateways.append(Gateway(ServerThread(app).start(), tmp_path / "home"))
+        for i in range(6):
+            assert chat(gateways[i % 2], "sk-demo-consumer").status_code == 200
+        for gw in gateways:
+            gw.server.call(gw.state.sink.drain())
+        verified = httpx.get(gateways[1].url + "/admin/ledger/verify", headers=OPERATOR, timeout=30)
+    finally:
+        for gw in gateways:
+            gw.server.stop()
+    db_now, started, charges = asyncio.run(_db_now_and_stored(backing))
+    assert len(started) == 6 and all(db_now - 60_000 < t <= db_now for t in started), (db_now, started)
+    assert len(charges) == 6 and all(db_now - 60_000 < t <= db_now for t, _ in charges), (db_now, charges)
+    assert {version for _, version in charges} == {current["id"]}, "a replica rated at a price not yet in force"
+    assert verified.status_code == 200 and verified.json()["ok"], verified.text
 
 
 def test_a_redis_url_without_a_database_url_is_refused(tmp_path: Path) -> None:

@@ -80,9 +80,9 @@ def test_a_killed_replicas_reservations_are_closed_by_a_live_one_and_the_ledger_
     tmp_path: Path, pg_database: str, pg_schema: str, replica_env: dict[str, str]
 ) -> None:
     env = dict(replica_env, TOKENOPS_REPLICA_STALE_S="3")
-    config = tmp_path / "catalog.yaml"  # streams of 800 tokens at 80 tokens/s (a 128-token slice in 1.6 s): 10 s
+    config = tmp_path / "catalog.yaml"  # streams of 1600 tokens at 80 tokens/s (a 128-token slice in 1.6 s): 20 s
     config.write_text(yaml.safe_dump(priced_catalog(demo_catalog(), "50.00", ttft_ms=20, tokens_per_s=80,
-                                                    reply_tokens=800)))  # fmt: skip
+                                                    reply_tokens=1600)))  # fmt: skip
     survivor = Replica(tmp_path / "home", config, env, pg_database)
     doomed = Replica(tmp_path / "home", config, env, pg_database)
     late: Replica | None = None
@@ -95,9 +95,10 @@ def test_a_killed_replicas_reservations_are_closed_by_a_live_one_and_the_ledger_
     try:
         for thread in threads:
             thread.start()
-        time.sleep(2.0)  # on record after a second, written again as each stream is granted more
-        first = asyncio.run(_reservations(pg_database, pg_schema))
-        time.sleep(2.5)
+        deadline = time.monotonic() + 10  # each on record after a second
+        while len(first := asyncio.run(_reservations(pg_database, pg_schema))) < 8 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(3.0)  # written again as each stream is granted more
         later = asyncio.run(_reservations(pg_database, pg_schema))
         assert len(first) == 8 and len({owner for _, _, owner in first}) == 2, first
         grown = {r for r, amount, _ in later} == {r for r, _, _ in first} and all(
@@ -113,7 +114,7 @@ def test_a_killed_replicas_reservations_are_closed_by_a_live_one_and_the_ledger_
             time.sleep(0.25)
         left = asyncio.run(_reservations(pg_database, pg_schema))
         for thread in threads:
-            thread.join(30)
+            thread.join(40)
         verify = subprocess.run(
             [sys.executable, "-m", "tokenops", "ledger", "verify", "--url", survivor.url],
             env=env, capture_output=True, text=True, timeout=60,

@@ -9,7 +9,6 @@ same key with a different body is a 409. Every change is audited with before and
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Awaitable
 from typing import Any
 
@@ -28,10 +27,6 @@ from tokenops.telemetry.http import send_bytes
 _AMOUNT = re.compile(r"^-?\d{1,13}(\.\d{1,4})?$")  # bounded, so no amount can overflow a 64-bit column
 _PERIOD = re.compile(r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$")
 _KINDS = ("topup", "refund", "adjustment")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def money(data: dict[str, Any], name: str, currency: str) -> int:
@@ -80,7 +75,7 @@ def _idempotency_key(call: Call, data: dict[str, Any]) -> str:
 async def _post(
     call: Call, action: str, account: Account, work: Awaitable[tuple[Entry, bool]], describe: dict[str, Any]
 ) -> tuple[int, dict[str, Any]]:
-    before = account_doc(account, now_ms())
+    before = account_doc(account, call.state.clock.now_ms())
     try:
         entry, new = await work
     except LedgerConflict:
@@ -91,7 +86,7 @@ async def _post(
         ) from None
     except FloorBreached as exc:
         raise Conflict(str(exc), code="below_floor") from None
-    after = account_doc(account, now_ms())
+    after = account_doc(account, call.state.clock.now_ms())
     doc = {"entry": entry_doc(entry, account.currency), "account": after, "replayed": not new}
     if new:
         await audit(call, action, f"account:{account.id}", account.id, before, {**after, **describe})
@@ -100,13 +95,13 @@ async def _post(
 
 async def list_accounts(call: Call) -> Any:
     scope = call.actor.scope(call.query.get("tenant"))
-    at = now_ms()
+    at = call.state.clock.now_ms()
     accounts = call.state.charging.credit.accounts
     return {"accounts": [account_doc(accounts[t], at) for t in sorted(accounts) if scope is None or t == scope]}
 
 
 async def get_account(call: Call) -> Any:
-    return account_doc(account_of(call, call.params["tenant_id"]), now_ms())
+    return account_doc(account_of(call, call.params["tenant_id"]), call.state.clock.now_ms())
 
 
 async def set_account(call: Call) -> Any:
@@ -124,9 +119,9 @@ async def set_account(call: Call) -> Any:
             "under its floor",
             code="limit_below_balance",
         )
-    before = account_doc(account, now_ms())
+    before = account_doc(account, call.state.clock.now_ms())
     await call.state.charging.set_limit(account.id, limit)
-    after = account_doc(account, now_ms())
+    after = account_doc(account, call.state.clock.now_ms())
     await audit(call, "accounts.set_limit", f"account:{account.id}", account.id, before, after)
     return after
 
@@ -180,7 +175,7 @@ async def grant_package(call: Call) -> Any:
 
 async def list_grants(call: Call) -> Any:
     account = account_of(call, call.params["tenant_id"])
-    at = now_ms()
+    at = call.state.clock.now_ms()
     grants = sorted(account.grants.values(), key=lambda g: (g.usable_until_ms, g.id))
     return {"tenant": account.id, "packages": [grant_doc(g, at) for g in grants]}
 

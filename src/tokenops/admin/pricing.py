@@ -8,7 +8,6 @@ A budget is created or replaced whole; what was spent in its period is kept.
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -27,10 +26,6 @@ from tokenops.errors import BadRequest, ConfigError, Conflict, NotFound
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RATE = re.compile(r"^\d{1,9}(\.\d{1,9})?$")
 _AMOUNT = re.compile(r"^\d{1,13}(\.\d{1,4})?$")
-
-
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 def _rates_are_sane(value: Any, where: str) -> None:
@@ -70,7 +65,7 @@ def version_doc(v: PriceVersion, in_force: str | None) -> dict[str, Any]:
 async def list_prices(call: Call) -> Any:
     call.actor.require_operator()  # contract prices of every tenant are in the book
     book = call.state.charging.credit.book
-    current = book.version_at(_now())
+    current = book.version_at(call.state.clock.now_ms())
     return {"versions": [version_doc(v, current.id if current else None) for v in book.versions]}
 
 
@@ -84,7 +79,7 @@ async def add_price(call: Call) -> Any:
     service = call.state.charging
     if any(v.id == version_id for v in service.config.prices):
         raise Conflict(f"price version {version_id!r} exists; versions are never edited", code="price_version_exists")
-    now = _now()
+    now = call.state.clock.now_ms()
     try:
         effective = to_ms(data["effective"], "effective") if data.get("effective") is not None else now
     except ConfigError as exc:
@@ -120,7 +115,7 @@ def _visible(call: Call, spec: BudgetSpec) -> str | None:
 
 def budget_doc(call: Call, spec: BudgetSpec, tenant: str | None) -> dict[str, Any]:
     currency = call.state.charging.config.currency
-    period = period_key(spec.period, _now())
+    period = period_key(spec.period, call.state.clock.now_ms())
     counter = call.state.charging.credit.budgets.counters.get((spec.id, spec.target, period))
     spent = None if spec.scope == "session" else counter.spent if counter is not None else 0  # sessions: many
 
@@ -175,7 +170,7 @@ async def verify(call: Call) -> Any:
     state = call.state
     sectors = {t.id: t.sector for t in state.catalog.tenants.values()}
     records = await state.store.usage_records()
-    problems = await verify_ledger(state.charging.store, records, sectors, _now(), grace or 0)
+    problems = await verify_ledger(state.charging.store, records, sectors, call.state.clock.now_ms(), grace or 0)
     return {
         "ok": not problems,
         "checked_at": datetime.now(UTC).isoformat(),

@@ -19,6 +19,7 @@ from tokenops.charging.ledger import Entry, charge_key
 from tokenops.charging.money import MTOK, round_up
 from tokenops.charging.packages import hold_tokens, release_tokens, settle_tokens
 from tokenops.charging.prices import PriceBook, Rates, Tokens
+from tokenops.clock import Clock
 from tokenops.errors import InsufficientFunds, PermissionDenied
 
 
@@ -71,8 +72,12 @@ def _fit(rate: Decimal, free: int, wanted: int, room: int) -> int:
 
 
 class CreditController:
-    def __init__(self, book: PriceBook, accounts: dict[str, Account], budgets: Budgets, ttl_ms: int = 900_000) -> None:
+    def __init__(
+        self, book: PriceBook, accounts: dict[str, Account], budgets: Budgets, ttl_ms: int = 900_000,
+        clock: Clock | None = None,
+    ) -> None:  # fmt: skip
         self.book = book
+        self.clock = clock or Clock()  # what `started_ms` and the `now_ms` given to extend and settle are read from
         self.accounts = accounts
         self.budgets = budgets
         self.ttl_ms = ttl_ms

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -22,14 +21,11 @@ from tokenops.charging.packages import Grant, grant_of
 from tokenops.charging.prices import PriceBook, Tokens
 from tokenops.charging.sqlite import grant_meta
 from tokenops.charging.store import ChargingStore
+from tokenops.clock import Clock
 from tokenops.errors import ConfigError
 from tokenops.store import UsageRecord
 
 log = logging.getLogger("tokenops.charging")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def operator_key(account_id: str, key: str) -> str:
@@ -38,13 +34,16 @@ def operator_key(account_id: str, key: str) -> str:
 
 
 class ChargingService:
-    def __init__(self, store: ChargingStore, grace_ms: int = 60_000, stale_ms: int = 30_000) -> None:
+    def __init__(
+        self, store: ChargingStore, grace_ms: int = 60_000, stale_ms: int = 30_000, clock: Clock | None = None
+    ) -> None:
         self.store = store
+        self.clock = clock or Clock()  # scaled out, the database's: prices, periods and expiry agree across replicas
         self.grace_ms = grace_ms
         self.stale_ms = stale_ms  # a replica silent this long is taken for dead: its reservations are taken over
         self.config = StoredConfig("CNY", Decimal(0), (), {}, ())
         self.sectors: dict[str, str] = {}  # tenant -> sector, from the catalog
-        self.credit = CreditController(PriceBook([]), {}, Budgets(()))
+        self.credit = CreditController(PriceBook([]), {}, Budgets(()), clock=self.clock)
         self.leases: CreditLeases | None = None  # scaled out: the share of each balance this replica may reserve
         self.budget_pool: BudgetPool | None = None  # scaled out: where hard budgets are shared
         self._cursor = 0
@@ -54,17 +53,19 @@ class ChargingService:
         await self.store.open()
         await self.store.heartbeat()  # before any reservation of ours is on record: none is taken for an orphan
         if config is not None:
-            await self.store.seed(config, now_ms())
+            await self.store.seed(config, self.clock.now_ms())
         await self.load()
 
     async def load(self) -> None:
         self.config = config_from_docs(await self.store.config_docs())
         budgets = Budgets(self.config.budgets)
         self._cursor = await self.store.last_seq()
-        self.credit = CreditController(PriceBook(list(self.config.prices)), await self.store.accounts(), budgets)
+        self.credit = CreditController(
+            PriceBook(list(self.config.prices)), await self.store.accounts(), budgets, clock=self.clock
+        )
         self.credit.leases = self.leases
         budgets.pool = self.budget_pool
-        budgets.load(await self.store.spends(), now_ms())
+        budgets.load(await self.store.spends(), self.clock.now_ms())
 
     async def recover(self) -> list[str]:
         """Close reservations a dead process left open: charge what its usage records say, else release.
@@ -137,7 +138,7 @@ class ChargingService:
         if self.leases is not None:  # nothing of this replica's lease was reserved for it: lease its cost
             await self.leases.top_up(account, rates.charge(tokens))
         self.credit.holds[hold.request_id] = hold
-        entry = self.credit.settle(hold, tokens, now_ms())
+        entry = self.credit.settle(hold, tokens, self.clock.now_ms())
         if entry is not None:
             await self.store.append([entry])
         return entry
@@ -172,7 +173,7 @@ class ChargingService:
 
     async def sweep(self, at_ms: int | None = None) -> int:
         """Settle reservations past their expiry from the usage recorded for them; release those with none."""
-        at = now_ms() if at_ms is None else at_ms
+        at = self.clock.now_ms() if at_ms is None else at_ms
         expired = self.credit.expired(at - self.grace_ms)
         for hold in expired:
             record = await self.store.usage_record(hold.request_id)
@@ -222,17 +223,17 @@ class ChargingService:
         if kind == "topup" and amount <= 0:
             raise ConfigError("a top-up must be a positive amount")
         meta = {"note": note} if note else {}
-        return Entry(account_id, kind, amount, key, now_ms(), None, meta)
+        return Entry(account_id, kind, amount, key, self.clock.now_ms(), None, meta)
 
     def grant_entry(self, account_id: str, package_id: str, key: str, starts_ms: int | None = None) -> Entry:
         self._account(account_id)
         product = self.config.packages.get(package_id)
         if product is None:
             raise ConfigError(f"no package {package_id!r}")
-        grant = grant_of(product, "grant_" + secrets.token_hex(8), account_id, starts_ms or now_ms())
+        grant = grant_of(product, "grant_" + secrets.token_hex(8), account_id, starts_ms or self.clock.now_ms())
         meta = grant_meta(grant)
         meta["grant_id"] = f"{account_id}:{key}"  # stable, so a retried grant has the same body
-        return Entry(account_id, "package_grant", -product.price, key, now_ms(), None, meta)
+        return Entry(account_id, "package_grant", -product.price, key, self.clock.now_ms(), None, meta)
 
     async def topup(self, account_id: str, amount: int, key: str, kind: str = "topup", note: str = "") -> bool:
         """Credit (or, for an adjustment, debit) an account once per key; False if the key was already used."""
@@ -285,7 +286,7 @@ class ChargingService:
         if new:  # a new budget counts what was already spent in its period
             fresh = Budgets(new)
             fresh.pool = budgets.pool
-            fresh.load(await self.store.spends(), now_ms())
+            fresh.load(await self.store.spends(), self.clock.now_ms())
             budgets.counters.update(fresh.counters)
         for account in (await self.store.accounts()).values():
             mine = self.credit.accounts.setdefault(account.id, account)

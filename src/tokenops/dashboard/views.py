@@ -105,7 +105,7 @@ def deployments(state: AppState, scope: Collection[str], operator: bool) -> list
 def routing(state: AppState, scope: Collection[str]) -> list[dict[str, Any]]:
     """Requests per (requested → served) model, with each served model's price tier."""
     book = state.charging.credit.book
-    version = book.version_at(int(time.time() * 1000))
+    version = book.version_at(state.clock.now_ms())
     prices = {m: p.output for m, p in version.models.items()} if version else {}
     chat = [p for m, p in prices.items() if p > 0]
     cut = median(chat) if chat else 0

@@ -9,7 +9,6 @@ no cap gets a slice and asks for more as it goes (`GrantedStream`).
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -223,7 +222,7 @@ class GrantedStream:
         """Ask for `short` more tokens (a slice at least); scaled out, top the lease up once if it is spent."""
         credit, hold = self._credit, self._hold
         wanted = max(short, SLICE_TOKENS)
-        got = credit.extend(hold, wanted, int(time.time() * 1000))
+        got = credit.extend(hold, wanted, credit.clock.now_ms())
         if got >= short or credit.leases is None or not hold.open:
             return got
         missing = wanted - got
@@ -234,7 +233,7 @@ class GrantedStream:
             for counter, _ in hold.budgets:
                 if counter.leased is not None and counter.spec.mode == "hard":
                     await pool.top_up(counter, missing if counter.counts_tokens else money)
-        return got + credit.extend(hold, missing, int(time.time() * 1000))
+        return got + credit.extend(hold, missing, credit.clock.now_ms())
 
     async def aclose(self) -> None:
         await self._inner.aclose()

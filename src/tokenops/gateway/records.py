@@ -13,10 +13,11 @@ from tokenops.store import UsageRecord
 _REFUSALS = {401: "refused", 402: "refused", 403: "refused", 404: "refused", 429: "refused", 503: "unavailable"}
 
 
-def open_record(req: Request, principal: Principal, api: str) -> UsageRecord:
+def open_record(req: Request, principal: Principal, api: str, now_ms: int) -> UsageRecord:
+    """`now_ms` on the shared clock: the request is rated at the prices, and counted in the periods, of then."""
     return UsageRecord(
         request_id=req.request_id,
-        created_ms=int(time.time() * 1000),
+        created_ms=now_ms,
         tenant_id=principal.tenant.id,
         key_id=principal.key.id,
         api=api,

@@ -20,6 +20,7 @@ from tokenops.charging.credit import CreditController, Hold
 from tokenops.charging.ledger import Entry
 from tokenops.charging.prices import Tokens
 from tokenops.charging.store import ChargingStore, HoldRow
+from tokenops.clock import Clock
 from tokenops.providers import Usage
 from tokenops.store import Store, UsageRecord
 from tokenops.store.spool import Spool, SpoolBatch, unreachable
@@ -37,8 +38,10 @@ class UsageSink:
         max_batch: int = 2048,
         hold_delay_ms: int = 1000,
         spool: Spool | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._store = store
+        self.clock = clock or Clock()  # the one reservations' start times are read from
         self._ledger = ledger
         self._spool = spool  # where batches go while the database is unreachable (scaled out only)
         self._replay_at = 0.0
@@ -99,7 +102,7 @@ class UsageSink:
         closing = [c for _, _, c, _ in batch if c is not None]
         for request_id in closing:
             self._holds.pop(request_id, None)
-        holds = self._due_holds(int(time.time() * 1000))
+        holds = self._due_holds(self.clock.now_ms())
         closed = [c for c in closing if c in self._written]
         charges = [e for _, e, _, _ in batch if e is not None]
         if not (records or charges or holds or closed or (self._spool is not None and self._spool.pending)):
@@ -196,5 +199,5 @@ async def settle(
         if usage is None:
             credit.release(hold)
         else:
-            entry = credit.settle(hold, tokens_of(usage), int(time.time() * 1000))
+            entry = credit.settle(hold, tokens_of(usage), credit.clock.now_ms())
     await sink.record(record, entry, hold.request_id)

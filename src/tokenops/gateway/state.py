@@ -16,6 +16,7 @@ from tokenops.catalog import Catalog, CatalogSpec
 from tokenops.charging.catalog import parse_charging
 from tokenops.charging.ledgers import ledger_for
 from tokenops.charging.service import ChargingService
+from tokenops.clock import Clock
 from tokenops.gateway.compact import CompactionStep
 from tokenops.gateway.settle import UsageSink
 from tokenops.health import Health
@@ -68,22 +69,25 @@ class AppState:
     draining: bool = False
     in_flight: int = 0
     charging: ChargingService = field(init=False)
+    clock: Clock = field(default_factory=Clock)  # scaled out, set to the database's clock
     feed: ChangeFeed | None = None  # catalog changes announced between replicas (scaled out only)
     spool_dir: Path | None = None  # usage spooled here while PostgreSQL is unreachable (scaled out only)
     _upkeep: asyncio.Task[None] | None = None
     compaction: CompactionStep = field(init=False)
     _next_purge: float = 0.0
+    _next_clock_sync: float = 0.0
 
     async def start(self) -> None:
         await self.store.open()
+        await self.clock.sync(self.store.clock_ms)
         if self.spec is not None:
             await self.store.seed(self.spec, self.hasher)
         ledger = ledger_for(self.store)
         spool = Spool(self.spool_dir) if self.spool_dir is not None else None
         if spool is not None:
             spool.open()
-        self.sink = UsageSink(self.store, ledger, spool=spool)
-        self.charging = ChargingService(ledger, stale_ms=int(self.settings.replica_stale_s * 1000))
+        self.sink = UsageSink(self.store, ledger, spool=spool, clock=self.clock)
+        self.charging = ChargingService(ledger, stale_ms=int(self.settings.replica_stale_s * 1000), clock=self.clock)
         self.charging.leases = credit_leases(self.guard.counters, self.charging.headroom)
         self.charging.budget_pool = budget_pool(self.guard.counters, self.charging.budget_usage)
         archive = SQLiteTranscripts(self.store) if isinstance(self.store, SQLiteStore) else None
@@ -128,12 +132,19 @@ class AppState:
             try:
                 await self.charging.refresh()
                 await self.charging.beat(time.monotonic())
+                await self._sync_clock()
                 await self.charging.sweep()
                 await self.charging.flush_alerts()
                 self.sink.flush_holds()
                 await self._purge_transcripts()
             except Exception:
                 logging.getLogger("tokenops.charging").exception("charging upkeep failed")
+
+    async def _sync_clock(self, every_s: float = 30.0) -> None:
+        """Measure this host's clock against the database's again (hosts drift; the database is the reference)."""
+        if time.monotonic() >= self._next_clock_sync:
+            self._next_clock_sync = time.monotonic() + every_s
+            await self.clock.sync(self.store.clock_ms)
 
     async def _purge_transcripts(self, every_s: float = 3600.0) -> None:
         """Drop archived transcripts past each tenant's retention period (checked hourly)."""

@@ -63,3 +63,6 @@ class Store(Protocol):
 
     async def usage_summary(self, since_ms: int | None = None, until_ms: int | None = None) -> list[dict[str, Any]]:
         """Totals per tenant and model: requests, input/output/cached tokens, errors."""
+
+    async def clock_ms(self) -> int | None:
+        """The clock every process sharing this store agrees on; None where this host's clock is it (embedded)."""

@@ -17,7 +17,7 @@ from tokenops.catalog import Catalog, CatalogSpec
 from tokenops.catalog.codec import from_doc, to_doc
 from tokenops.catalog.model import ApiKey
 from tokenops.store.base import USAGE_COLUMNS, UsageRecord
-from tokenops.store.postgres_schema import connect_pool, create_schema
+from tokenops.store.postgres_schema import connect_pool, create_schema, db_now_ms
 
 _TYPES = {
     "created_ms": "bigint",
@@ -64,6 +64,9 @@ class PostgresStore:
         if self._pool is None:
             self._pool = await connect_pool(self.dsn, self.schema, self.pool_size)
             await create_schema(self._pool)
+
+    async def clock_ms(self) -> int | None:
+        return await db_now_ms(self.pool)
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -118,6 +118,9 @@ class SQLiteStore:
             db.execute("INSERT INTO schema_version VALUES (1)")
         self._db = db
 
+    async def clock_ms(self) -> int | None:
+        return None  # one process serves the file: its host's clock is the clock
+
     async def close(self) -> None:
         if self._db is not None:
             await self._run(self.db.close)

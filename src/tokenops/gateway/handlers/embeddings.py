@@ -20,7 +20,7 @@ from tokenops.providers import Usage
 
 async def embeddings(req: Request, state: AppState) -> None:
     principal = authenticate(state.catalog, state.hasher, req.headers)
-    record = open_record(req, principal, "embeddings")
+    record = open_record(req, principal, "embeddings", state.clock.now_ms())
     hold: Hold | None = None
     try:
         request = parse_embeddings(await req.body(state.settings.body_limit))
