@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+from tests.charging_support import priced_catalog
 from tests.conftest import Gateway, demo_catalog, start_gateway
 from tokenops.charging.postgres import ChargingPostgres
 from tokenops.charging.verify import check_balances, check_chains
@@ -68,9 +70,9 @@ def cluster() -> Iterator[Cluster]:
         found.remove()
 
 
-def chat(client: httpx.Client, gw: Gateway) -> tuple[int, str]:
+def chat(client: httpx.Client, gw: Gateway, key: str) -> tuple[int, str]:
     body = {"model": "tele-lite", "messages": [{"role": "user", "content": "hi"}]}
-    reply = client.post(gw.url + "/v1/chat/completions", json=body, headers={"Authorization": "Bearer sk-demo-acme"})
+    reply = client.post(gw.url + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"})
     return reply.status_code, reply.headers.get("x-request-id", "")
 
 
@@ -89,22 +91,23 @@ async def stored(dsn: str) -> tuple[list[str], list[str]]:
 def test_requests_keep_being_served_while_postgres_is_down_and_each_has_one_usage_record_after(
     cluster: Cluster, tmp_path: Path
 ) -> None:
-    gw = start_gateway(demo_catalog(), tmp_path / "home", backing=Backing(cluster.dsn))
+    catalog = priced_catalog(demo_catalog(), "5000.00")  # without the demo's rate limits: this test loads one key
+    gw = start_gateway(catalog, tmp_path / "home", backing=Backing(cluster.dsn))
     served: list[tuple[int, str, str]] = []
     phase = ["up"]
     stop = threading.Event()
 
-    def load() -> None:
+    def load(key: str) -> None:
         with httpx.Client(timeout=10) as client:
             while not stop.is_set():
-                status, request_id = chat(client, gw)
+                status, request_id = chat(client, gw, key)
                 served.append((status, request_id, phase[0]))
 
     try:
-        with ThreadPoolExecutor(8) as pool:
-            workers = [pool.submit(load) for _ in range(8)]
+        with ThreadPoolExecutor(8) as pool:  # an enterprise on its package and a prepaid consumer app
+            workers = [pool.submit(load, key) for key in ["sk-demo-acme", "sk-demo-consumer"] * 4]
             time.sleep(1.5)
-            cluster.stop()
+            cluster.stop("immediate")  # as if it crashed: no checkpoint, connections dropped, recovery on start
             phase[0] = "down"
             time.sleep(3.0)
             spooled = gw.state.sink._spool.spooled if gw.state.sink._spool else 0
@@ -134,3 +137,6 @@ def test_requests_keep_being_served_while_postgres_is_down_and_each_has_one_usag
     assert sorted(records) == sorted(ids)  # every served request exactly once, nothing else
     assert problems == []
     assert not list((tmp_path / "home" / "spool").glob("*.spool"))
+    verified = subprocess.run([sys.executable, "-m", "tokenops", "ledger", "verify", "--database-url", cluster.dsn],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert verified.returncode == 0, verified.stdout + verified.stderr

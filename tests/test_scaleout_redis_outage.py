@@ -3,8 +3,10 @@ this test's own, so killing it harms nothing), and everything is normal again on
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +25,6 @@ from tokenops.errors import ConfigError
 from tokenops.limits import parse_limits
 from tokenops.store.backing import Backing
 
-OPERATOR = {"Authorization": "Bearer adm-demo-operator"}
 CLOSED = "sk-demo-acme"  # acme-manufacturing: fail_closed
 LOCAL = "sk-demo-consumer"  # ringback-app: local, within its declared outage credit
 BOUND = "0.60"  # ringback-app's outage credit, per replica (CNY: 60 fen)
@@ -125,9 +126,11 @@ def test_a_redis_outage_refuses_fail_closed_tenants_and_bounds_local_ones(
             with httpx.Client(timeout=10) as client:
                 assert chat(client, gw, gwkey).status_code == 200
         gw.server.call(gw.state.sink.drain())
-        with httpx.Client(timeout=30) as client:
-            verified = client.get(gw.url + "/admin/ledger/verify", headers=OPERATOR)
-            assert verified.status_code == 200 and verified.json()["ok"], verified.text
+        verified = subprocess.run(
+            [sys.executable, "-m", "tokenops", "ledger", "verify", "--database-url", pg_database],
+            env=dict(os.environ, TOKENOPS_DATABASE_SCHEMA=pg_schema), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert verified.returncode == 0, verified.stdout + verified.stderr
         accounts = {a.id: (a.balance, a.floor) for a in gw.state.charging.credit.accounts.values()}
     finally:
         gw.server.stop()

@@ -51,7 +51,6 @@ class ChargingService:
 
     async def start(self, config: ChargingConfig | None) -> None:
         await self.store.open()
-        await self.store.heartbeat()  # before any reservation of ours is on record: none is taken for an orphan
         if config is not None:
             await self.store.seed(config, self.clock.now_ms())
         await self.load()
@@ -73,6 +72,7 @@ class ChargingService:
         Run at start and then now and then (`beat`): scaled out, a replica that dies leaves its
         reservations to the live ones, which take them over once its heartbeat is stale.
         """
+        await self.store.heartbeat()  # first, at start: no reservation of ours, on record soon, passes for an orphan
         done = []
         rows = [r for r in await self.store.claim_orphans(self.stale_ms) if r.request_id not in self.credit.holds]
         charged = await self.store.charged([r.request_id for r in rows])
@@ -88,10 +88,11 @@ class ChargingService:
 
     async def beat(self, now_s: float, recover_every_s: float = 5.0) -> None:
         """Tell the other replicas this one is alive; every few seconds, take over what dead ones left open."""
-        await self.store.heartbeat()
-        if now_s >= self._next_recovery:
-            self._next_recovery = now_s + recover_every_s
-            await self.recover()
+        if now_s < self._next_recovery:
+            await self.store.heartbeat()
+            return
+        self._next_recovery = now_s + recover_every_s
+        await self.recover()
 
     async def headroom(self, account_id: str) -> tuple[int, int]:
         """From the ledger: an account's balance + limit, and what its open reservations hold."""

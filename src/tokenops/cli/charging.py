@@ -2,7 +2,8 @@
 
 Changes (top-ups, package grants) go through a running gateway's admin API, so they are
 audited and reach every replica. Read-only reports (invoice, ledger verify, margin) read
-the embedded store with --home, or ask a gateway with --url. `--home` on a change is the
+the store (the embedded one with --home, PostgreSQL with --database-url), or ask a gateway
+with --url. `--home` on a change is the
 offline mode for a stopped gateway: it writes the store directly and is not audited.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import asyncpg
 import orjson
 from rich.table import Table
 
@@ -26,27 +28,46 @@ from tokenops.charging.documents import invoice_doc, problem_doc, rows_csv
 from tokenops.charging.invoice import build_invoice, margin_rows, month_bounds
 from tokenops.charging.ledger import FloorBreached, LedgerConflict
 from tokenops.charging.money import format_amount, parse_amount
+from tokenops.charging.postgres import ChargingPostgres
 from tokenops.charging.service import ChargingService, operator_key
 from tokenops.charging.sqlite import ChargingSQLite
+from tokenops.charging.store import ChargingStore
 from tokenops.charging.verify import verify_ledger
 from tokenops.cli.admin import api_options, call, show
 from tokenops.cli.common import console
 from tokenops.errors import ConfigError
-from tokenops.store import SQLiteStore
+from tokenops.store import SQLiteStore, Store
+from tokenops.store.postgres import PostgresStore
 
 T = TypeVar("T")
 
 
-def _run(args: argparse.Namespace, work: Callable[[SQLiteStore, ChargingService], Awaitable[T]]) -> T:
+def _open(args: argparse.Namespace) -> tuple[Store, ChargingStore]:
+    """The store a command reads: PostgreSQL with --database-url (or $TOKENOPS_DATABASE_URL unless --home is
+    given), else the embedded file under --home."""
+    url = getattr(args, "database_url", None) or (None if args.home else os.environ.get("TOKENOPS_DATABASE_URL"))
+    if url:
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("the database URL must be postgresql://…")
+        pg = PostgresStore(url, os.environ.get("TOKENOPS_DATABASE_SCHEMA") or None, pool_size=2)
+        return pg, ChargingPostgres(pg)
     path = Path(args.home or os.environ.get("TOKENOPS_HOME") or ".tokenops") / "tokenops.db"
     if not path.exists():
         raise ConfigError(f"no store at {path}: start the gateway first, or pass --home")
+    embedded = SQLiteStore(path)
+    return embedded, ChargingSQLite(embedded)
+
+
+def _run(args: argparse.Namespace, work: Callable[[Store, ChargingService], Awaitable[T]]) -> T:
+    store, ledger = _open(args)
 
     async def run() -> T:
-        store = SQLiteStore(path)
-        await store.open()
         try:
-            service = ChargingService(ChargingSQLite(store))
+            await store.open()
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise ConfigError(f"the database is unreachable: {exc}") from None
+        try:
+            service = ChargingService(ledger)
             await service.start(None)
             return await work(store, service)
         finally:
@@ -87,7 +108,7 @@ def cmd_invoice(args: argparse.Namespace) -> int:
         doc = call(args, "GET", path)
     else:
 
-        async def work(store: SQLiteStore, svc: ChargingService) -> dict[str, Any]:
+        async def work(store: Store, svc: ChargingService) -> dict[str, Any]:
             entries = await svc.store.entries(args.tenant)
             return invoice_doc(build_invoice(entries, args.tenant, args.period, svc.config.currency,
                                              svc.config.tax_rate))  # fmt: skip
@@ -103,11 +124,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             problems = call(args, "GET", "/admin/ledger/verify", query={"grace_ms": args.grace_ms})["problems"]
         else:
 
-            async def work(store: SQLiteStore, svc: ChargingService) -> list[dict[str, str]]:
+            async def work(store: Store, svc: ChargingService) -> list[dict[str, str]]:
                 catalog = await store.load_catalog()
                 sectors = {t.id: t.sector for t in catalog.tenants.values()}
                 records = await store.usage_records()
-                now = int(time.time() * 1000)
+                now = await store.clock_ms() or int(time.time() * 1000)  # scaled out, the database's clock
                 return [problem_doc(p) for p in await verify_ledger(svc.store, records, sectors, now, args.grace_ms)]
 
             problems = _run(args, work)
@@ -140,7 +161,7 @@ def cmd_topup(args: argparse.Namespace) -> int:
     done, again = "recorded", "already recorded (same key, same entry)"
     if args.home:
 
-        async def work(store: SQLiteStore, svc: ChargingService) -> bool:
+        async def work(store: Store, svc: ChargingService) -> bool:
             amount = parse_amount(args.amount, svc.config.currency, "--amount")
             key = operator_key(args.account, args.key)
             return await svc.topup(args.account, amount, key, kind=args.kind, note=args.note or "")
@@ -156,7 +177,7 @@ def cmd_package_grant(args: argparse.Namespace) -> int:
     done, again = "granted", "already granted (same key, same grant)"
     if args.home:
 
-        async def work(store: SQLiteStore, svc: ChargingService) -> bool:
+        async def work(store: Store, svc: ChargingService) -> bool:
             starts = to_ms(args.starts, "--starts") if args.starts else None
             return await svc.grant_package(args.account, args.package, operator_key(args.account, args.key), starts)
 
@@ -178,7 +199,7 @@ def cmd_package_list(args: argparse.Namespace) -> int:
 
 
 def cmd_margin(args: argparse.Namespace) -> int:
-    async def work(store: SQLiteStore, svc: ChargingService) -> tuple[str, list[dict[str, Any]]]:
+    async def work(store: Store, svc: ChargingService) -> tuple[str, list[dict[str, Any]]]:
         since, until = month_bounds(args.period) if args.period else (0, 2**62)
         rows = margin_rows(await svc.store.entries(), await store.usage_records(), await store.load_catalog(),
                            svc.config.currency, since, until)  # fmt: skip
@@ -199,8 +220,9 @@ def _store(p: argparse.ArgumentParser, offline: bool = False) -> None:
 
 
 def _report(p: argparse.ArgumentParser, formats: bool = True) -> None:
-    """A read-only report: from the store (--home), or from a gateway's admin API with --url."""
+    """A read-only report: from the store (--home or --database-url), or from a gateway's admin API with --url."""
     _store(p)
+    p.add_argument("--database-url", help="read this PostgreSQL (default: $TOKENOPS_DATABASE_URL unless --home)")
     p.add_argument("--url", help="ask this gateway's admin API instead of reading the store")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--json", action="store_true")
