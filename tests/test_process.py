@@ -28,13 +28,13 @@ def free_port() -> int:
 
 
 class Process:
-    def __init__(self, tmp: Path, catalog: dict[str, Any]) -> None:
+    def __init__(self, tmp: Path, catalog: dict[str, Any], extra_env: dict[str, str] | None = None) -> None:
         self.home = tmp / "home"
         config = tmp / "catalog.yaml"
         config.write_text(yaml.safe_dump(catalog))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, TOKENOPS_SHUTDOWN_GRACE_S="10")
+        env = dict(os.environ, TOKENOPS_SHUTDOWN_GRACE_S="10", **(extra_env or {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tokenops", "serve", "--config", str(config), "--port", str(self.port),
              "--home", str(self.home)],
@@ -137,3 +137,41 @@ def test_sigterm_lets_streams_in_flight_finish_and_settles_them(process: Process
     assert rest[-1] == "data: [DONE]" or "data: [DONE]" in rest
     assert process.proc.wait(15) in (0, -signal.SIGTERM)  # drained, then ended by the signal it was sent
     assert process.record_ids() == {request_id: "ok"}
+
+
+def _behind_a_proxy(tmp: Path, trusted: str | None) -> list[int]:
+    """Statuses of a key allowed only from 203.0.113.0/24, for a client that claims (X-Forwarded-For) to be
+    inside it and for one outside, both reaching the gateway through a proxy on 127.0.0.1."""
+    tmp.mkdir()
+    proc = Process(tmp, demo_catalog(), {"TOKENOPS_TRUSTED_PROXIES": trusted} if trusted is not None else None)
+    try:
+        operator = {"Authorization": "Bearer adm-demo-operator"}
+        made = httpx.post(proc.url + "/admin/keys", headers=operator, timeout=10,
+                          json={"tenant": "acme-manufacturing", "allowed_networks": ["203.0.113.0/24"]})  # fmt: skip
+        body = {"model": "tele-lite", "messages": [{"role": "user", "content": "hi"}]}
+        statuses = []
+        for client in ("203.0.113.7", "198.51.100.1"):
+            headers = {"Authorization": f"Bearer {made.json()['secret']}", "X-Forwarded-For": client}
+            statuses.append(httpx.post(proc.url + "/v1/chat/completions", json=body, headers=headers).status_code)
+        return statuses
+    finally:
+        proc.proc.terminate()
+        proc.proc.wait(20)
+        if proc.proc.stderr:
+            proc.proc.stderr.close()
+
+
+def test_x_forwarded_for_names_the_client_only_when_it_comes_from_a_trusted_proxy(tmp_path: Path) -> None:
+    assert _behind_a_proxy(tmp_path / "trusted", "127.0.0.1, 10.0.0.0/8") == [200, 403]
+    assert _behind_a_proxy(tmp_path / "untrusted", None) == [403, 403], "a client chose its own address"
+
+
+def test_a_bad_trusted_proxy_setting_is_refused_at_start(tmp_path: Path) -> None:
+    config = tmp_path / "catalog.yaml"
+    config.write_text(yaml.safe_dump(demo_catalog()))
+    done = subprocess.run(
+        [sys.executable, "-m", "tokenops", "serve", "--config", str(config), "--port", str(free_port()),
+         "--home", str(tmp_path / "home")],
+        env=dict(os.environ, TOKENOPS_TRUSTED_PROXIES="10.0.0.0/33"), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0 and "TOKENOPS_TRUSTED_PROXIES" in done.stderr, done.stderr[-2000:]

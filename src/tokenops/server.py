@@ -29,7 +29,7 @@ def build_gateway(
     return Gateway(state)
 
 
-def _run(app: object, host: str, port: int, grace_s: float) -> None:
+def _run(app: object, host: str, port: int, grace_s: float, trusted_proxies: str = "") -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
         app,  # type: ignore[arg-type]
@@ -42,7 +42,10 @@ def _run(app: object, host: str, port: int, grace_s: float) -> None:
         access_log=False,
         timeout_graceful_shutdown=int(grace_s),
         backlog=4096,
-        proxy_headers=False,  # X-Forwarded-For is not trusted: client addresses feed the extraction defence
+        # X-Forwarded-For only from the load balancers named: client addresses feed key allowlists and the
+        # extraction defence, so a client must not be able to choose its own
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=trusted_proxies or None,
         server_header=False,
         timeout_keep_alive=15,  # idle connections (slow or vanished clients) are closed
         h11_max_incomplete_event_size=64 * 1024,  # header limit when running on h11
@@ -51,7 +54,8 @@ def _run(app: object, host: str, port: int, grace_s: float) -> None:
 
 def serve(spec: CatalogSpec | None, home: Path, host: str, port: int, backing: Backing | None = None) -> None:
     settings = Settings.from_env()
-    _run(build_gateway(spec, home, settings, backing), host, port, settings.shutdown_grace_s)
+    app = build_gateway(spec, home, settings, backing)
+    _run(app, host, port, settings.shutdown_grace_s, settings.trusted_proxies)
 
 
 def simulate(config: SimConfig, host: str, port: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import os
 import time
@@ -17,6 +18,7 @@ from tokenops.charging.catalog import parse_charging
 from tokenops.charging.ledgers import ledger_for
 from tokenops.charging.service import ChargingService
 from tokenops.clock import Clock
+from tokenops.errors import ConfigError
 from tokenops.gateway.compact import CompactionStep
 from tokenops.gateway.settle import UsageSink
 from tokenops.health import Health
@@ -33,6 +35,19 @@ from tokenops.telemetry import Telemetry
 from tokenops.tokenize import Counter, counter_for
 
 
+def trusted_proxies(value: str) -> str:
+    """`TOKENOPS_TRUSTED_PROXIES`, checked: comma-separated addresses or networks (CIDR), or `*` for any."""
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    for item in items:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"TOKENOPS_TRUSTED_PROXIES: {item!r} is not an address or a network") from None
+    return ",".join(items)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     body_limit: int = 16 * 1024 * 1024
@@ -40,6 +55,7 @@ class Settings:
     upstream_connections: int = 1000
     max_in_flight: int = 4096  # requests in flight in this process before new ones are shed with 503
     replica_stale_s: float = 30.0  # scaled out: a replica silent this long is dead; its reservations are taken over
+    trusted_proxies: str = ""  # addresses or networks whose X-Forwarded-For names the client (load balancers)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -48,6 +64,7 @@ class Settings:
             shutdown_grace_s=float(os.environ.get("TOKENOPS_SHUTDOWN_GRACE_S", 30.0)),
             max_in_flight=int(os.environ.get("TOKENOPS_MAX_IN_FLIGHT", 4096)),
             replica_stale_s=float(os.environ.get("TOKENOPS_REPLICA_STALE_S", 30.0)),
+            trusted_proxies=trusted_proxies(os.environ.get("TOKENOPS_TRUSTED_PROXIES", "")),
         )
 
 
