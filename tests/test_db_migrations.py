@@ -11,7 +11,9 @@ import pytest
 
 from tests.test_store_upgrade import V1_USAGE
 from tokenops import migrations
+from tokenops.charging.postgres import ChargingPostgres
 from tokenops.charging.sqlite import ChargingSQLite
+from tokenops.charging.store import HoldRow
 from tokenops.cli.main import main
 from tokenops.sessions import SQLiteTranscripts
 from tokenops.store import SQLiteStore
@@ -35,6 +37,11 @@ CREATE TABLE accounts (
     limit_minor BIGINT NOT NULL, balance_minor BIGINT NOT NULL, created_ms BIGINT NOT NULL
 );
 INSERT INTO accounts VALUES ('acme', 'prepaid', 'EUR', 0, 12345, 1);
+CREATE TABLE reservations (
+    request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, amount_minor BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL, created_ms BIGINT NOT NULL
+);
+INSERT INTO reservations VALUES ('req_open', 'acme', 300, 2, 1);
 """
 
 
@@ -166,16 +173,18 @@ def test_an_old_postgres_schema_upgrades_in_place_keeping_its_rows_and_a_second_
     [version] = asyncio.run(pg_run(pg_database, pg_schema, "SELECT version_num FROM alembic_version"))
     assert version[0] == migrations.head()
 
-    async def read() -> tuple[list[tuple[str, int, int]], int]:
+    async def read() -> tuple[list[tuple[str, int, int]], int, list[HoldRow]]:
         store = PostgresStore(pg_database, pg_schema, pool_size=1)
         await store.open()
         try:
             rows = [(r.request_id, r.output_tokens, r.cache_write_tokens) for r in await store.usage_records()]
-            return rows, await store.pool.fetchval("SELECT balance_minor FROM accounts WHERE id = 'acme'")
+            balance = await store.pool.fetchval("SELECT balance_minor FROM accounts WHERE id = 'acme'")
+            return rows, balance, await ChargingPostgres(store).open_holds()
         finally:
             await store.close()
 
-    assert asyncio.run(read()) == ([("req_old", 20, 0)], 12345)
+    # a reservation from before owners were recorded has none: the first live replica takes it over
+    assert asyncio.run(read()) == ([("req_old", 20, 0)], 12345, [HoldRow("req_open", "acme", 300, 2, 1, "")])
 
 
 @pytest.mark.parametrize("url", ["mysql://somewhere/db"])
