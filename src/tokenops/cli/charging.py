@@ -3,8 +3,8 @@
 Changes (top-ups, package grants) go through a running gateway's admin API, so they are
 audited and reach every replica. Read-only reports (invoice, ledger verify, margin) read
 the store (the embedded one with --home, PostgreSQL with --database-url), or ask a gateway
-with --url. `--home` on a change is the
-offline mode for a stopped gateway: it writes the store directly and is not audited.
+with --url. `--home` on a change is the offline mode for a stopped gateway: it writes the
+store directly and is not audited.
 """
 
 from __future__ import annotations

@@ -105,9 +105,10 @@ class UsageSink:
         holds = self._due_holds(self.clock.now_ms())
         closed = [c for c in closing if c in self._written]
         charges = [e for _, e, _, _ in batch if e is not None]
-        if not (records or charges or holds or closed or (self._spool is not None and self._spool.pending)):
+        writing = SpoolBatch(records, charges, holds, closed)
+        if writing.empty and not (self._spool is not None and self._spool.pending):
             return  # an upkeep tick with nothing changed
-        await self._durably(SpoolBatch(records, charges, holds, closed))  # failed: the holds are due again next time
+        await self._durably(writing)  # failed: the holds are due again next time
         self._written.update({h.request_id: (h.amount, h.expires_ms) for h in holds})
         for request_id in closed:
             del self._written[request_id]
@@ -124,7 +125,8 @@ class UsageSink:
             await self._commit(batch)
             return
         if self._spool.pending and not await self._replay():
-            await self._spool.append(batch)
+            if not batch.empty:  # an upkeep tick's batch only asked for the replay
+                await self._spool.append(batch)
             return
         try:
             await self._commit(batch)

@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,19 +144,28 @@ class AppState:
         await self.charging.reload_config()  # prices, budgets and limits changed through any replica
 
     async def _charging_upkeep(self, every_s: float = 1.0) -> None:
-        """Apply top-ups made elsewhere, settle expired reservations, store budget alerts."""
+        """Apply top-ups made elsewhere, beat the heart, settle expired reservations, store budget alerts.
+
+        Each step runs even when another fails: with the database away, the spool is still
+        replayed as soon as it answers.
+        """
+        steps: list[Callable[[], Awaitable[object]]] = [
+            self.charging.refresh, lambda: self.charging.beat(time.monotonic()), self._sync_clock,
+            self.charging.sweep, self.charging.flush_alerts, self._purge_transcripts,
+        ]  # fmt: skip
         while True:
             await asyncio.sleep(every_s)
-            try:
-                await self.charging.refresh()
-                await self.charging.beat(time.monotonic())
-                await self._sync_clock()
-                await self.charging.sweep()
-                await self.charging.flush_alerts()
-                self.sink.flush_holds()
-                await self._purge_transcripts()
-            except Exception:
-                logging.getLogger("tokenops.charging").exception("charging upkeep failed")
+            self.sink.flush_holds()  # writes reservations due on record, and replays a spool
+            failed = []
+            for step in steps:
+                try:
+                    await step()
+                except Exception as exc:
+                    failed.append(exc)
+            if failed:
+                logging.getLogger("tokenops.charging").error(
+                    "charging upkeep: %d of %d steps failed", len(failed), len(steps), exc_info=failed[0]
+                )
 
     async def _sync_clock(self, every_s: float = 30.0) -> None:
         """Measure this host's clock against the database's again (hosts drift; the database is the reference)."""

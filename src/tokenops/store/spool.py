@@ -48,6 +48,10 @@ class SpoolBatch:
     holds: list[HoldRow] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
 
+    @property
+    def empty(self) -> bool:
+        return not (self.records or self.charges or self.holds or self.closed)
+
     def encode(self) -> bytes:
         return orjson.dumps(
             {
