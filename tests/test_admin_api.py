@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx2 as httpx
+import openai
 import pytest
 
 from tests.conftest import Gateway, demo_catalog, start_gateway
@@ -74,6 +76,30 @@ def test_rotation_replaces_the_secret(gateway: Gateway) -> None:
     assert rotated.status_code == 200
     assert chat(gateway, "sk-demo-acme").status_code == 401
     assert chat(gateway, rotated.json()["secret"]).status_code == 200
+
+
+def test_a_key_stops_working_when_it_expires_whatever_zone_its_expiry_was_given_in(gateway: Gateway) -> None:
+    def key(expires_at: datetime) -> httpx.Response:
+        body = {"tenant": "ringback-app", "expires_at": expires_at.isoformat()}
+        return admin(gateway, "POST", "/admin/keys", json=body)
+
+    east, west = timezone(timedelta(hours=5)), timezone(timedelta(hours=-8))
+    later = key((datetime.now(east) + timedelta(minutes=10)).replace(tzinfo=None))  # no zone: taken as UTC
+    assert later.status_code == 201, later.text
+    assert datetime.fromisoformat(later.json()["key"]["expires_at"]) > datetime.now(UTC) + timedelta(hours=5)
+    expiry = datetime.now(west) + timedelta(seconds=1.5)
+    soon = key(expiry)
+    assert soon.status_code == 201 and chat(gateway, soon.json()["secret"]).status_code == 200
+    time.sleep(max(0.0, (expiry - datetime.now(UTC)).total_seconds()) + 0.05)
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=soon.json()["secret"], max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as refused:
+        client.chat.completions.create(model="tele-lite", messages=[{"role": "user", "content": "hi"}])
+    assert refused.value.code == "expired_api_key"
+    assert chat(gateway, later.json()["secret"]).status_code == 200
+    past = key(datetime.now(west) - timedelta(seconds=1))
+    assert past.status_code == 400 and "future" in past.json()["error"]["message"]
+    bad = admin(gateway, "POST", "/admin/keys", json={"tenant": "ringback-app", "expires_at": "next tuesday"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "expires_at"
 
 
 def test_key_limited_to_networks_is_refused_elsewhere(gateway: Gateway) -> None:

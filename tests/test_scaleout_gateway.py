@@ -93,13 +93,25 @@ async def _db_now_and_stored(backing: Backing) -> tuple[int, list[int], list[tup
         await store.close()
 
 
-def test_replicas_whose_hosts_disagree_by_hours_time_and_rate_requests_on_the_databases_clock(
+def _at(db_now: int, offset_s: int) -> str:
+    return datetime.fromtimestamp(db_now / 1000 + offset_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key(gw: Gateway, expires_at: str) -> str:
+    made = httpx.post(
+        gw.url + "/admin/keys", headers=OPERATOR, json={"tenant": "ringback-app", "expires_at": expires_at}, timeout=10
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["secret"])
+
+
+def test_replicas_whose_hosts_disagree_by_hours_time_rate_and_expire_on_the_databases_clock(
     tmp_path: Path, backing: Backing
 ) -> None:
     catalog = demo_catalog()
     db_now, _, _ = asyncio.run(_db_now_and_stored(backing))
     current = catalog["prices"]["versions"][0]
-    soon = datetime.fromtimestamp(db_now / 1000 + 1800, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # in 30 minutes
+    soon = _at(db_now, 1800)  # in 30 minutes
     dearer = {m: {k: str(Decimal(v) * 10) for k, v in p.items()} for m, p in current["models"].items()}
     catalog["prices"]["versions"].append({"id": "next", "effective": soon, "models": dearer})
     gateways = []
@@ -110,6 +122,13 @@ def test_replicas_whose_hosts_disagree_by_hours_time_and_rate_requests_on_the_da
             gateways.append(Gateway(ServerThread(app).start(), tmp_path / "home"))
         for i in range(6):
             assert chat(gateways[i % 2], "sk-demo-consumer").status_code == 200
+        # made through the host an hour ahead, `live` would be refused as past were it timed by that host
+        live, lapsing = _key(gateways[1], soon), _key(gateways[0], _at(asyncio.run(_db_now_and_stored(backing))[0], 3))
+        time.sleep(3.2)  # `lapsing` expires within 3 s (its expiry is in whole seconds) of the database's clock
+        for gw in gateways:  # the host an hour ahead would think `live` lapsed; the one behind, that `lapsing` is live
+            assert chat(gw, live).status_code == 200
+            refused = chat(gw, lapsing)
+            assert refused.status_code == 401 and refused.json()["error"]["code"] == "expired_api_key", refused.text
         for gw in gateways:
             gw.server.call(gw.state.sink.drain())
         verified = httpx.get(gateways[1].url + "/admin/ledger/verify", headers=OPERATOR, timeout=30)
@@ -117,8 +136,8 @@ def test_replicas_whose_hosts_disagree_by_hours_time_and_rate_requests_on_the_da
         for gw in gateways:
             gw.server.stop()
     db_now, started, charges = asyncio.run(_db_now_and_stored(backing))
-    assert len(started) == 6 and all(db_now - 60_000 < t <= db_now for t in started), (db_now, started)
-    assert len(charges) == 6 and all(db_now - 60_000 < t <= db_now for t, _ in charges), (db_now, charges)
+    assert len(started) == 8 and all(db_now - 60_000 < t <= db_now for t in started), (db_now, started)
+    assert len(charges) == 8 and all(db_now - 60_000 < t <= db_now for t, _ in charges), (db_now, charges)
     assert {version for _, version in charges} == {current["id"]}, "a replica rated at a price not yet in force"
     assert verified.status_code == 200 and verified.json()["ok"], verified.text
 

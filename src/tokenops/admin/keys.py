@@ -9,12 +9,12 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 from tokenops.admin.http import Call, fields, strings, text
 from tokenops.errors import BadRequest, NotFound
+from tokenops.gateway.auth import expiry_ms
 from tokenops.keys import new_key
 from tokenops.store.admin import AuditDraft, KeyRow
 
@@ -37,16 +37,17 @@ async def list_keys(call: Call) -> Any:
     return {"keys": [r.public() for r in rows]}
 
 
-def _expiry(value: Any) -> str | None:
+def _expiry(value: Any, now_ms: int) -> str | None:
+    """The expiry in UTC (one without a zone is taken as UTC); it must lie ahead on the shared clock."""
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(str(value))
+        moment_ms = expiry_ms(str(value))
     except ValueError:
         raise BadRequest("'expires_at' must be an ISO 8601 date-time", param="expires_at") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
+    if moment_ms <= now_ms:
+        raise BadRequest("'expires_at' must be in the future", param="expires_at")
+    return datetime.fromtimestamp(moment_ms / 1000, UTC).isoformat()
 
 
 def _networks(values: list[str]) -> list[str]:
@@ -80,15 +81,15 @@ async def create_key(call: Call) -> Any:
     assert store is not None
     if any(r.id == key_id for r in await store.keys()):
         raise BadRequest(f"a key {key_id!r} already exists", param="id", code="key_exists")
-    secret = new_key()
+    secret, now_ms = new_key(), call.state.clock.now_ms()
     row = KeyRow(
         key_id,
         tenant_id,
         secret[:10],
         tuple(models),
         "active",
-        _expiry(data.get("expires_at")),
-        int(time.time() * 1000),
+        _expiry(data.get("expires_at"), now_ms),
+        now_ms,
     )
     after = {**row.public(), "allowed_networks": networks}
     await store.insert_key(

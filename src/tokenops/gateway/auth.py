@@ -30,14 +30,15 @@ def bearer(headers: dict[bytes, bytes]) -> str | None:
     return api_key.decode("latin-1").strip() if api_key else None
 
 
-def authenticate(catalog: Catalog, hash_key: KeyHasher, headers: dict[bytes, bytes]) -> Principal:
+def authenticate(catalog: Catalog, hash_key: KeyHasher, headers: dict[bytes, bytes], now_ms: int) -> Principal:
+    """The caller's principal; `now_ms` is the shared clock, so a key expires at one moment on every replica."""
     token = bearer(headers)
     if not token:
         raise AuthenticationFailed("missing API key: send it as 'Authorization: Bearer <key>'", code="missing_api_key")
     key = catalog.keys.get(hash_key(token))
     if key is None or key.status == "revoked":
         raise AuthenticationFailed("invalid API key")
-    if key.expires_at is not None and key.expires_at <= datetime.now(UTC).isoformat():
+    if key.expires_at is not None and expiry_ms(key.expires_at) <= now_ms:
         raise AuthenticationFailed("API key has expired", code="expired_api_key")
     if key.status != "active":
         raise PermissionDenied("API key is suspended", code="key_suspended")
@@ -45,3 +46,11 @@ def authenticate(catalog: Catalog, hash_key: KeyHasher, headers: dict[bytes, byt
     if tenant is None:
         raise AuthenticationFailed("invalid API key")
     return Principal(tenant, key)
+
+
+def expiry_ms(expires_at: str) -> int:
+    """A key's expiry as stored (ISO 8601; UTC where it names no zone) in ms since the epoch."""
+    moment = datetime.fromisoformat(expires_at)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)

@@ -26,8 +26,9 @@ from tokenops.store import UsageRecord
 
 
 async def serve_chat(req: Request, state: AppState, api: ClientAPI) -> None:
-    principal = authenticate(state.catalog, state.hasher, req.headers)
-    record = open_record(req, principal, api.name, state.clock.now_ms())
+    now_ms = state.clock.now_ms()
+    principal = authenticate(state.catalog, state.hasher, req.headers, now_ms)
+    record = open_record(req, principal, api.name, now_ms)
     hold: Hold | None = None
     try:
         raw = await req.body(state.settings.body_limit)

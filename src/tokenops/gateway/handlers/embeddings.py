@@ -19,8 +19,9 @@ from tokenops.providers import Usage
 
 
 async def embeddings(req: Request, state: AppState) -> None:
-    principal = authenticate(state.catalog, state.hasher, req.headers)
-    record = open_record(req, principal, "embeddings", state.clock.now_ms())
+    now_ms = state.clock.now_ms()
+    principal = authenticate(state.catalog, state.hasher, req.headers, now_ms)
+    record = open_record(req, principal, "embeddings", now_ms)
     hold: Hold | None = None
     try:
         request = parse_embeddings(await req.body(state.settings.body_limit))

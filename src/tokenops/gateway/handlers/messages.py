@@ -20,8 +20,9 @@ async def messages(req: Request, state: AppState) -> None:
 
 async def count_tokens(req: Request, state: AppState) -> None:
     """The prompt's tokens by the model's own counter; recorded (nothing billed) like every keyed request."""
-    principal = authenticate(state.catalog, state.hasher, req.headers)
-    record = open_record(req, principal, "messages.count_tokens", state.clock.now_ms())
+    now_ms = state.clock.now_ms()
+    principal = authenticate(state.catalog, state.hasher, req.headers, now_ms)
+    record = open_record(req, principal, "messages.count_tokens", now_ms)
     try:
         chat = parse_messages(await req.body(state.settings.body_limit), count_only=True)
         record.model_requested = chat.model

@@ -23,7 +23,7 @@ def _entry(name: str) -> dict[str, object]:
 
 
 async def list_models(req: Request, state: AppState) -> None:
-    principal = authenticate(state.catalog, state.hasher, req.headers)
+    principal = authenticate(state.catalog, state.hasher, req.headers, state.clock.now_ms())
     record = open_record(req, principal, "models", state.clock.now_ms())
     data = [_entry(n) for n in _visible(state, principal)]
     finish(req, record)
@@ -32,7 +32,7 @@ async def list_models(req: Request, state: AppState) -> None:
 
 
 async def get_model(req: Request, state: AppState) -> None:
-    principal = authenticate(state.catalog, state.hasher, req.headers)
+    principal = authenticate(state.catalog, state.hasher, req.headers, state.clock.now_ms())
     record = open_record(req, principal, "models", state.clock.now_ms())
     name = req.path.removeprefix("/v1/models/")
     record.model_requested = name
