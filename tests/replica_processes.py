@@ -6,18 +6,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2 as httpx
 import pytest
 import yaml
 
 from tests.scaleout_support import REDIS_URL
-from tests.test_process import free_port
+from tests.test_process import serve_process
 from tokenops.charging.ledger import Entry
 from tokenops.charging.postgres import ChargingPostgres
 from tokenops.store.postgres import PostgresStore
@@ -27,25 +24,9 @@ class Replica:
     """`tokenops serve` as a process of its own, on the test's PostgreSQL schema and Redis prefix."""
 
     def __init__(self, home: Path, config: Path, env: dict[str, str], dsn: str) -> None:
-        self.port = free_port()
+        args = ["--config", str(config), "--home", str(home), "--database-url", dsn, "--redis-url", REDIS_URL]
+        self.proc, self.port = serve_process(args, env)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tokenops", "serve", "--config", str(config), "--port", str(self.port),
-             "--home", str(home), "--database-url", dsn, "--redis-url", REDIS_URL],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(self.url + "/readyz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                err = self.proc.communicate()[1] or b""
-                raise RuntimeError("replica did not start: " + err.decode()[-2000:])
-            time.sleep(0.05)
 
     def kill(self) -> None:
         """SIGKILL: the replica dies at once, with whatever it holds open."""

@@ -27,31 +27,35 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def serve_process(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """`tokenops serve <args>` on a free port, once it answers /readyz; its stderr kept for the error."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tokenops", "serve", "--port", str(port), *args],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                return proc, port
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            err = proc.communicate()[1] or b""
+            raise RuntimeError("gateway did not start: " + err.decode()[-2000:])
+        time.sleep(0.05)
+
+
 class Process:
     def __init__(self, tmp: Path, catalog: dict[str, Any], extra_env: dict[str, str] | None = None) -> None:
         self.home = tmp / "home"
         config = tmp / "catalog.yaml"
         config.write_text(yaml.safe_dump(catalog))
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, TOKENOPS_SHUTDOWN_GRACE_S="10", **(extra_env or {}))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tokenops", "serve", "--config", str(config), "--port", str(self.port),
-             "--home", str(self.home)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(self.url + "/readyz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("gateway did not start: " + (self.proc.stderr.read() or b"").decode()[-2000:])  # type: ignore[union-attr]
-            time.sleep(0.05)
+        self.proc, self.port = serve_process(["--config", str(config), "--home", str(self.home)], env)
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def record_ids(self) -> dict[str, str]:
         db = sqlite3.connect(self.home / "tokenops.db")
