@@ -14,8 +14,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from tokenops.simulator import agent
 from tokenops.tokenize import count_messages, counter_for
 
 _TEXT = (
@@ -96,7 +95,7 @@ class SimEngine:
                 "completion). Please reduce the length of the messages or completion.",
             )
             return reply
-        call = _tool_call(messages, tools, body.get("tool_choice"), rng)
+        call = agent.tool_call(messages, tools, body.get("tool_choice"), rng)
         if call is not None:
             reply.tool_calls = [call]
             reply.finish_reason = "tool_calls"
@@ -123,67 +122,6 @@ def _seed(messages: list[Any]) -> int:
         if isinstance(m, dict):
             h.update(str(m.get("content")).encode("utf-8", "replace"))
     return int.from_bytes(h.digest(), "big")
-
-
-def _last_text(messages: list[Any]) -> tuple[str, str]:
-    if not messages or not isinstance(messages[-1], dict):
-        return "", ""
-    last = messages[-1]
-    content = last.get("content")
-    if isinstance(content, list):
-        content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return str(last.get("role", "")), str(content or "")
-
-
-def _tool_call(messages: list[Any], tools: list[Any], choice: Any, rng: random.Random) -> dict[str, Any] | None:
-    """Call a tool when tools are offered and the last user message asks for one."""
-    role, text = _last_text(messages)
-    if not tools or role != "user" or choice == "none":
-        return None
-    functions = [t.get("function", {}) for t in tools if isinstance(t, dict) and t.get("type") == "function"]
-    functions = [f for f in functions if isinstance(f, dict) and f.get("name")]
-    if not functions:
-        return None
-    chosen = None
-    if isinstance(choice, dict):
-        name = (choice.get("function") or {}).get("name")
-        chosen = next((f for f in functions if f["name"] == name), None)
-    if chosen is None:
-        lowered = text.lower()
-        chosen = next((f for f in functions if f["name"].lower() in lowered), None)
-    if chosen is None and choice == "required":
-        chosen = functions[0]
-    if chosen is None:
-        return None
-    args = _arguments(chosen.get("parameters") or {}, text, rng)
-    return {
-        "id": f"call_{rng.getrandbits(48):012x}",
-        "type": "function",
-        "function": {"name": chosen["name"], "arguments": orjson.dumps(args).decode()},
-    }
-
-
-def _arguments(schema: dict[str, Any], text: str, rng: random.Random) -> dict[str, Any]:
-    props = schema.get("properties") or {}
-    words = [w.strip(".,?!:;\"'") for w in text.split() if w.strip(".,?!:;\"'")] or ["value"]
-    args: dict[str, Any] = {}
-    for name, spec in props.items():
-        kind = spec.get("type") if isinstance(spec, dict) else None
-        if isinstance(spec, dict) and spec.get("enum"):
-            args[name] = spec["enum"][0]
-        elif kind == "integer":
-            args[name] = rng.randint(1, 100)
-        elif kind == "number":
-            args[name] = rng.randint(1, 1000) / 10
-        elif kind == "boolean":
-            args[name] = True
-        elif kind == "array":
-            args[name] = [words[-1]]
-        elif kind == "object":
-            args[name] = {}
-        else:
-            args[name] = words[-1]
-    return args
 
 
 def _vector(text: str, dimensions: int) -> list[float]:

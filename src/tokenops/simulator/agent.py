@@ -1,0 +1,196 @@
+"""When the simulated model calls a tool: the judgement of a sensible agent model, made deterministic.
+
+Only the latest user turn can ask for a tool (a system prompt that lists tool names asks
+for nothing). A turn asks for a tool by its name ("call get_alarm", "get alarm"), by words
+of its description, or by asking to use a tool ("look up alarm A-1042 with the tool").
+Once tool results are in, the model answers in text unless the turn named further tools
+it has not called yet; it never calls more than `MAX_CALLS_IN_A_ROW` tools in a row.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+MAX_CALLS_IN_A_ROW = 3
+_WORD = re.compile(r"[a-z0-9][a-z0-9_\-./]*")
+# Words that ask for a tool to be used without naming one.
+_ASKING = frozenset(
+    {"use", "call", "invoke", "tool", "tools", "look", "lookup", "check", "fetch", "search", "find", "query",
+     "retrieve", "run", "execute", "get", "read", "open", "list", "show"}
+)  # fmt: skip
+# Words too common to say which tool is meant.
+_STOP = frozenset(
+    {"about", "after", "also", "been", "before", "both", "call", "could", "does", "each", "from", "give",
+     "have", "into", "just", "like", "make", "more", "most", "much", "only", "other", "over", "please",
+     "same", "some", "such", "than", "that", "their", "them", "then", "there", "these", "they", "this",
+     "those", "tool", "tools", "used", "using", "very", "want", "what", "when", "where", "which", "while",
+     "with", "would", "your", "value", "values", "given", "returns", "return", "optional", "string"}
+)  # fmt: skip
+_FREE_TEXT = frozenset({"query", "q", "text", "prompt", "input", "message", "content", "question", "command"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Tool:
+    name: str
+    parameters: dict[str, Any]
+    name_words: frozenset[str]
+    description_words: frozenset[str]
+
+
+def tool_call(messages: list[Any], tools: list[Any], choice: Any, rng: random.Random) -> dict[str, Any] | None:
+    """The tool call the model makes next, or None when it answers in text."""
+    offered = _offered(tools)
+    if not offered or choice == "none" or not messages or not isinstance(messages[-1], dict):
+        return None
+    last_role = messages[-1].get("role")
+    if last_role not in ("user", "tool", "function"):
+        return None
+    turn, called = _latest_turn(messages)
+    if len(called) >= MAX_CALLS_IN_A_ROW:
+        return None
+    chosen = _forced(offered, choice)
+    if chosen is None:
+        planned = _planned(offered, turn)
+        if last_role == "user":
+            chosen = planned[0] if planned else None
+        else:  # tool results are in: go on only with tools the turn named and that were not called yet
+            chosen = next((t for t in planned if t.name not in called), None)
+        if chosen is None and choice == "required":
+            chosen = offered[0]
+    if chosen is None:
+        return None
+    return {
+        "id": f"call_{rng.getrandbits(48):012x}",
+        "type": "function",
+        "function": {"name": chosen.name, "arguments": orjson.dumps(_arguments(chosen.parameters, turn, rng)).decode()},
+    }
+
+
+def _offered(tools: list[Any]) -> list[_Tool]:
+    out: list[_Tool] = []
+    for tool in tools:
+        fn = tool.get("function") if isinstance(tool, dict) and tool.get("type") == "function" else None
+        if not isinstance(fn, dict) or not fn.get("name"):
+            continue
+        name = str(fn["name"])
+        params = fn.get("parameters")
+        out.append(
+            _Tool(
+                name=name,
+                parameters=params if isinstance(params, dict) else {},
+                name_words=frozenset(_significant(re.split(r"[_\-.\s]+", _camel(name)))),
+                description_words=frozenset(_significant(_WORD.findall(str(fn.get("description") or "").lower()))),
+            )
+        )
+    return out
+
+
+def _latest_turn(messages: list[Any]) -> tuple[str, list[str]]:
+    """The latest user message's text and the tools called since it."""
+    called: list[str] = []
+    for message in reversed(messages):
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role")
+        if role == "user":
+            return _text(message.get("content")), list(reversed(called))
+        if role == "assistant":
+            for call in reversed(message.get("tool_calls") or []):
+                if isinstance(call, dict):
+                    called.append(str((call.get("function") or {}).get("name", "")))
+    return "", called
+
+
+def _forced(offered: list[_Tool], choice: Any) -> _Tool | None:
+    if not isinstance(choice, dict):
+        return None
+    name = (choice.get("function") or {}).get("name") or choice.get("name")
+    return next((t for t in offered if t.name == name), None)
+
+
+def _planned(offered: list[_Tool], turn: str) -> list[_Tool]:
+    """The tools the turn asks for, named ones in the order it names them, else the best match."""
+    lowered = turn.lower()
+    words = _WORD.findall(lowered)
+    bare = {w.strip("-./") for w in words}
+    named: list[tuple[int, _Tool]] = []
+    for tool in offered:
+        at = _mention(lowered, tool.name.lower())
+        if at < 0:
+            at = _mention(lowered, " ".join(re.split(r"[_\-.]+", _camel(tool.name))))
+        if at >= 0:
+            named.append((at, tool))
+    if named:
+        return [t for _, t in sorted(named, key=lambda p: p[0])]
+    asked = bool(bare & _ASKING)
+    content = set(_significant(bare))
+    best: tuple[int, _Tool] | None = None
+    for tool in offered:
+        score = 2 * len(content & tool.name_words) + len(content & tool.description_words)
+        if score and (best is None or score > best[0]):
+            best = (score, tool)
+    if best is not None and (best[0] >= 2 or asked):
+        return [best[1]]
+    if asked and re.search(r"\b(the|a|your|any|this) tools?\b", lowered):
+        return [offered[0]]
+    return []
+
+
+def _mention(text: str, phrase: str) -> int:
+    """Where the phrase occurs in the text as whole words (-1: nowhere)."""
+    found = re.search(r"(?<![a-z0-9_])" + re.escape(phrase.lower()) + r"(?![a-z0-9_])", text)
+    return found.start() if found else -1
+
+
+def _camel(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _significant(words: Any) -> list[str]:
+    out = []
+    for word in words:
+        word = word.strip("-./").lower()
+        if len(word) >= 4 and word.isalpha() and word not in _STOP:
+            out.append(word[:-1] if word.endswith("s") and len(word) > 4 else word)
+    return out
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def _arguments(schema: dict[str, Any], turn: str, rng: random.Random) -> dict[str, Any]:
+    props = schema.get("properties") or {}
+    tokens = [w.strip(".,?!:;\"'()[]") for w in turn.split()]
+    tokens = [w for w in tokens if w]
+    ident = next((w for w in tokens if any(c.isdigit() for c in w) or "/" in w), None)
+    plain = [w for w in tokens if w.lower() not in _STOP | _ASKING and w.isalpha() and len(w) >= 3]
+    word = ident or (plain[-1] if plain else "value")
+    args: dict[str, Any] = {}
+    for name, spec in props.items():
+        spec = spec if isinstance(spec, dict) else {}
+        kind = spec.get("type")
+        if spec.get("enum"):
+            args[name] = spec["enum"][0]
+        elif kind == "integer":
+            args[name] = rng.randint(1, 100)
+        elif kind == "number":
+            args[name] = rng.randint(1, 1000) / 10
+        elif kind == "boolean":
+            args[name] = True
+        elif kind == "array":
+            args[name] = [word]
+        elif kind == "object":
+            args[name] = {}
+        elif str(name).lower() in _FREE_TEXT:
+            args[name] = turn.strip()[:200] or word
+        else:
+            args[name] = word
+    return args
