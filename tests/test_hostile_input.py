@@ -122,3 +122,60 @@ def test_slow_body_over_a_real_socket_gets_408(gateway: Gateway, monkeypatch: py
     assert reply.startswith(b"HTTP/1.1 408")
     [record] = gateway.records()
     assert record["status"] == 408 and record["output_tokens"] == 0
+
+
+WRONG_TYPES: list[tuple[str, str, dict[str, Any]]] = [
+    ("chat role array", URL, chat_body(messages=[{"role": [], "content": "hi"}])),
+    ("chat role object", URL, chat_body(messages=[{"role": {"x": 1}, "content": "hi"}])),
+    ("chat tool_calls true", URL, chat_body(messages=[{"role": "assistant", "content": None, "tool_calls": True}])),
+    (
+        "chat tool call function true",
+        URL,
+        chat_body(messages=[{"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": True}]}]),
+    ),
+    ("chat tool call not an object", URL, chat_body(messages=[{"role": "assistant", "tool_calls": [7]}])),
+    (
+        "chat content part type array",
+        URL,
+        chat_body(messages=[{"role": "user", "content": [{"type": [], "text": "x"}]}]),
+    ),
+    ("chat content part not an object", URL, chat_body(messages=[{"role": "user", "content": [3]}])),
+    ("chat tools entry not an object", URL, chat_body(tools=[1])),
+    ("chat tool function not an object", URL, chat_body(tools=[{"type": "function", "function": True}])),
+    ("chat max_tokens 10**30", URL, chat_body(max_tokens=10**30)),
+    ("responses role array", "/v1/responses", {"model": "tele-lite", "input": [{"role": [], "content": "hi"}]}),
+    (
+        "responses content part type array",
+        "/v1/responses",
+        {"model": "tele-lite", "input": [{"role": "user", "content": [{"type": [], "text": "hi"}]}]},
+    ),
+    ("responses input item not an object", "/v1/responses", {"model": "tele-lite", "input": [5]}),
+    ("responses item type array", "/v1/responses", {"model": "tele-lite", "input": [{"type": [], "content": "hi"}]}),
+    (
+        "messages role array",
+        "/v1/messages",
+        {"model": "tele-lite", "max_tokens": 10, "messages": [{"role": [], "content": "hi"}]},
+    ),
+    (
+        "messages block type array",
+        "/v1/messages",
+        {"model": "tele-lite", "max_tokens": 10, "messages": [{"role": "user", "content": [{"type": []}]}]},
+    ),
+    (
+        "messages block not an object",
+        "/v1/messages",
+        {"model": "tele-lite", "max_tokens": 10, "messages": [{"role": "user", "content": ["x"]}]},
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "path", "body"), WRONG_TYPES, ids=[c[0] for c in WRONG_TYPES])
+def test_wrong_types_in_nested_fields_get_400_and_one_record(
+    gateway: Gateway, name: str, path: str, body: dict[str, Any]
+) -> None:
+    reply = httpx.post(gateway.url + path, json=body, headers=ACME, timeout=30)
+    assert reply.status_code == 400, reply.text
+    error = reply.json()["error"]
+    assert error["message"]
+    [record] = gateway.records()
+    assert record["status"] == 400 and record["output_tokens"] == 0

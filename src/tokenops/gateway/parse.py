@@ -74,6 +74,59 @@ def _end_user(data: dict[str, Any]) -> str | None:
     return user or None
 
 
+def check_role(value: Any, allowed: frozenset[str], where: str) -> None:
+    """A role must be one of the allowed strings (a list or an object is a 400, not a lookup error)."""
+    if not isinstance(value, str) or value not in allowed:
+        raise BadRequest(f"{where} must be one of {', '.join(sorted(allowed))}", param=where)
+
+
+def check_parts(content: Any, where: str) -> None:
+    """Content given as an array holds objects, each with a string `type`."""
+    if not isinstance(content, list):
+        return
+    for j, part in enumerate(content):
+        at = f"{where}[{j}]"
+        if not isinstance(part, dict):
+            raise BadRequest(f"{at} must be an object", param=at)
+        if not isinstance(part.get("type"), str):
+            raise BadRequest(f"{at}.type must be a string", param=f"{at}.type")
+
+
+def _check_function(value: Any, where: str, needs_arguments: bool) -> None:
+    if not isinstance(value, dict):
+        raise BadRequest(f"{where} must be an object", param=where)
+    if not isinstance(value.get("name"), str):
+        raise BadRequest(f"{where}.name must be a string", param=f"{where}.name")
+    arguments = value.get("arguments")
+    if needs_arguments and arguments is not None and not isinstance(arguments, str):
+        raise BadRequest(f"{where}.arguments must be a string of JSON", param=f"{where}.arguments")
+
+
+def _check_tool_calls(value: Any, where: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise BadRequest(f"{where} must be an array", param=where)
+    for j, call in enumerate(value):
+        at = f"{where}[{j}]"
+        if not isinstance(call, dict):
+            raise BadRequest(f"{at} must be an object", param=at)
+        _check_function(call.get("function"), f"{at}.function", needs_arguments=True)
+
+
+def _check_tools(value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise BadRequest("'tools' must be an array", param="tools")
+    for j, tool in enumerate(value):
+        at = f"tools[{j}]"
+        if not isinstance(tool, dict):
+            raise BadRequest(f"{at} must be an object", param=at)
+        if tool.get("type", "function") == "function":
+            _check_function(tool.get("function"), f"{at}.function", needs_arguments=False)
+
+
 def parse_chat(raw: bytes) -> ChatRequest:
     data = load_json(raw)
     model = _model(data)
@@ -83,22 +136,19 @@ def parse_chat(raw: bytes) -> ChatRequest:
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
             raise BadRequest(f"messages[{i}] must be an object", param=f"messages[{i}]")
-        role = message.get("role")
-        if role not in ROLES:
-            where = f"messages[{i}].role"
-            raise BadRequest(f"{where} must be one of {', '.join(sorted(ROLES))}", param=where)
+        check_role(message.get("role"), ROLES, f"messages[{i}].role")
         content = message.get("content")
         if content is not None and not isinstance(content, (str, list)):
             raise BadRequest(f"messages[{i}].content must be a string or an array", param=f"messages[{i}].content")
+        check_parts(content, f"messages[{i}].content")
+        _check_tool_calls(message.get("tool_calls"), f"messages[{i}].tool_calls")
     stream = data.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest("'stream' must be a boolean", param="stream")
     options = data.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise BadRequest("'stream_options' must be an object", param="stream_options")
-    tools = data.get("tools")
-    if tools is not None and not isinstance(tools, list):
-        raise BadRequest("'tools' must be an array", param="tools")
+    _check_tools(data.get("tools"))
     max_tokens = _bounded_int(data, "max_tokens", 1, MAX_OUTPUT_CAP)
     max_completion = _bounded_int(data, "max_completion_tokens", 1, MAX_OUTPUT_CAP)
     _bounded_int(data, "n", 1, MAX_N)

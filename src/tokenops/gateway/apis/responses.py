@@ -9,7 +9,7 @@ import orjson
 
 from tokenops.errors import BadRequest
 from tokenops.gateway.apis import checks
-from tokenops.gateway.parse import ChatRequest, load_json
+from tokenops.gateway.parse import ChatRequest, check_parts, check_role, load_json
 from tokenops.providers import Usage
 from tokenops.translate.responses_chat import to_chat, to_response
 from tokenops.translate.responses_stream import ResponsesStreamEncoder
@@ -32,11 +32,14 @@ def _check_input(data: dict[str, Any]) -> None:
         where = f"input[{i}]"
         if not isinstance(item, dict):
             raise BadRequest(f"{where} must be an object", param=where)
-        if item.get("type", "message") == "message":
-            if item.get("role") not in _ROLES:
-                raise BadRequest(f"{where}.role must be one of {', '.join(sorted(_ROLES))}", param=f"{where}.role")
+        kind = item.get("type", "message")
+        if not isinstance(kind, str):
+            raise BadRequest(f"{where}.type must be a string", param=f"{where}.type")
+        if kind == "message":
+            check_role(item.get("role"), _ROLES, f"{where}.role")
             if not isinstance(item.get("content"), (str, list)):
                 raise BadRequest(f"{where}.content must be a string or an array", param=f"{where}.content")
+            check_parts(item.get("content"), f"{where}.content")
         elif item.get("type") in ("function_call", "function_call_output") and not isinstance(item.get("call_id"), str):
             raise BadRequest(f"{where}.call_id must be a string", param=f"{where}.call_id")
 
