@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, demo_catalog
+from tokenops import bpe
 from tokenops.catalog import load_catalog, parse_catalog
+from tokenops.catalog.model import EXACT_TOKENIZERS
 from tokenops.errors import ConfigError
 
 
@@ -66,3 +68,8 @@ def test_wrong_type_is_named() -> None:
     assert _broken(lambda d: d["models"][0].update(context_window="big")) == (
         "catalog.models[0].context_window: must be int, got str"
     )
+
+
+def test_the_exact_tokenizer_families_are_the_encodings_that_ship() -> None:
+    assert sorted(EXACT_TOKENIZERS) == sorted(bpe.families())
+    assert all(bpe.load(family) is not None for family in EXACT_TOKENIZERS)

@@ -29,6 +29,28 @@ def test_check_config_names_the_bad_field(tmp_path: Path) -> None:
     assert "catalog.models[0].context_window: must be at least 1" in result.stderr
 
 
+def test_check_config_refuses_an_unknown_tokenizer_family_and_names_the_known_ones(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models:\n  - name: m\n    context_window: 1000\n    tokenizer: llama\n")
+    result = tokenops("check-config", str(bad))
+    assert result.returncode == 2
+    assert "catalog.models[0].tokenizer: unknown tokenizer family 'llama'" in result.stderr
+    assert "cl100k, o200k, estimate" in result.stderr
+
+
+def test_check_config_warns_of_a_model_that_can_only_be_estimated(tmp_path: Path) -> None:
+    spec = tmp_path / "estimated.yaml"
+    spec.write_text(
+        "models:\n"
+        "  - {name: exact, context_window: 1000, tokenizer: cl100k_base}\n"
+        "  - {name: guessed, context_window: 1000, tokenizer: estimate}\n"
+    )
+    result = tokenops("check-config", str(spec))
+    assert result.returncode == 0, result.stderr
+    assert "warning: model 'guessed' has no exact tokenizer" in result.stderr
+    assert "'exact'" not in result.stderr
+
+
 def test_usage_reads_the_store_of_a_running_gateway(gateway: Gateway) -> None:
     api = openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-demo-acme", max_retries=0)
     replies = [api.chat.completions.create(model="tele-lite", messages=[{"role": "user", "content": f"q{i}"}])

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from tokenops.catalog.model import STRATEGIES, Alias, Deployment, Model, Tenant
+from tokenops.catalog.model import STRATEGIES, TOKENIZERS, Alias, Deployment, Model, Tenant
 from tokenops.errors import ConfigError
 
 T = TypeVar("T")
@@ -167,12 +167,23 @@ def _unique(items: Any, section: str, key: Any) -> dict[str, Any]:
     return out
 
 
+def _tokenizer(o: _Obj) -> str:
+    """A known tokenizer family (`cl100k_base` is read as `cl100k`); any other word is an error, not an estimate."""
+    value = str(o.text("tokenizer", "cl100k")).removesuffix("_base")
+    if value not in TOKENIZERS:
+        raise ConfigError(
+            f"{o.path}.tokenizer: unknown tokenizer family {value!r}; known families: {', '.join(TOKENIZERS)} "
+            "(use 'estimate' for a model that can only be estimated when its upstream sends no usage)"
+        )
+    return value
+
+
 def _model(o: _Obj) -> Model:
     model = Model(
         name=o.text("name"),
         kind=o.choice("kind", _MODEL_KINDS, "chat"),
         context_window=o.integer("context_window", minimum=1),
-        tokenizer=o.text("tokenizer", "cl100k"),
+        tokenizer=_tokenizer(o),
         max_output_tokens=o.integer("max_output_tokens", 4096, minimum=1),
         dimensions=o.integer("dimensions", 256, minimum=1),
         strategy=o.choice("strategy", STRATEGIES, "least_busy"),

@@ -16,6 +16,10 @@ ModelKind = Literal["chat", "embedding"]
 ProviderKind = Literal["simulated", "openai", "anthropic"]
 Strategy = Literal["least_busy", "weighted", "lowest_latency", "lowest_cost"]
 STRATEGIES: tuple[str, ...] = ("least_busy", "weighted", "lowest_latency", "lowest_cost")
+# Tokenizer families counted exactly offline (the encodings `tokenops.bpe` ships), and `estimate`
+# for a model whose counts can only be estimated when its upstream sends no usage.
+EXACT_TOKENIZERS: tuple[str, ...] = ("cl100k", "o200k")
+TOKENIZERS: tuple[str, ...] = (*EXACT_TOKENIZERS, "estimate")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from tokenops import __version__, migrations
 from tokenops.catalog import load_catalog
+from tokenops.catalog.model import EXACT_TOKENIZERS
 from tokenops.cli import accounts as accounts_cli
 from tokenops.cli import admin as admin_cli
 from tokenops.cli import charging as charging_cli
@@ -71,6 +72,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{args.file}: ok — {len(spec.tenants)} tenants, {len(spec.keys)} keys, {len(spec.models)} models, "
         f"{len(spec.deployments)} deployments, {len(spec.aliases)} aliases"
     )
+    for model in spec.models.values():
+        if model.kind == "chat" and model.tokenizer not in EXACT_TOKENIZERS:
+            print(
+                f"warning: model {model.name!r} has no exact tokenizer: when its upstream sends no usage, "
+                "its tokens are estimated (about four bytes a token) and the estimate is billed",
+                file=sys.stderr,
+            )
     return 0
 
 
