@@ -179,3 +179,22 @@ def test_wrong_types_in_nested_fields_get_400_and_one_record(
     assert error["message"]
     [record] = gateway.records()
     assert record["status"] == 400 and record["output_tokens"] == 0
+
+
+@pytest.mark.parametrize("header", ["Authorization", "X-Api-Key"])
+def test_a_credential_header_sent_twice_is_refused(gateway: Gateway, header: str) -> None:
+    value = "Bearer sk-demo-acme" if header == "Authorization" else "sk-demo-acme"
+    with socket.create_connection(("127.0.0.1", gateway.server.port), timeout=10) as sock:
+        body = b'{"model": "tele-lite", "messages": [{"role": "user", "content": "hi"}]}'
+        head = (
+            f"POST {URL} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"{header}: {value}\r\n{header}: Bearer sk-demo-gov\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        sock.sendall(head.encode() + body)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 400"), reply[:200]
+    assert b"duplicate_header" in reply
+    assert gateway.records() == []

@@ -11,13 +11,15 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from tokenops.errors import TokenopsError
+from tokenops.errors import BadRequest, TokenopsError
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADERS = 200
+# Credentials a request may carry once: with two, which one the gateway judged would be a guess.
+_SINGLE = frozenset({b"authorization", b"x-api-key"})
 CHUNK_TIMEOUT_S = 15.0  # the longest silence between two pieces of a request body
 BODY_TIMEOUT_S = 120.0  # the longest a whole request body may take
 
@@ -41,6 +43,12 @@ def check_headers(headers: list[tuple[bytes, bytes]]) -> None:
         raise HeadersTooLarge(f"too many request headers (more than {MAX_HEADERS})")
     if sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES:
         raise HeadersTooLarge(f"request headers are larger than {MAX_HEADER_BYTES} bytes")
+    seen: set[bytes] = set()
+    for name, _ in headers:
+        if name in _SINGLE:
+            if name in seen:
+                raise BadRequest(f"the {name.decode()} header is sent more than once", code="duplicate_header")
+            seen.add(name)
 
 
 def body_deadline(receive: Receive, chunk_s: float = CHUNK_TIMEOUT_S, total_s: float = BODY_TIMEOUT_S) -> Receive:
