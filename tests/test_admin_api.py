@@ -156,12 +156,13 @@ def test_every_change_is_in_a_hash_chained_audit_log(gateway: Gateway) -> None:
         db.close()
 
 
-def test_failed_admin_logins_are_rate_limited(gateway: Gateway) -> None:
+def test_failed_admin_logins_are_rate_limited_but_never_lock_out_a_valid_token(gateway: Gateway) -> None:
     statuses = [
         admin(gateway, "GET", "/admin/keys", {"Authorization": f"Bearer guess-{i}"}).status_code for i in range(12)
     ]
     assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
-    assert admin(gateway, "GET", "/admin/keys").status_code == 429  # even the right token, from that address
+    # Behind a load balancer everyone shares one address: the right token still gets in.
+    assert admin(gateway, "GET", "/admin/keys").status_code == 200
 
 
 def test_openapi_spec_is_served(gateway: Gateway) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -15,7 +17,8 @@ from tokenops.telemetry.metrics import Metrics
 
 
 def scrape(gw: Gateway) -> dict[str, Any]:
-    with urllib.request.urlopen(gw.url + "/metrics") as resp:
+    scrape_request = urllib.request.Request(gw.url + "/metrics", headers={"Authorization": "Bearer adm-demo-operator"})
+    with urllib.request.urlopen(scrape_request) as resp:
         assert resp.headers["content-type"].startswith("text/plain; version=0.0.4")
         text = resp.read().decode()
     return {family.name: family for family in text_string_to_metric_families(text)}
@@ -95,3 +98,23 @@ def test_observing_a_request_costs_microseconds() -> None:
     per_request_us = (time.perf_counter() - start) / n * 1e6
     print(f"metrics observe: {per_request_us:.2f} us per request")
     assert per_request_us < 50  # generous for a shared 2-core machine; a few us measured
+
+
+def _get(gw: Gateway, path: str, token: str | None) -> tuple[int, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(gw.url + path, headers=headers)) as resp:
+            return resp.status, {}
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_metrics_need_an_operator_token(gateway: Gateway) -> None:
+    status, body = _get(gateway, "/metrics", None)
+    assert status == 401 and body["error"]["code"] == "invalid_admin_token"
+    status, body = _get(gateway, "/metrics", "sk-demo-acme")
+    assert status == 401
+    status, body = _get(gateway, "/metrics", "adm-demo-acme")  # a tenant admin sees no other tenant's figures
+    assert status == 403 and body["error"]["code"] == "operator_only"
+    assert _get(gateway, "/metrics", "adm-demo-operator")[0] == 200
+

@@ -48,6 +48,12 @@ async def admin_actor(req: Request, state: AppState) -> Actor:
     store = state.guard.store
     if store is None:
         raise NotFound("the admin API is not enabled on this gateway", code="admin_disabled")
+    token = bearer(req.headers)
+    found = await store.admin_token(state.hasher(token)) if token else None
+    if found is not None and found.status == "active":
+        # A valid token is never locked out by others' failures from its address (behind a
+        # load balancer every operator shares one address).
+        return Actor(found.id, found.role, found.tenant_id)
     client = "login|" + (req.client_host or "unknown")
     if await state.guard.counters.total(client, 60.0) >= FAILED_LOGINS_PER_MINUTE:
         raise RateLimited(
@@ -55,9 +61,5 @@ async def admin_actor(req: Request, state: AppState) -> Actor:
             code="rate_limit_admin_login",
             headers={"retry-after": "60"},
         )
-    token = bearer(req.headers)
-    found = await store.admin_token(state.hasher(token)) if token else None
-    if found is None or found.status != "active":
-        await state.guard.counters.take(client, 1, 1_000_000, 60.0)
-        raise AuthenticationFailed("invalid or missing admin token", code="invalid_admin_token")
-    return Actor(found.id, found.role, found.tenant_id)
+    await state.guard.counters.take(client, 1, 1_000_000, 60.0)
+    raise AuthenticationFailed("invalid or missing admin token", code="invalid_admin_token")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from tokenops.admin.metrics import metrics
 from tokenops.admin.router import admin
 from tokenops.dashboard.http import dashboard
 from tokenops.gateway.asgi import Request
@@ -14,7 +15,6 @@ from tokenops.gateway.handlers.messages import count_tokens, messages
 from tokenops.gateway.handlers.models import get_model, list_models
 from tokenops.gateway.handlers.responses import responses
 from tokenops.gateway.state import AppState
-from tokenops.telemetry.http import metrics
 
 Handler = Callable[[Request, AppState], Awaitable[None]]
 
