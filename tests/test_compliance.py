@@ -40,6 +40,18 @@ def test_report_shows_a_dedicated_tenant_served_only_in_region_and_pool(gateway:
     assert "COMPLIANT" in printable.stdout and "gov-grid-north-1" in printable.stdout
 
 
+def test_report_defaults_to_this_month_and_says_so_when_there_is_nothing_to_judge(gateway: Gateway) -> None:
+    api = openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-demo-gov", max_retries=0)
+    api.chat.completions.create(model="tele-lite", messages=[{"role": "user", "content": "status of line 4"}])
+    this_month = tokenops("compliance", "report", "--tenant", "cn-gov-energy", "--json", "--home", str(gateway.home))
+    assert this_month.returncode == 0, this_month.stderr
+    assert json.loads(this_month.stdout)["period"] == month_of(int(time.time() * 1000))
+    assert json.loads(this_month.stdout)["requests"] == 1
+    empty = tokenops("compliance", "report", "--tenant", "cn-gov-energy", "--period", "2001-01",
+                     "--home", str(gateway.home))  # fmt: skip
+    assert "no requests in 2001-01" in empty.stdout and "COMPLIANT" not in empty.stdout
+
+
 def _catalog() -> Catalog:
     spec = parse_catalog(demo_catalog())
     return Catalog(spec.tenants, {}, spec.models, spec.deployments, spec.aliases)

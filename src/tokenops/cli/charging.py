@@ -34,7 +34,7 @@ from tokenops.charging.sqlite import ChargingSQLite
 from tokenops.charging.store import ChargingStore
 from tokenops.charging.verify import verify_ledger
 from tokenops.cli.admin import api_options, call, show
-from tokenops.cli.common import console
+from tokenops.cli.common import console, this_month
 from tokenops.errors import ConfigError
 from tokenops.store import SQLiteStore, Store
 from tokenops.store.postgres import PostgresStore
@@ -233,7 +233,7 @@ def _report(p: argparse.ArgumentParser, formats: bool = True) -> None:
 def add_parser(sub: Any) -> None:
     inv = sub.add_parser("invoice", help="a tenant's invoice for a calendar month (UTC)")
     inv.add_argument("--tenant", required=True)
-    inv.add_argument("--period", required=True, help="YYYY-MM")
+    inv.add_argument("--period", default=this_month(), help="YYYY-MM, UTC (default: the current month)")
     _report(inv)
     inv.set_defaults(func=cmd_invoice)
 

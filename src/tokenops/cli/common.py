@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -13,6 +14,7 @@ from typing import TypeVar
 from rich.console import Console
 
 from tokenops.errors import ConfigError
+from tokenops.periods import month_of
 from tokenops.store import SQLiteStore
 
 T = TypeVar("T")
@@ -42,3 +44,8 @@ def read_store(home: Path, fn: Callable[[SQLiteStore], Awaitable[T]]) -> T:
 def console() -> Console:
     """A console that does not cut tables when the output is a file or a pipe."""
     return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def this_month() -> str:
+    """The current UTC month, YYYY-MM: the period a report shows unless told otherwise."""
+    return month_of(int(time.time() * 1000))

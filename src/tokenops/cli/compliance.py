@@ -10,7 +10,7 @@ import orjson
 from rich.table import Table
 
 from tokenops.catalog import Catalog
-from tokenops.cli.common import console, home_of, read_store
+from tokenops.cli.common import console, home_of, read_store, this_month
 from tokenops.compliance import ComplianceReport, build_report
 from tokenops.errors import ConfigError
 from tokenops.periods import month_bounds
@@ -22,7 +22,7 @@ def add_parser(sub: Any) -> None:
     inner = compliance.add_subparsers(dest="compliance_command", required=True)
     report = inner.add_parser("report", help="requests per region, pool and deployment; violations listed")
     report.add_argument("--tenant", required=True)
-    report.add_argument("--period", required=True, help="a month, e.g. 2026-11 (UTC)")
+    report.add_argument("--period", default=this_month(), help="YYYY-MM, UTC (default: the current month)")
     report.add_argument("--json", action="store_true")
     report.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")
     report.set_defaults(func=cmd_report)
@@ -65,5 +65,8 @@ def _print(report: ComplianceReport) -> None:
     out.print(f"Cross-pool requests: {len(report.cross_pool)}")
     for item in report.cross_pool:
         out.print(f"  [red]{item['request_id']}[/red] on {item['deployment']}: {item['reason']}")
+    if report.requests == 0:
+        out.print(f"Verdict: no requests in {report.period}, so nothing to judge (try another --period)")
+        return
     verdict = "[green]COMPLIANT[/green]" if report.compliant else "[red]NOT COMPLIANT[/red]"
     out.print(f"Verdict: {verdict}")

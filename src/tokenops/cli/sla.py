@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from rich.table import Table
 
-from tokenops.cli.common import console, home_of, read_store
+from tokenops.cli.common import console, home_of, read_store, this_month
 from tokenops.errors import ConfigError
 from tokenops.store import SQLiteStore
 from tokenops.telemetry.sla import report
@@ -63,7 +63,7 @@ def add_parser(sub: Any) -> None:
     sla_sub = sla.add_subparsers(dest="sla_command", required=True)
     rep: argparse.ArgumentParser = sla_sub.add_parser("report", help="a tenant's SLA for a month, with breaches")
     rep.add_argument("--tenant", required=True)
-    rep.add_argument("--period", required=True, help="month, e.g. 2026-11 (UTC)")
+    rep.add_argument("--period", default=this_month(), help="YYYY-MM, UTC (default: the current month)")
     rep.add_argument("--json", action="store_true")
     rep.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")
     rep.set_defaults(func=cmd_report)
