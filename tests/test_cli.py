@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import openai
+import pytest
 
 from tests.conftest import ROOT, Gateway
+from tokenops.cli.common import default_url
 
 
 def tokenops(*args: str) -> subprocess.CompletedProcess[str]:
@@ -67,3 +69,13 @@ def test_usage_reads_the_store_of_a_running_gateway(gateway: Gateway) -> None:
 def test_usage_without_a_store_says_how_to_fix_it(tmp_path: Path) -> None:
     result = tokenops("usage", "--home", str(tmp_path / "none"))
     assert result.returncode == 2 and "start the gateway first" in result.stderr
+
+
+def test_commands_find_the_gateway_where_make_run_serves_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TOKENOPS_URL", raising=False)
+    monkeypatch.setenv("TOKENOPS_PORT", "9191")
+    assert default_url() == "http://127.0.0.1:9191"
+    monkeypatch.delenv("TOKENOPS_PORT")
+    assert default_url() == "http://127.0.0.1:8080"
+    monkeypatch.setenv("TOKENOPS_URL", "http://gw.example:8000/")
+    assert default_url() == "http://gw.example:8000"

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 import orjson
 from rich.table import Table
 
-from tokenops.cli.common import console
+from tokenops.cli.common import console, default_url
 from tokenops.errors import ConfigError
 
 _HINTS = {
@@ -121,8 +121,8 @@ def cmd_security_events(args: argparse.Namespace) -> int:
 def api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url",
-        default=os.environ.get("TOKENOPS_URL", "http://127.0.0.1:8080"),
-        help="the gateway (default: $TOKENOPS_URL or http://127.0.0.1:8080)",
+        default=default_url(),
+        help="the gateway (default: $TOKENOPS_URL, else http://127.0.0.1:$TOKENOPS_PORT, port 8080 if unset)",
     )
     parser.add_argument("--json", action="store_true")
 

@@ -49,3 +49,11 @@ def console() -> Console:
 def this_month() -> str:
     """The current UTC month, YYYY-MM: the period a report shows unless told otherwise."""
     return month_of(int(time.time() * 1000))
+
+
+def default_url() -> str:
+    """The gateway a command talks to: $TOKENOPS_URL, else 127.0.0.1 on $TOKENOPS_PORT (as `make run` serves)."""
+    url = os.environ.get("TOKENOPS_URL")
+    if url:
+        return url.rstrip("/")
+    return f"http://127.0.0.1:{os.environ.get('TOKENOPS_PORT') or 8080}"

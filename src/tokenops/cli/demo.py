@@ -26,6 +26,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from tokenops.cli.common import default_url
+
 KEYS = {"acme": "sk-demo-acme", "gov": "sk-demo-gov", "consumer": "sk-demo-consumer"}
 TENANTS = {"acme": "acme-manufacturing", "gov": "cn-gov-energy", "consumer": "ringback-app"}
 AGENT_TURNS = [
@@ -185,7 +187,9 @@ def add_parser(sub: Any) -> None:
     demo = sub.add_parser("demo", help="demo helpers")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True)
     run: argparse.ArgumentParser = demo_sub.add_parser("traffic", help="a realistic mixed day against a gateway")
-    run.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway (default %(default)s)")
+    run.add_argument(
+        "--url", default=default_url(), help="the gateway (default: $TOKENOPS_URL, else 127.0.0.1:$TOKENOPS_PORT)"
+    )
     run.add_argument("--duration", type=float, default=60.0, help="seconds the compressed day lasts")
     run.add_argument("--agents", type=int, default=4, help="concurrent acme agent sessions")
     run.add_argument("--record", help="write every request as JSONL (tenant, time, body) to this file")
