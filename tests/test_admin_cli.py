@@ -18,13 +18,14 @@ def test_keys_lifecycle_from_the_cli(
     gateway: Gateway, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TOKENOPS_ADMIN_TOKEN", "adm-demo-acme")
-    code, out = run(capsys, "keys", "create", "--url", gateway.url, "--id", "cli-key", "--model", "tele-lite")
+    made = ("keys", "create", "--url", gateway.url, "--id", "acme-manufacturing-cli", "--model", "tele-lite")
+    code, out = run(capsys, *made)
     assert code == 0 and "sk-to-" in out
     code, out = run(capsys, "keys", "list", "--url", gateway.url, "--json")
-    assert code == 0 and {k["id"] for k in orjson.loads(out)["keys"]} == {"acme-default", "cli-key"}
-    code, out = run(capsys, "keys", "rotate", "cli-key", "--url", gateway.url)
+    assert code == 0 and {k["id"] for k in orjson.loads(out)["keys"]} == {"acme-default", "acme-manufacturing-cli"}
+    code, out = run(capsys, "keys", "rotate", "acme-manufacturing-cli", "--url", gateway.url)
     assert code == 0 and "sk-to-" in out
-    code, out = run(capsys, "keys", "revoke", "cli-key", "--url", gateway.url)
+    code, out = run(capsys, "keys", "revoke", "acme-manufacturing-cli", "--url", gateway.url)
     assert code == 0 and "revoked" in out
     code, out = run(capsys, "security", "events", "--url", gateway.url, "--json")
     assert code == 0 and orjson.loads(out) == {"events": []}

@@ -25,13 +25,25 @@ def chat(gw: Gateway, key: str) -> int:
 
 
 def test_tenant_admin_manages_its_own_keys(gateway: Gateway) -> None:
-    made = call(gateway, "POST", "/admin/keys", json={"id": "acme-tool"})
+    made = call(gateway, "POST", "/admin/keys", json={"id": "acme-manufacturing-tool"})
     assert made.status_code == 201 and made.json()["key"]["tenant"] == "acme-manufacturing"
     assert chat(gateway, made.json()["secret"]) == 200
     assert {k["tenant"] for k in call(gateway, "GET", "/admin/keys").json()["keys"]} == {"acme-manufacturing"}
-    assert call(gateway, "POST", "/admin/keys/acme-tool/rotate").status_code == 200
-    assert call(gateway, "POST", "/admin/keys/acme-tool/revoke").status_code == 200
+    assert call(gateway, "POST", "/admin/keys/acme-manufacturing-tool/rotate").status_code == 200
+    assert call(gateway, "POST", "/admin/keys/acme-manufacturing-tool/revoke").status_code == 200
     assert [t["id"] for t in call(gateway, "GET", "/admin/tenants").json()["tenants"]] == ["acme-manufacturing"]
+
+
+def test_tenant_admin_cannot_probe_other_tenants_key_ids(gateway: Gateway) -> None:
+    for taken in ("gov-default", "ringback-default", "acme-default"):
+        refused = call(gateway, "POST", "/admin/keys", json={"id": taken})
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "key_id_prefix", refused.text
+    call(gateway, "POST", "/admin/keys", json={"id": "acme-manufacturing-ci"})
+    again = call(gateway, "POST", "/admin/keys", json={"id": "acme-manufacturing-ci"})
+    assert again.status_code == 400 and again.json()["error"]["code"] == "key_exists"
+    clash = {"tenant": "acme-manufacturing", "id": "gov-default"}
+    operator = call(gateway, "POST", "/admin/keys", OPERATOR, json=clash)
+    assert operator.json()["error"]["code"] == "key_exists"
 
 
 def test_tenant_admin_cannot_read_other_tenants(gateway: Gateway) -> None:

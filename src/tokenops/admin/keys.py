@@ -72,6 +72,10 @@ async def create_key(call: Call) -> Any:
     key_id = text(data, "id", f"{tenant_id}-{secrets.token_hex(4)}", limit=64) or ""
     if not _ID.match(key_id):
         raise BadRequest("'id' may hold letters, digits, '.', '_' and '-' only", param="id")
+    if not call.actor.operator and not key_id.startswith(f"{tenant_id}-"):
+        # Key ids are one namespace; a tenant-admin picks ids under its tenant's prefix, so
+        # "already exists" can only ever name its own keys, never reveal another tenant's.
+        raise BadRequest(f"a tenant-admin's key id starts with '{tenant_id}-'", param="id", code="key_id_prefix")
     models = strings(data, "models")
     outside = [m for m in models if m not in tenant.models]
     if outside:
