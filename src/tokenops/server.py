@@ -8,6 +8,7 @@ from pathlib import Path
 import uvicorn
 
 from tokenops.catalog import CatalogSpec
+from tokenops.connections import ConnectionLimits, protocol, raise_descriptor_limit
 from tokenops.gateway.app import Gateway
 from tokenops.gateway.state import AppState, Settings
 from tokenops.keys import KeyHasher, load_secret
@@ -31,12 +32,13 @@ def build_gateway(
 
 def _run(app: object, host: str, port: int, grace_s: float, trusted_proxies: str = "") -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    raise_descriptor_limit()
     uvicorn.run(
         app,  # type: ignore[arg-type]
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=protocol(ConnectionLimits.from_env(behind_proxies=bool(trusted_proxies))),
         lifespan="on",
         log_level="warning",
         access_log=False,
