@@ -181,6 +181,20 @@ def test_a_new_price_version_rates_requests_that_start_after_it(gateway: Gateway
     assert (verified["ok"], verified["problems"], verified["usage_records"]) == (True, [], 2)
 
 
+def test_a_version_that_names_some_models_keeps_the_prices_of_the_others(gateway: Gateway) -> None:
+    assert chat(gateway, "sk-demo-consumer").status_code == 200
+    only_max = {"id": "2030-max-only", "models": {"tele-max": {"input": "40.00", "output": "80.00"}}}
+    assert admin(gateway, "POST", "/admin/prices", json=only_max).status_code == 201
+    assert chat(gateway, "sk-demo-consumer").status_code == 200  # tele-lite: not named, still priced
+    assert admin(gateway, "POST", "/admin/prices", json={"id": "0", "models": {}}).status_code == 201
+    assert chat(gateway, "sk-demo-consumer").status_code == 200
+    charges = [e for e in admin(gateway, "GET", "/admin/accounts/ringback-app/entries").json()["entries"]
+               if e["kind"] == "charge"]  # fmt: skip
+    assert [e["meta"]["version"] for e in charges] == ["2026-01", "2030-max-only", "0"]
+    verified = admin(gateway, "GET", "/admin/ledger/verify").json()
+    assert verified["ok"], verified["problems"]
+
+
 def test_a_hard_budget_set_through_the_api_refuses_requests_past_it(gateway: Gateway) -> None:
     body = {"scope": "tenant", "tenant": "ringback-app", "period": "day", "mode": "hard", "tokens": 10}
     made = admin(gateway, "PUT", "/admin/budgets/ring-daily", json=body)

@@ -8,7 +8,7 @@ the tenant's discount, kept exact as Decimal until the one rounding of the charg
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from tokenops.charging.money import MTOK, minor_digits, round_half_up, round_up
@@ -96,7 +96,7 @@ class PriceBook:
     """Every price version, ordered by when it takes effect."""
 
     def __init__(self, versions: list[PriceVersion]) -> None:
-        self.versions = sorted(versions, key=lambda v: v.effective_ms)
+        self.versions = _inherited(sorted(versions, key=lambda v: v.effective_ms))
         self._starts = [v.effective_ms for v in self.versions]
         self._cache: dict[tuple[str, str, str, str], Rates | None] = {}
 
@@ -118,6 +118,23 @@ class PriceBook:
         if key not in self._cache:
             self._cache[key] = _resolve(version, tenant, sector, model)
         return self._cache[key]
+
+
+def _inherited(versions: list[PriceVersion]) -> list[PriceVersion]:
+    """Each version keeps the model prices, sector multipliers and tenant terms it does not name from
+    the version before it, so a version that reprices one model never leaves the others unpriced."""
+    out: list[PriceVersion] = []
+    for v in versions:
+        if out and out[-1].currency == v.currency:
+            before = out[-1]
+            v = replace(
+                v,
+                models={**before.models, **v.models},
+                sectors={**before.sectors, **v.sectors},
+                tenants={**before.tenants, **v.tenants},
+            )
+        out.append(v)
+    return out
 
 
 def _resolve(version: PriceVersion, tenant: str, sector: str, model: str) -> Rates | None:
