@@ -51,6 +51,15 @@ FIELD_CASES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+def test_a_number_past_the_integer_range_is_told_the_range_not_its_type(gateway: Gateway) -> None:
+    huge = b"1" + b"0" * 30
+    content = b'{"model": "tele-lite", "max_tokens": ' + huge + b', "messages": [{"role": "user", "content": "hi"}]}'
+    reply = post(gateway, content)
+    assert reply.status_code == 400
+    assert reply.json()["error"]["message"].startswith("'max_tokens' must be an integer between 1 and ")
+    assert reply.json()["error"]["message"].endswith(", got 1e+30")
+
+
 @pytest.mark.parametrize(("name", "content", "headers", "status"), CASES, ids=[c[0] for c in CASES])
 def test_malformed_body_gets_a_clear_4xx_and_one_empty_record(
     gateway: Gateway, name: str, content: bytes, headers: dict[str, str], status: int

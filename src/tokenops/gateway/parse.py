@@ -56,12 +56,16 @@ def _model(data: dict[str, Any]) -> str:
     return model
 
 
+_JSON_KINDS = {str: "a string", list: "an array", dict: "an object", bool: "a boolean"}
+
+
 def _bounded_int(data: dict[str, Any], name: str, low: int, high: int) -> int | None:
     value = data.get(name)
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool):
-        raise BadRequest(f"'{name}' must be an integer", param=name)
+        got = f"{value:g}" if isinstance(value, float) else _JSON_KINDS.get(type(value), "another type")
+        raise BadRequest(f"'{name}' must be an integer between {low} and {high}, got {got}", param=name)
     if not low <= value <= high:
         raise BadRequest(f"'{name}' must be between {low} and {high}, got {value}", param=name)
     return value
