@@ -61,10 +61,11 @@ async def test_usage_records_filter_by_tenant_in_time_order(store: Store) -> Non
 
 async def test_usage_summary_totals_per_tenant_and_model_within_the_period(store: Store) -> None:
     await store.write_usage([_record("a", 10, tokens=5), _record("b", 20, status=502, tokens=0),
-                             _record("c", 30, tokens=7), _record("d", 40, "t2")])  # fmt: skip
+                             _record("c", 30, tokens=7), _record("e", 35, status=429, tokens=0),
+                             _record("d", 40, "t2")])  # fmt: skip
     summary = await store.usage_summary(since_ms=10, until_ms=40)
-    assert summary == [{"tenant": "acme", "model": "tele-lite", "requests": 3, "input_tokens": 12,
-                        "output_tokens": 24, "cached_tokens": 0, "errors": 1}]  # fmt: skip
+    assert summary == [{"tenant": "acme", "model": "tele-lite", "requests": 4, "input_tokens": 12,
+                        "output_tokens": 24, "cached_tokens": 0, "refused": 1, "errors": 1}]  # fmt: skip
 
 
 async def test_an_empty_batch_writes_nothing(store: Store) -> None:

@@ -110,6 +110,7 @@ def cmd_usage(args: argparse.Namespace) -> int:
         ("input_tokens", "right"),
         ("output_tokens", "right"),
         ("cached_tokens", "right"),
+        ("refused", "right"),
         ("errors", "right"),
     ):
         table.add_column(name.replace("_", " "), justify=justify)  # type: ignore[arg-type]

@@ -62,7 +62,7 @@ class Store(Protocol):
     async def usage_records(self, tenant_id: str | None = None) -> list[UsageRecord]: ...
 
     async def usage_summary(self, since_ms: int | None = None, until_ms: int | None = None) -> list[dict[str, Any]]:
-        """Totals per tenant and model: requests, input/output/cached tokens, errors."""
+        """Totals per tenant and model: requests, input/output/cached tokens, refusals (402/403/429), errors."""
 
     async def clock_ms(self) -> int | None:
         """The clock every process sharing this store agrees on; None where this host's clock is it (embedded)."""

@@ -125,7 +125,9 @@ class PostgresStore:
             "SELECT tenant_id AS tenant, coalesce(model_served, model_requested) AS model, count(*) AS requests, "
             "sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens, "
             "sum(cached_tokens)::bigint AS cached_tokens, "
-            "sum(CASE WHEN status >= 400 THEN 1 ELSE 0 END)::bigint AS errors FROM usage_records "
+            "sum(CASE WHEN status IN (402, 403, 429) THEN 1 ELSE 0 END)::bigint AS refused, "
+            "sum(CASE WHEN status >= 400 AND status NOT IN (402, 403, 429) THEN 1 ELSE 0 END)::bigint AS errors "
+            "FROM usage_records "
             "WHERE created_ms >= $1 AND created_ms < $2 GROUP BY 1, 2 ORDER BY 1, 2"
         )
         return [dict(r.items()) for r in await self.pool.fetch(sql, since_ms or 0, until_ms or 2**62)]

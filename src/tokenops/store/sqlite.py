@@ -206,11 +206,12 @@ class SQLiteStore:
         sql = (
             "SELECT tenant_id, coalesce(model_served, model_requested), count(*), "
             "sum(input_tokens), sum(output_tokens), sum(cached_tokens), "
-            "sum(CASE WHEN status >= 400 THEN 1 ELSE 0 END) FROM usage_records "
+            "sum(CASE WHEN status IN (402, 403, 429) THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN status >= 400 AND status NOT IN (402, 403, 429) THEN 1 ELSE 0 END) FROM usage_records "
             "WHERE created_ms >= ? AND created_ms < ? GROUP BY 1, 2 ORDER BY 1, 2"
         )
         rows = self.db.execute(sql, (since_ms or 0, until_ms or 2**62)).fetchall()
-        names = ("tenant", "model", "requests", "input_tokens", "output_tokens", "cached_tokens", "errors")
+        names = ("tenant", "model", "requests", "input_tokens", "output_tokens", "cached_tokens", "refused", "errors")
         return [dict(zip(names, row, strict=True)) for row in rows]
 
 
