@@ -37,7 +37,8 @@ async def _verify(home: Path) -> list[Problem]:
         ledger = ChargingSQLite(store)
         catalog = await store.load_catalog()
         sectors = {t.id: t.sector for t in catalog.tenants.values()}
-        return await verify_ledger(ledger, await store.usage_records(), sectors, int(time.time() * 1000))
+        found = await verify_ledger(ledger, await store.usage_records(), sectors, int(time.time() * 1000))
+        return found.problems
     finally:
         await store.close()
 

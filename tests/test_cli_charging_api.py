@@ -108,9 +108,13 @@ def test_cli_invoice_and_ledger_verify_agree_through_the_api_and_the_store(
     assert orjson.loads(via_api)["subtotal"] == "398.00"  # the grant seeded this month and this one
     code, out, _ = run(capsys, "invoice", "--tenant", ACME, "--period", period, "--csv", "--url", gateway.url)
     assert code == 0 and out.splitlines()[-1].startswith("total,")
+    checked = []
     for where in (["--url", gateway.url], ["--home", str(gateway.home)]):
         code, out, _ = run(capsys, "ledger", "verify", *where)
         assert code == 0 and out.strip().endswith("ledger verify: ok"), where
+        assert "ledger entries in 3 hash chains and balances" in out, out  # says what it checked
+        checked.append(orjson.loads(run(capsys, "ledger", "verify", "--json", *where)[1])["checked"])
+    assert checked[0] == checked[1] and checked[0]["accounts"] == 3 and checked[0]["entries"] >= 3
     code, out, _ = run(capsys, "ledger", "entries", ACME, "--url", gateway.url, "--json")
     assert [e["kind"] for e in orjson.loads(out)["entries"]] == ["topup", "package_grant", "package_grant"]
 

@@ -421,7 +421,7 @@ async def ledger_check(dsn: str, schema: str) -> dict[str, Any]:
         catalog = await store.load_catalog()
         sectors = {t.id: t.sector for t in catalog.tenants.values()}
         records = await store.usage_records()
-        problems = await verify_ledger(ledger, records, sectors, int(time.time() * 1000))
+        problems = (await verify_ledger(ledger, records, sectors, int(time.time() * 1000))).problems
         return {"usage_records": len(records), "problems": [str(p) for p in problems[:5]], "count": len(problems)}
     finally:
         await store.close()

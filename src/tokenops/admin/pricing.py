@@ -170,10 +170,12 @@ async def verify(call: Call) -> Any:
     state = call.state
     sectors = {t.id: t.sector for t in state.catalog.tenants.values()}
     records = await state.store.usage_records()
-    problems = await verify_ledger(state.charging.store, records, sectors, call.state.clock.now_ms(), grace or 0)
+    found = await verify_ledger(state.charging.store, records, sectors, call.state.clock.now_ms(), grace or 0)
     return {
-        "ok": not problems,
+        "ok": not found.problems,
         "checked_at": datetime.now(UTC).isoformat(),
         "usage_records": len(records),
-        "problems": [problem_doc(p) for p in problems],
+        "checked": found.checked(),
+        "summary": found.summary(),
+        "problems": [problem_doc(p) for p in found.problems],
     }

@@ -107,16 +107,40 @@ def check_reservations(holds: list[HoldRow], now_ms: int, grace_ms: int) -> list
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """What a verification looked at, and each problem it found."""
+
+    problems: list[Problem]
+    accounts: int
+    entries: int
+    usage_records: int
+    reservations: int
+
+    def checked(self) -> dict[str, int]:
+        return {"accounts": self.accounts, "entries": self.entries,
+                "usage_records": self.usage_records, "open_reservations": self.reservations}  # fmt: skip
+
+    def summary(self) -> str:
+        return (
+            f"{self.entries:,} ledger entries in {self.accounts:,} hash chains and balances; "
+            f"{self.usage_records:,} usage records against their charges, re-rated at their price versions; "
+            f"{self.reservations:,} open reservations against their expiry"
+        )
+
+
 async def verify_ledger(
     store: ChargingStore, records: list[UsageRecord], sectors: dict[str, str], now_ms: int, grace_ms: int = 60_000
-) -> list[Problem]:
+) -> Verification:
     config = config_from_docs(await store.config_docs())
     book = PriceBook(list(config.prices))
     accounts = await store.accounts()
     entries = await store.entries()
-    return [
+    holds = await store.open_holds()
+    problems = [
         *check_chains(entries),
         *check_balances(accounts, entries),
         *check_charges(book, sectors, accounts, entries, records),
-        *check_reservations(await store.open_holds(), now_ms, grace_ms),
+        *check_reservations(holds, now_ms, grace_ms),
     ]
+    return Verification(problems, len(accounts), len(entries), len(records), len(holds))

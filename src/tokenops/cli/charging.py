@@ -121,22 +121,27 @@ def cmd_invoice(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     with console().status("verifying the ledger: hash chains, balances, rated usage, reservations…"):
         if args.url:
-            problems = call(args, "GET", "/admin/ledger/verify", query={"grace_ms": args.grace_ms})["problems"]
+            doc = call(args, "GET", "/admin/ledger/verify", query={"grace_ms": args.grace_ms})
         else:
 
-            async def work(store: Store, svc: ChargingService) -> list[dict[str, str]]:
+            async def work(store: Store, svc: ChargingService) -> dict[str, Any]:
                 catalog = await store.load_catalog()
                 sectors = {t.id: t.sector for t in catalog.tenants.values()}
                 records = await store.usage_records()
                 now = await store.clock_ms() or int(time.time() * 1000)  # scaled out, the database's clock
-                return [problem_doc(p) for p in await verify_ledger(svc.store, records, sectors, now, args.grace_ms)]
+                found = await verify_ledger(svc.store, records, sectors, now, args.grace_ms)
+                problems = [problem_doc(p) for p in found.problems]
+                checked = {"checked": found.checked(), "summary": found.summary()}
+                return {"ok": not problems, **checked, "problems": problems}
 
-            problems = _run(args, work)
+            doc = _run(args, work)
+    problems = doc["problems"]
     if args.json:
-        sys.stdout.write(orjson.dumps({"ok": not problems, "problems": problems}).decode() + "\n")
+        sys.stdout.write(orjson.dumps(doc).decode() + "\n")
     else:
         for p in problems:
             print(f"{p['check']}: {p['subject']}: {p['detail']}")
+        print(f"checked {doc['summary']}")
         print(f"ledger verify: {'FAILED, ' + str(len(problems)) + ' problems' if problems else 'ok'}")
     return 1 if problems else 0
 
