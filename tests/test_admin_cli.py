@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 import orjson
 import pytest
 
 from tests.conftest import Gateway
+from tokenops.cli.admin import show
 from tokenops.cli.main import main
 
 
@@ -39,3 +42,10 @@ def test_cli_reports_a_refusal_without_a_traceback(
     assert "404" in capsys.readouterr().err
     monkeypatch.delenv("TOKENOPS_ADMIN_TOKEN")
     assert main(["keys", "list", "--url", gateway.url]) == 2
+
+
+def test_tables_show_epoch_times_as_utc_dates(capsys: pytest.CaptureFixture[str]) -> None:
+    args = argparse.Namespace(json=False)
+    show(args, {}, [{"id": "e1", "at_ms": 1796389500000}], ["id", "at_ms"], "events")
+    out = capsys.readouterr().out
+    assert "at (UTC)" in out and "2026-12-04 13:05:00" in out and "1796389500000" not in out

@@ -10,6 +10,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -68,16 +69,23 @@ def show(args: argparse.Namespace, data: Any, rows: list[dict[str, Any]], column
         return 0
     table = Table(title=title)
     for column in columns:
-        table.add_column(column)
+        table.add_column(_EPOCH_COLUMNS.get(column, column))
     for row in rows:
-        table.add_row(
-            *(
-                str(row.get(c, "")) if not isinstance(row.get(c), (dict, list)) else orjson.dumps(row.get(c)).decode()
-                for c in columns
-            )
-        )
+        table.add_row(*(_cell(c, row.get(c, "")) for c in columns))
     console().print(table)
     return 0
+
+
+_EPOCH_COLUMNS = {"at_ms": "at (UTC)", "created_ms": "created (UTC)", "expires_ms": "expires (UTC)"}
+
+
+def _cell(column: str, value: Any) -> str:
+    """A table cell: epoch milliseconds as a UTC date and time, nested values as JSON."""
+    if column in _EPOCH_COLUMNS and isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    return str(value)
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
