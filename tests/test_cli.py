@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import openai
@@ -12,6 +14,7 @@ import pytest
 
 from tests.conftest import ROOT, Gateway
 from tokenops.cli.common import default_url
+from tokenops.cli.main import build_parser
 
 
 def tokenops(*args: str) -> subprocess.CompletedProcess[str]:
@@ -79,3 +82,22 @@ def test_commands_find_the_gateway_where_make_run_serves_it(monkeypatch: pytest.
     assert default_url() == "http://127.0.0.1:8080"
     monkeypatch.setenv("TOKENOPS_URL", "http://gw.example:8000/")
     assert default_url() == "http://gw.example:8000"
+
+
+def _parsers(parser: argparse.ArgumentParser, path: str) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _parsers(child, f"{path} {name}")
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    bare = []
+    for path, parser in _parsers(build_parser(), "tokenops"):
+        assert parser.format_help()  # every help page renders
+        for action in parser._actions:
+            skip = (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)
+            if not isinstance(action, skip) and not action.help:
+                bare.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+    assert bare == []

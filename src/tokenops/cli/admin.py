@@ -132,7 +132,7 @@ def api_options(parser: argparse.ArgumentParser) -> None:
         default=default_url(),
         help="the gateway (default: $TOKENOPS_URL, else http://127.0.0.1:$TOKENOPS_PORT, port 8080 if unset)",
     )
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def add_parser(sub: Any) -> None:
@@ -142,25 +142,25 @@ def add_parser(sub: Any) -> None:
     create = verbs.add_parser("create", help="create a key; its secret is printed once")
     api_options(create)
     create.add_argument("--tenant", help="default: the tenant of a tenant-admin token")
-    create.add_argument("--id")
+    create.add_argument("--id", help="the key's id (a tenant-admin's start with its tenant's id and -)")
     create.add_argument("--model", action="append", help="allowed model or alias (repeat); default: all")
     create.add_argument("--expires-at", help="ISO 8601 date-time")
     create.add_argument("--allowed-network", action="append", help="client IP network (repeat)")
     create.set_defaults(func=cmd_keys_create)
     listing = verbs.add_parser("list", help="list keys")
     api_options(listing)
-    listing.add_argument("--tenant")
+    listing.add_argument("--tenant", help="only this tenant's keys")
     listing.set_defaults(func=cmd_keys_list)
     for verb in ("rotate", "revoke"):
         change = verbs.add_parser(verb, help=f"{verb} a key")
         api_options(change)
-        change.add_argument("key_id")
+        change.add_argument("key_id", help="the id of the key")
         change.set_defaults(func=cmd_keys_change, verb=verb)
 
     security = sub.add_parser("security", help="bulk-extraction defence (admin API)")
     what = security.add_subparsers(dest="security_command", required=True)
     events = what.add_parser("events", help="list security events")
     api_options(events)
-    events.add_argument("--tenant")
-    events.add_argument("--limit", type=int, default=100)
+    events.add_argument("--tenant", help="only this tenant's events")
+    events.add_argument("--limit", type=int, default=100, help="newest events to show (default 100)")
     events.set_defaults(func=cmd_security_events)

@@ -31,5 +31,5 @@ def add_parser(sub: Any, root: argparse.ArgumentParser) -> None:
         epilog="\n".join(f"{shell}: {how}" for shell, how in _HOW.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    completion.add_argument("shell", choices=sorted(_HOW))
+    completion.add_argument("shell", choices=sorted(_HOW), help="the shell to complete for")
     completion.set_defaults(func=cmd_completion, root_parser=root)

@@ -21,9 +21,9 @@ def add_parser(sub: Any) -> None:
     compliance = sub.add_parser("compliance", help="compliance reports")
     inner = compliance.add_subparsers(dest="compliance_command", required=True)
     report = inner.add_parser("report", help="requests per region, pool and deployment; violations listed")
-    report.add_argument("--tenant", required=True)
+    report.add_argument("--tenant", required=True, help="the tenant to report on")
     report.add_argument("--period", default=this_month(), help="YYYY-MM, UTC (default: the current month)")
-    report.add_argument("--json", action="store_true")
+    report.add_argument("--json", action="store_true", help="print JSON instead of a table")
     report.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")
     report.set_defaults(func=cmd_report)
 

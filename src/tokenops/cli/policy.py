@@ -38,7 +38,7 @@ def add_parser(sub: Any) -> None:
     sim.add_argument("--max-cost-increase", type=float, help="fail when projected cost rises more (percent)")
     sim.add_argument("--allow-refusals", action="store_true", help="pass even if the candidate refuses more")
     sim.add_argument("--days", type=float, help="days of demand the traffic stands for (default: its time span)")
-    sim.add_argument("--json", action="store_true")
+    sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sim.set_defaults(func=cmd_simulate)
 
 

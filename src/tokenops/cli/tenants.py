@@ -36,6 +36,6 @@ def add_parser(sub: Any) -> None:
     api_options(listing)
     listing.set_defaults(func=cmd_tenants_list)
     showing = verbs.add_parser("show", help="one tenant")
-    showing.add_argument("tenant")
+    showing.add_argument("tenant", help="the tenant to show")
     api_options(showing)
     showing.set_defaults(func=cmd_tenants_show)
