@@ -91,6 +91,20 @@ def test_operator_sees_the_velocity_chart_move_under_traffic(page: playwright_ap
     page.screenshot(path=str(SHOTS / "dashboard-operator.png"))
 
 
+def test_refusals_have_their_own_kpi_apart_from_errors(page: playwright_api.Page, traffic: Gateway) -> None:
+    sign_in(page, "adm-demo-operator")
+    consumer = openai.OpenAI(base_url=traffic.url + "/v1", api_key="sk-demo-consumer", max_retries=0)
+    for _ in range(3):  # tele-max is not among the consumer app's models: 403
+        with pytest.raises(openai.PermissionDeniedError):
+            consumer.chat.completions.create(model="tele-max", messages=[{"role": "user", "content": "hi"}])
+    consumer.close()
+    page.wait_for_function(
+        "() => parseInt(document.getElementById('kpi-refused-unit').textContent.replace(/,/g, '')) >= 3"
+    )
+    assert page.locator("#kpi-refused").inner_text().endswith("%")
+    assert page.locator("#kpi-err").inner_text() == "0.0 %"  # refusals are not errors
+
+
 def test_tenant_admin_sees_only_its_own_tenant(page: playwright_api.Page) -> None:
     sign_in(page, "adm-demo-acme")
     page.wait_for_selector("#table-tenants td:text('acme-manufacturing')")

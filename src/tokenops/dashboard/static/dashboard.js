@@ -134,6 +134,8 @@ async function refreshOverview() {
   const sum = (k) => o.tenants.reduce((a, r) => a + (r[k] || 0), 0);
   const reqs = sum("requests");
   $("kpi-err").textContent = pct(reqs ? sum("errors") / reqs : 0);
+  $("kpi-refused").textContent = pct(reqs ? sum("refused") / reqs : 0);
+  $("kpi-refused-unit").textContent = num(sum("refused")) + " of " + num(reqs) + " (402/403/429) since start";
   $("kpi-spend").textContent = money(sum("spend_today"));
   $("kpi-currency").textContent = o.currency + ", from the ledger";
   $("kpi-margin").textContent = money(sum("margin"));
