@@ -90,3 +90,13 @@ def test_a_long_stream_is_not_cut_by_the_read_timeouts(served: int) -> None:
         text = b"".join(reply.iter_bytes())
     assert reply.status_code == 200 and text.rstrip().endswith(b"data: [DONE]")
     assert time.monotonic() - started > 2, "the stream must outlast the 1 s read timeouts to show anything"
+
+
+def test_a_request_pipelined_behind_a_post_is_answered_in_order(served: int) -> None:
+    body = b'{"model": "tele-lite", "messages": [{"role": "user", "content": "hi"}]}'
+    post = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-demo-acme\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))  # fmt: skip
+    sock = _stall(served, post + b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    replies = _closed_within(sock, 20) or b""
+    first, second = replies.index(b"chat.completion"), replies.index(b'{"status":"ok"}')
+    assert replies.count(b"HTTP/1.1 200 OK") == 2 and first < second
