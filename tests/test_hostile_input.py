@@ -207,3 +207,16 @@ def test_a_credential_header_sent_twice_is_refused(gateway: Gateway, header: str
     assert reply.startswith(b"HTTP/1.1 400"), reply[:200]
     assert b"duplicate_header" in reply
     assert gateway.records() == []
+
+
+def test_an_unexpected_failure_after_authentication_still_leaves_its_record(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_: Any) -> None:
+        raise RuntimeError("a bug in a step")
+
+    monkeypatch.setattr(gateway.state, "compaction", broken)
+    reply = httpx.post(gateway.url + URL, json=chat_body(), headers=ACME, timeout=30)
+    assert reply.status_code == 500 and reply.json()["error"]["code"] == "internal_error"
+    [record] = gateway.records()
+    assert record["status"] == 500 and record["error_code"] == "internal_error" and record["output_tokens"] == 0

@@ -7,6 +7,8 @@ the same for all.
 
 from __future__ import annotations
 
+import logging
+
 from tokenops.catalog import Deployment
 from tokenops.charging.credit import Hold
 from tokenops.errors import TokenopsError
@@ -23,6 +25,8 @@ from tokenops.gateway.settle import settle
 from tokenops.gateway.state import AppState
 from tokenops.providers import ChatStream
 from tokenops.store import UsageRecord
+
+log = logging.getLogger("tokenops.gateway")
 
 
 async def serve_chat(req: Request, state: AppState, api: ClientAPI) -> None:
@@ -53,18 +57,32 @@ async def serve_chat(req: Request, state: AppState, api: ClientAPI) -> None:
             await _stream(req, state, api, chat, plan, record, admission)
         else:
             await _complete(req, state, api, chat, plan, record, hold)
-    except TokenopsError as err:
+    except Exception as exc:
         if req.response_started:
+            if not isinstance(exc, TokenopsError):
+                _release_unmetered(state, hold)
             raise
-        fail(record, err)
+        err = exc if isinstance(exc, TokenopsError) else _unexpected(req, exc)
+        fail(record, err)  # an unexpected failure too leaves its record: no request vanishes from the books
         finish(req, record)
         await settle(state.sink, state.charging.credit, record, hold)
-        raise
+        if err is exc:
+            raise
+        raise err from exc
     except BaseException:
-        if hold is not None and hold.open:  # cancelled before it was metered: the sweeper finds no record
-            state.charging.credit.release(hold)
-            state.sink.close(hold.request_id)
+        _release_unmetered(state, hold)  # cancelled before it was metered: the sweeper finds no record
         raise
+
+
+def _unexpected(req: Request, exc: Exception) -> TokenopsError:
+    log.error("unexpected failure in the request path (%s)", req.path, exc_info=exc)
+    return TokenopsError("internal error; the request id identifies it in the logs")
+
+
+def _release_unmetered(state: AppState, hold: Hold | None) -> None:
+    if hold is not None and hold.open:
+        state.charging.credit.release(hold)
+        state.sink.close(hold.request_id)
 
 
 def _served(req: Request, record: UsageRecord, deployment: Deployment) -> None:
