@@ -57,7 +57,7 @@ def test_embeddings_are_charged_like_chat(tmp_path: Path) -> None:
     finally:
         gw.server.stop()
     db = sqlite3.connect(gw.home / "tokenops.db")
-    [(amount, meta)] = db.execute("SELECT amount_minor, meta FROM ledger_entries WHERE kind = 'charge'").fetchall()
+    [(amount, meta)] = db.execute("SELECT amount_units, meta FROM ledger_entries WHERE kind = 'charge'").fetchall()
     db.close()
     assert amount < 0 and '"tele-embed"' in meta
     assert verify(gw.home) == []

@@ -109,8 +109,8 @@ def test_ledger_verify_passes_then_fails_listing_a_tampered_charge(
     import sqlite3  # noqa: PLC0415 - only this test writes to the file behind the ledger's back
 
     db = sqlite3.connect(month / "tokenops.db")
-    db.execute("UPDATE ledger_entries SET amount_minor = amount_minor - 1 WHERE request_id = 'req-3'")
-    db.execute("UPDATE accounts SET balance_minor = balance_minor - 1")
+    db.execute("UPDATE ledger_entries SET amount_units = amount_units - 1 WHERE request_id = 'req-3'")
+    db.execute("UPDATE accounts SET balance_units = balance_units - 1")
     db.commit()
     db.close()
     capsys.readouterr()

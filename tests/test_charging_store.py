@@ -12,10 +12,13 @@ from tests.scaleout_support import Backend
 from tokenops.catalog import parse_catalog
 from tokenops.charging.catalog import parse_charging
 from tokenops.charging.ledger import Entry, FloorBreached, LedgerConflict
+from tokenops.charging.money import minor_step
 from tokenops.charging.service import ChargingService
 from tokenops.charging.store import HoldRow
 from tokenops.charging.verify import check_balances, check_chains
 from tokenops.store import UsageRecord
+
+FEN = minor_step("CNY")  # accounting units in one fen
 
 
 @pytest.fixture
@@ -33,28 +36,28 @@ async def test_seeding_twice_creates_accounts_balances_and_packages_once(service
     await service.store.seed(config, 1)
     await service.load()
     acme = service.credit.accounts["acme-manufacturing"]
-    assert acme.balance == 500_000 - 19_900  # opening balance less the coding package
+    assert acme.balance == (500_000 - 19_900) * FEN  # opening balance less the coding package
     assert [g.total for g in acme.grants.values()] == [50_000_000]
-    assert service.credit.accounts["cn-gov-energy"].limit == 20_000_000
+    assert service.credit.accounts["cn-gov-energy"].limit == 20_000_000 * FEN
     assert len(await service.store.entries("acme-manufacturing")) == 2
 
 
 async def test_same_top_up_key_twice_is_recorded_once(service: ChargingService) -> None:
-    assert await service.topup("ringback-app", 5000, "pay-1") is True
-    assert await service.topup("ringback-app", 5000, "pay-1") is False
+    assert await service.topup("ringback-app", 5000 * FEN, "pay-1") is True
+    assert await service.topup("ringback-app", 5000 * FEN, "pay-1") is False
     await service.load()
-    assert service.credit.accounts["ringback-app"].balance == 100_000 + 5000
+    assert service.credit.accounts["ringback-app"].balance == (100_000 + 5000) * FEN
 
 
 async def test_same_key_with_a_different_body_is_rejected(service: ChargingService) -> None:
-    await service.topup("ringback-app", 5000, "pay-2")
+    await service.topup("ringback-app", 5000 * FEN, "pay-2")
     with pytest.raises(LedgerConflict, match="pay-2"):
-        await service.topup("ringback-app", 7000, "pay-2")
+        await service.topup("ringback-app", 7000 * FEN, "pay-2")
 
 
 async def test_a_debit_below_the_floor_is_refused_and_leaves_nothing(service: ChargingService) -> None:
     with pytest.raises(FloorBreached):
-        await service.topup("ringback-app", -100_001, "fix-1", kind="adjustment")
+        await service.topup("ringback-app", -100_000 * FEN - 1, "fix-1", kind="adjustment")
     assert len(await service.store.entries("ringback-app")) == 1
 
 
@@ -66,7 +69,7 @@ async def test_entries_chain_per_account_and_tampering_breaks_the_chain(
     entries = await service.store.entries()
     assert check_chains(entries) == []
     assert check_balances(await service.store.accounts(), entries) == []
-    await backend.execute("UPDATE ledger_entries SET amount_minor = 1 WHERE idem_key = 'pay-1'")
+    await backend.execute("UPDATE ledger_entries SET amount_units = 1 WHERE idem_key = 'pay-1'")
     tampered = await service.store.entries()
     assert [p.check for p in check_chains(tampered)] == ["hash_chain"]
     assert [p.check for p in check_balances(await service.store.accounts(), tampered)] == ["balance"]
@@ -85,11 +88,11 @@ async def test_entries_written_elsewhere_reach_a_running_service(service: Chargi
     try:
         cli = ChargingService(backend.ledger(other))
         await cli.start(None)
-        await cli.topup("ringback-app", 2500, "pay-cli")
+        await cli.topup("ringback-app", 2500 * FEN, "pay-cli")
     finally:
         await other.close()
     assert await service.refresh() == 1
-    assert service.credit.accounts["ringback-app"].balance == 100_000 + 2500
+    assert service.credit.accounts["ringback-app"].balance == (100_000 + 2500) * FEN
 
 
 def test_entry_body_hash_ignores_when_it_was_written() -> None:
@@ -120,7 +123,7 @@ async def test_sweeper_settles_expired_reservations_from_recorded_usage_and_rele
     assert account.reserved == 0 and credit.holds == {}
     [charge] = [e for e in await service.store.entries("ringback-app") if e.kind == "charge"]
     # retail 0.9: 0.4M x 1.00 x 0.9 + 0.1M x 2.00 x 0.9 = 0.54 CNY
-    assert charge.request_id == "r0" and charge.amount == -54
+    assert charge.request_id == "r0" and charge.amount == -54 * FEN
     assert await service.store.open_holds() == []
 
 
@@ -128,7 +131,7 @@ async def test_recovery_charges_a_recorded_request_whose_reservation_a_crash_lef
     service: ChargingService, backend: Backend
 ) -> None:
     now = int(time.time() * 1000)
-    row = HoldRow("r9", "ringback-app", 500, now + 1000, now)
+    row = HoldRow("r9", "ringback-app", 500 * FEN, now + 1000, now)
     other = backend.store()  # another process on the same database, which crashes and never beat a heart
     await other.open()
     await backend.ledger(other).settle([_record("r9", now, (1_000_000, 0))], [], [row], [])
@@ -137,4 +140,4 @@ async def test_recovery_charges_a_recorded_request_whose_reservation_a_crash_lef
     service.sectors = {"ringback-app": "retail"}
     assert await service.recover() == ["r9"]
     [charge] = [e for e in await service.store.entries("ringback-app") if e.kind == "charge"]
-    assert charge.amount == -90 and await service.store.open_holds() == []
+    assert charge.amount == -90 * FEN and await service.store.open_holds() == []

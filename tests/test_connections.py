@@ -20,7 +20,7 @@ STALLS = {
     "half a request line": b"POST /v1/chat/comp",
     "headers without the blank line": b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n",
     "a body that stops": b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-demo-acme\r\n"
-    b"Content-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"mo",
+    b'Content-Type: application/json\r\nContent-Length: 400\r\n\r\n{"mo',
 }
 
 

@@ -34,11 +34,11 @@ INSERT INTO usage_records VALUES ('req_old', 1, 't', 'k', 'chat.completions', 'm
     'm', 'd', 'r', false, 10, 20, 0, 'upstream', NULL, 1.5, NULL);
 CREATE TABLE accounts (
     id TEXT PRIMARY KEY, type TEXT NOT NULL, currency TEXT NOT NULL,
-    limit_minor BIGINT NOT NULL, balance_minor BIGINT NOT NULL, created_ms BIGINT NOT NULL
+    limit_units BIGINT NOT NULL, balance_units BIGINT NOT NULL, created_ms BIGINT NOT NULL
 );
 INSERT INTO accounts VALUES ('acme', 'prepaid', 'EUR', 0, 12345, 1);
 CREATE TABLE reservations (
-    request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, amount_minor BIGINT NOT NULL,
+    request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, amount_units BIGINT NOT NULL,
     expires_ms BIGINT NOT NULL, created_ms BIGINT NOT NULL
 );
 INSERT INTO reservations VALUES ('req_open', 'acme', 300, 2, 1);
@@ -178,7 +178,7 @@ def test_an_old_postgres_schema_upgrades_in_place_keeping_its_rows_and_a_second_
         await store.open()
         try:
             rows = [(r.request_id, r.output_tokens, r.cache_write_tokens) for r in await store.usage_records()]
-            balance = await store.pool.fetchval("SELECT balance_minor FROM accounts WHERE id = 'acme'")
+            balance = await store.pool.fetchval("SELECT balance_units FROM accounts WHERE id = 'acme'")
             return rows, balance, await ChargingPostgres(store).open_holds()
         finally:
             await store.close()

@@ -39,7 +39,7 @@ def test_each_request_writes_one_json_line_without_prompt_or_completion_text(
     assert ok["deployment"] in ("lite-east-1", "lite-north-1") and ok["status"] == 200 and ok["outcome"] == "ok"
     assert reply.usage is not None
     assert ok["tokens"] == {"input": reply.usage.prompt_tokens, "output": reply.usage.completion_tokens, "cached": 0}
-    assert ok["money"]["currency"] == "CNY" and isinstance(ok["money"]["rated_minor"], int)
+    assert ok["money"]["currency"] == "CNY" and isinstance(ok["money"]["rated_units"], int)
     assert ok["latency_ms"] > 0
     assert missing["status"] == 404 and missing["error_code"] and "money" not in missing
     assert SECRET_PROMPT not in text and "hunter2" not in text

@@ -48,7 +48,7 @@ def test_metrics_count_requests_tokens_money_and_latency_by_tenant_model_and_dep
     out = sum(r.usage.completion_tokens for r in replies if r.usage)
     tokens = families["tokenops_tokens"]
     assert value(tokens, "tokenops_tokens_total", tenant="acme-manufacturing", direction="output") == out
-    assert value(families["tokenops_rated_minor_units"], "tokenops_rated_minor_units_total", currency="CNY") >= 0
+    assert value(families["tokenops_rated_units"], "tokenops_rated_units_total", currency="CNY") >= 0
     latency = families["tokenops_request_duration_seconds"]
     assert latency.type == "histogram"
     assert value(latency, "tokenops_request_duration_seconds_count", model="tele-lite") == 3
@@ -73,7 +73,7 @@ def test_metrics_show_limiter_rejections_by_reason_and_deployment_state(gateway:
     assert value(circuit, "tokenops_circuit_state", deployment="max-north-1", state="closed") == 1
     assert value(circuit, "tokenops_circuit_state", deployment="max-north-1", state="open") == 0
     assert "tokenops_open_reservations" in families and "tokenops_deployment_capacity" in families
-    assert value(families["tokenops_balance_minor_units"], "tokenops_balance_minor_units", account="ringback-app") > 0
+    assert value(families["tokenops_balance_units"], "tokenops_balance_units", account="ringback-app") > 0
 
 
 def test_metrics_fold_label_sets_past_the_series_cap_into_other() -> None:
@@ -117,4 +117,3 @@ def test_metrics_need_an_operator_token(gateway: Gateway) -> None:
     status, body = _get(gateway, "/metrics", "adm-demo-acme")  # a tenant admin sees no other tenant's figures
     assert status == 403 and body["error"]["code"] == "operator_only"
     assert _get(gateway, "/metrics", "adm-demo-operator")[0] == 200
-

@@ -24,18 +24,27 @@ from tests.test_scaleout_credit import KEY, TENANT
 from tokenops.charging.budget_leases import RedisBudgets
 from tokenops.charging.budgets import BudgetCounter, period_key
 from tokenops.charging.catalog import BudgetSpec
+from tokenops.charging.money import format_amount
 
-BALANCE = 5000  # minor units: more than the budget
-BUDGET = 1500  # minor units a day: covers some of the requests, not all
+BALANCE = 50_000_000  # accounting units (50.00 CNY): more than the budget
+BUDGET = 15_000_000  # accounting units a day (15.00 CNY): covers some of the requests, not all
 
 
 @pytest.fixture
 def replicas(tmp_path: Path, pg_database: str, replica_env: dict[str, str]) -> Iterator[list[Replica]]:
     # the balance leased with room to spare: the budget limits
-    env = dict(replica_env, TOKENOPS_CREDIT_LEASE_CHUNK="1000")
-    catalog = priced_catalog(demo_catalog(), f"{BALANCE / 100:.2f}", ttft_ms=20, tokens_per_s=1000, reply_tokens=200)
+    env = dict(replica_env, TOKENOPS_CREDIT_LEASE_CHUNK="10000000")
+    catalog = priced_catalog(
+        demo_catalog(), format_amount(BALANCE, "CNY"), ttft_ms=20, tokens_per_s=1000, reply_tokens=200
+    )
     catalog["budgets"] = [
-        {"id": "ringback-day", "scope": "tenant", "tenant": TENANT, "period": "day", "amount": f"{BUDGET / 100:.2f}"}
+        {
+            "id": "ringback-day",
+            "scope": "tenant",
+            "tenant": TENANT,
+            "period": "day",
+            "amount": format_amount(BUDGET, "CNY"),
+        }
     ]
     yield from two_replicas(tmp_path, catalog, env, pg_database)
 
@@ -116,7 +125,7 @@ async def _pool(prefix: str) -> None:
         assert a.leased == 0 and a.spent == 250
         assert not await theirs.top_up(b, 751), "1000 less the 250 spent"
         assert await theirs.top_up(b, 750) and recomputed == ["b"]
-        ttl = await client.pttl(prefix + f"budget:b:t:{today}")
+        ttl = await client.pttl(prefix + f"budget6:b:t:{today}")
         assert 0 < ttl <= 3 * 86_400_000, "the period's keys expire after it"
         await client.delete(*(await client.keys(prefix + "*")))  # Redis restarts empty: recomputed from the ledger
         b.reserved = 700

@@ -22,15 +22,18 @@ from tests.replica_processes import replica_env as replica_env  # a fixture
 from tests.scaleout_support import REDIS_URL
 from tokenops.charging.accounts import Account
 from tokenops.charging.leases import RedisLeases
+from tokenops.charging.money import format_amount
 
 KEY = "sk-demo-consumer"
 TENANT = "ringback-app"
-BALANCE = 5000  # minor units: covers some of the 300 streams, not all
+BALANCE = 50_000_000  # accounting units (50.00 CNY): covers some of the 300 streams, not all
 
 
 @pytest.fixture
 def replicas(tmp_path: Path, pg_database: str, replica_env: dict[str, str]) -> Iterator[list[Replica]]:
-    catalog = priced_catalog(demo_catalog(), f"{BALANCE / 100:.2f}", ttft_ms=20, tokens_per_s=1000, reply_tokens=200)
+    catalog = priced_catalog(
+        demo_catalog(), format_amount(BALANCE, "CNY"), ttft_ms=20, tokens_per_s=1000, reply_tokens=200
+    )
     yield from two_replicas(tmp_path, catalog, replica_env, pg_database)
 
 
@@ -83,7 +86,7 @@ def test_two_replicas_never_take_a_shared_prepaid_balance_below_its_floor(
     charges = [e for e in entries if e.kind == "charge"]
     billed = sum(sum(e.meta["tokens"]) for e in charges)
     print(f"served {len(served)} streams on 2 replicas, refused {len(refused)}, balance {BALANCE} -> {balance} "
-          f"minor units, {billed} tokens billed, {time.monotonic() - started:.1f} s")  # fmt: skip
+          f"units, {billed} tokens billed, {time.monotonic() - started:.1f} s")  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert 0 <= balance < BALANCE
     assert all("written_off" not in e.meta for e in charges), "every charge fitted in its reservation"

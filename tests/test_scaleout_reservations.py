@@ -57,7 +57,7 @@ def test_a_silent_replicas_reservations_are_taken_over_once_each(pg_database: st
 async def _reservations(dsn: str, schema: str) -> list[tuple[str, int, str]]:
     conn = await asyncpg.connect(dsn, server_settings={"search_path": schema})
     try:
-        rows = await conn.fetch("SELECT request_id, amount_minor, owner FROM reservations ORDER BY request_id")
+        rows = await conn.fetch("SELECT request_id, amount_units, owner FROM reservations ORDER BY request_id")
         return [(r[0], r[1], r[2]) for r in rows]
     finally:
         await conn.close()

@@ -56,7 +56,9 @@ def test_session_past_the_window_is_compacted_and_its_transcript_kept(gw: Gatewa
     assert count_messages(counter_for("cl100k"), messages) > 32768  # past tele-lite's window
     api = openai.OpenAI(base_url=gw.url + "/v1", api_key="sk-demo-acme", max_retries=0)
     raw = api.chat.completions.with_raw_response.create(
-        model="tele-lite", messages=messages, extra_headers={"X-Session-Id": "fault-hunt-7"}  # type: ignore[arg-type]
+        model="tele-lite",
+        messages=messages,
+        extra_headers={"X-Session-Id": "fault-hunt-7"},  # type: ignore[arg-type]
     )
     reply = raw.parse()
     assert reply.choices[0].message.content
@@ -91,7 +93,10 @@ def test_the_anthropic_sdk_session_is_compacted_too(gw: Gateway) -> None:
             converted.append({"role": "user", "content": m["content"]})
     client = anthropic.Anthropic(base_url=gw.url, api_key="sk-demo-acme", max_retries=0)
     raw = client.messages.with_raw_response.create(
-        model="tele-lite", max_tokens=256, system=system, messages=converted  # type: ignore[arg-type]
+        model="tele-lite",
+        max_tokens=256,
+        system=system,
+        messages=converted,  # type: ignore[arg-type]
     )
     assert raw.parse().content[0].type == "text"
     assert raw.headers["x-tokenops-compaction"] == "applied"

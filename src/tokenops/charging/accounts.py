@@ -16,8 +16,8 @@ class Account:
     id: str
     type: str  # prepaid | postpaid
     currency: str
-    limit: int  # minor units the balance may go below zero
-    balance: int  # settled balance, minor units
+    limit: int  # accounting units the balance may go below zero
+    balance: int  # settled balance, accounting units
     reserved: int = 0  # held by requests in flight
     grants: dict[str, Grant] = field(default_factory=dict)
 

@@ -115,7 +115,7 @@ class RedisBudgets:
         self.prefix = prefix
         self.recompute = recompute
         self.ttl_ms = ttl_ms
-        self.chunk = chunk  # leased beyond the need (minor units or tokens), so fewer reservations need a call
+        self.chunk = chunk  # leased beyond the need (accounting units or tokens), so fewer reservations need a call
         self.replica = replica or secrets.token_hex(6)
         self.unsent: dict[str, int] = {}  # per slot: charged here, not yet reported
         self._counters: dict[str, BudgetCounter] = {}
@@ -125,7 +125,7 @@ class RedisBudgets:
         self._kick: asyncio.Task[None] | None = None
 
     def _keys(self, slot: str) -> list[str]:
-        base = f"{self.prefix}budget:{slot}"
+        base = f"{self.prefix}budget6:{slot}"  # 6: money in millionths (fen before)
         return [base, base + ":lease", base + ":exp", f"{base}:op:{self.replica}"]
 
     def spent(self, counter: BudgetCounter, charged: int) -> None:

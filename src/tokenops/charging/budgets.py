@@ -27,7 +27,7 @@ class BudgetCounter:
     spec: BudgetSpec
     subject: str
     period: str
-    spent: int = 0  # minor units or tokens
+    spent: int = 0  # accounting units or tokens
     reserved: int = 0
     alerted: int = 0
     leased: int | None = None  # scaled out (hard budgets): this replica's share of the period's headroom

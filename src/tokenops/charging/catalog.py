@@ -29,7 +29,7 @@ class AccountSpec:
     id: str
     type: str  # prepaid | postpaid
     currency: str
-    limit: int  # overdraft limit (prepaid) or credit limit (postpaid), minor units
+    limit: int  # overdraft limit (prepaid) or credit limit (postpaid), accounting units
     opening_balance: int
     packages: tuple[GrantSpec, ...] = ()
 
@@ -40,7 +40,7 @@ class PackageProduct:
     tokens: int
     models: tuple[str, ...]  # empty: every model
     valid_days: int
-    price: int  # minor units
+    price: int  # accounting units
     rollover_days: int = 0  # unused tokens stay usable this long after expiry
 
 
@@ -51,7 +51,7 @@ class BudgetSpec:
     target: str  # tenant id (tenant, session) or key id
     period: str  # day | month | none
     mode: str  # hard | soft
-    amount: int | None = None  # minor units
+    amount: int | None = None  # accounting units
     tokens: int | None = None
 
 

@@ -36,7 +36,7 @@ class Hold:
     expires_ms: int
     prompt: int  # bound of input tokens
     output: int  # output tokens granted so far
-    money: int = 0  # minor units held on the account
+    money: int = 0  # accounting units held on the account
     packages: dict[str, int] = field(default_factory=dict)
     budgets: list[tuple[BudgetCounter, int]] = field(default_factory=list)
     open: bool = True
@@ -54,7 +54,7 @@ def _money(rates: Rates, prompt: int, output: int, free: int) -> int:
 
 
 def _max_output(rates: Rates, prompt: int, cap: int, free: int, room: int) -> int:
-    """The most output tokens (≤ cap) whose bound fits in `room` minor units; -1 if not even the input fits."""
+    """The most output tokens (≤ cap) whose bound fits in `room` accounting units; -1 if not even the input fits."""
     if _money(rates, prompt, 0, free) > room:
         return -1
     if rates.output == 0:
@@ -65,7 +65,7 @@ def _max_output(rates: Rates, prompt: int, cap: int, free: int, room: int) -> in
 
 
 def _fit(rate: Decimal, free: int, wanted: int, room: int) -> int:
-    """The most of `wanted` output tokens that `free` package tokens and `room` minor units pay for."""
+    """The most of `wanted` output tokens that `free` package tokens and `room` accounting units pay for."""
     if rate == 0:
         return wanted
     return min(wanted, free + int(max(0, room) * MTOK // rate))
@@ -83,7 +83,7 @@ class CreditController:
         self.ttl_ms = ttl_ms
         self.holds: dict[str, Hold] = {}
         self.leases: CreditLeases | None = None  # scaled out: reserve only within this replica's lease
-        self.short = 0  # minor units the last reservation refused for the balance lacked
+        self.short = 0  # accounting units the last reservation refused for the balance lacked
         self.short_budget: tuple[BudgetCounter, int] | None = None  # the shared budget that refused it, and by how much
         self.whole = False  # refuse rather than clamp when a lease (balance or budget) limits: a top-up may follow
 

@@ -16,7 +16,7 @@ from typing import Any
 from tokenops.charging.accounts import Account
 from tokenops.charging.invoice import Invoice
 from tokenops.charging.ledger import Entry
-from tokenops.charging.money import format_amount
+from tokenops.charging.money import format_amount, format_exact, format_minor, minor_step
 from tokenops.charging.packages import Grant
 from tokenops.charging.verify import Problem
 
@@ -48,6 +48,7 @@ def account_doc(account: Account, at_ms: int) -> dict[str, Any]:
         "type": account.type,
         "currency": money,
         "balance": format_amount(account.balance, money),
+        "balance_exact": format_exact(account.balance),
         "limit": format_amount(account.limit, money),
         "reserved": format_amount(account.reserved, money),
         "available": format_amount(account.headroom, money),
@@ -61,6 +62,7 @@ def entry_doc(entry: Entry, currency: str) -> dict[str, Any]:
         "seq": entry.seq,
         "kind": entry.kind,
         "amount": format_amount(entry.amount, currency),
+        "amount_exact": format_exact(entry.amount),
         "idempotency_key": entry.idem_key,
         "created": iso(entry.created_ms),
         "request_id": entry.request_id,
@@ -72,19 +74,23 @@ def entry_doc(entry: Entry, currency: str) -> dict[str, Any]:
 def invoice_doc(inv: Invoice) -> dict[str, Any]:
     """The invoice as `tokenops invoice --json` prints it: its lines as rows, then the totals."""
     money = inv.currency
-    rows = [{**asdict(line), "amount": format_amount(line.amount, money)} for line in inv.lines]
+    rows = [{**asdict(line), "exact": format_exact(line.exact), "amount": format_minor(line.amount, money)}
+            for line in inv.lines]  # fmt: skip
     for p in inv.packages:
         rows.append({"model": f"package {p['package']}", "version": p["grant"], "requests": 0, "input_tokens": 0,
                      "cached_tokens": 0, "output_tokens": 0, "package_tokens": p["tokens"],
-                     "amount": format_amount(p["amount"], money)})  # fmt: skip
+                     "exact": format_exact(p["amount"] * minor_step(money)),
+                     "amount": format_minor(p["amount"], money)})  # fmt: skip
     return {
         "tenant": inv.tenant,
         "period": inv.period,
         "currency": money,
-        "subtotal": format_amount(inv.subtotal, money),
+        "subtotal": format_minor(inv.subtotal, money),
         "tax_rate": str(inv.tax_rate),
-        "tax": format_amount(inv.tax, money),
-        "total": format_amount(inv.total, money),
+        "tax": format_minor(inv.tax, money),
+        "total": format_minor(inv.total, money),
+        "rounding_carried_in": format_exact(inv.carried_in),
+        "rounding_carried_out": format_exact(inv.carried_out),
         "rows": rows,
     }
 

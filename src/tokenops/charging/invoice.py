@@ -1,8 +1,18 @@
 """Invoices per tenant and calendar month (UTC), and the revenue/margin report.
 
-An invoice line is one model at one price version; its amount is the sum of the
-per-request charges (each already rounded once). Package purchases are their own lines,
-package tokens used are shown per line, and tax is one rounding of the subtotal.
+An invoice line is one model at one price version; its exact amount is the sum of the
+per-request charges, in accounting units. Where the money meets the customer it is
+rounded to the minor unit by one rule: half up on the account's running total of
+charges, since its first, in the order of the invoices (month by month, then line by
+line, sorted by model and version). A line is billed
+
+    R(charges through this line) - R(charges before this line)
+
+so what one line's rounding leaves over is carried to the next line and the next
+period, never dropped: over any number of periods the amounts invoiced equal
+R(all the charges), within half a minor unit of their exact sum. Each invoice states
+the remainder it carried in and carries out. Package purchases (whole minor units
+already) are their own lines; tax is one rounding of the subtotal.
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ from typing import Any
 
 from tokenops.catalog import Catalog
 from tokenops.charging.ledger import Entry
-from tokenops.charging.money import MTOK, minor_digits, round_half_up
+from tokenops.charging.money import minor_step, rate_units, round_half_up, to_minor
 from tokenops.errors import ConfigError
 from tokenops.store import UsageRecord
 
@@ -29,7 +39,8 @@ class InvoiceLine:
     cached_tokens: int = 0
     output_tokens: int = 0
     package_tokens: int = 0
-    amount: int = 0
+    exact: int = 0  # accounting units
+    amount: int = 0  # minor units, as billed
 
 
 @dataclass(slots=True)
@@ -39,8 +50,10 @@ class Invoice:
     currency: str
     tax_rate: Decimal
     lines: list[InvoiceLine] = field(default_factory=list)
-    packages: list[dict[str, Any]] = field(default_factory=list)
-    subtotal: int = 0
+    packages: list[dict[str, Any]] = field(default_factory=list)  # amounts in minor units
+    carried_in: int = 0  # accounting units earlier invoices' rounding left unbilled (negative: billed ahead)
+    carried_out: int = 0  # the same after this invoice
+    subtotal: int = 0  # minor units, as are tax and total
     tax: int = 0
     total: int = 0
 
@@ -55,13 +68,18 @@ def month_bounds(period: str) -> tuple[int, int]:
 
 
 def build_invoice(entries: list[Entry], tenant: str, period: str, currency: str, tax_rate: Decimal) -> Invoice:
+    """The invoice of `tenant` for `period`, from the account's entries (all of them: the running total
+    before the period decides how its first line is rounded)."""
     start, end = month_bounds(period)
     invoice = Invoice(tenant, period, currency, tax_rate)
     lines: dict[tuple[str, str], InvoiceLine] = {}
+    before = 0
     for e in entries:
         if e.account_id != tenant:
             continue
-        if e.kind == "charge" and start <= e.meta["started_ms"] < end:
+        if e.kind == "charge" and e.meta["started_ms"] < start:
+            before += -e.amount
+        elif e.kind == "charge" and e.meta["started_ms"] < end:
             m = e.meta
             line = lines.setdefault((m["model"], m["version"]), InvoiceLine(m["model"], m["version"]))
             inp, cached, write, out = m["tokens"]
@@ -70,11 +88,18 @@ def build_invoice(entries: list[Entry], tenant: str, period: str, currency: str,
             line.cached_tokens += cached
             line.output_tokens += out
             line.package_tokens += sum(m.get("packages", {}).values())
-            line.amount += -e.amount
+            line.exact += -e.amount
         elif e.kind == "package_grant" and start <= e.created_ms < end:
             invoice.packages.append({"package": e.meta["package"], "grant": e.meta["grant_id"],
-                                     "tokens": e.meta["tokens"], "amount": -e.amount})  # fmt: skip
+                                     "tokens": e.meta["tokens"], "amount": to_minor(-e.amount, currency)})  # fmt: skip
     invoice.lines = sorted(lines.values(), key=lambda x: (x.model, x.version))
+    running = before
+    for line in invoice.lines:
+        line.amount = to_minor(running + line.exact, currency) - to_minor(running, currency)
+        running += line.exact
+    step = minor_step(currency)
+    invoice.carried_in = before - to_minor(before, currency) * step
+    invoice.carried_out = running - to_minor(running, currency) * step
     invoice.subtotal = sum(x.amount for x in invoice.lines) + sum(p["amount"] for p in invoice.packages)
     invoice.tax = round_half_up(invoice.subtotal * tax_rate)
     invoice.total = invoice.subtotal + invoice.tax
@@ -82,13 +107,14 @@ def build_invoice(entries: list[Entry], tenant: str, period: str, currency: str,
 
 
 def margin_rows(
-    entries: list[Entry], records: list[UsageRecord], catalog: Catalog, currency: str, since_ms: int, until_ms: int
+    entries: list[Entry], records: list[UsageRecord], catalog: Catalog, since_ms: int, until_ms: int
 ) -> list[dict[str, Any]]:
-    """Revenue, upstream cost and margin (minor units) per tenant, sector and model."""
+    """Revenue, upstream cost and margin (accounting units) per tenant, sector and model. Both sides are
+    rated per request and rounded to the accounting unit alike, so a price at or above cost is never a
+    negative margin."""
     by_request = {r.request_id: r for r in records}
-    scale = Decimal(10) ** minor_digits(currency)
     revenue: dict[tuple[str, str, str], int] = defaultdict(int)
-    cost: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    cost: dict[tuple[str, str, str], int] = defaultdict(int)
     for e in entries:
         if e.kind != "charge" or not since_ms <= e.meta["started_ms"] < until_ms:
             continue
@@ -99,12 +125,7 @@ def margin_rows(
         deployment = catalog.deployments.get(record.deployment_id or "") if record else None
         if record is not None and deployment is not None:
             d = deployment
-            cost[key] += (
-                record.input_tokens * d.input_cost_per_mtok + record.output_tokens * d.output_cost_per_mtok
-            ) * (scale / MTOK)
-    rows = []
-    for key in sorted(revenue):
-        upstream = round_half_up(cost[key])
-        rows.append({"tenant": key[0], "sector": key[1], "model": key[2], "revenue": revenue[key],
-                     "upstream_cost": upstream, "margin": revenue[key] - upstream})  # fmt: skip
-    return rows
+            cost[key] += rate_units(record.input_tokens * d.input_cost_per_mtok
+                                    + record.output_tokens * d.output_cost_per_mtok)  # fmt: skip
+    return [{"tenant": key[0], "sector": key[1], "model": key[2], "revenue": revenue[key],
+             "upstream_cost": cost[key], "margin": revenue[key] - cost[key]} for key in sorted(revenue)]  # fmt: skip

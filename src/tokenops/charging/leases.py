@@ -112,7 +112,7 @@ class CreditLeases(Protocol):
         """A charge settled here: the lease shrinks by it (reported to the pool with the next call)."""
 
     async def top_up(self, account: Account, need: int) -> bool:
-        """Try to lease enough that `need` more minor units fit here; whether they fit now."""
+        """Try to lease enough that `need` more accounting units fit here; whether they fit now."""
 
     def refused_for_outage(self, account: Account) -> bool:
         """Whether the last top-up of this account failed because Redis is down and its rule is to refuse."""
@@ -149,7 +149,7 @@ class RedisLeases:
         self.prefix = prefix
         self.recompute = recompute
         self.ttl_ms = ttl_ms
-        self.chunk = chunk  # minor units leased beyond the need, so most reservations need no round trip
+        self.chunk = chunk  # accounting units leased beyond the need, so most reservations need no round trip
         self.replica = replica or secrets.token_hex(6)
         self.held: dict[str, int] = {}
         self.unsent: dict[str, int] = {}  # debits settled here, not yet reported
@@ -163,7 +163,7 @@ class RedisLeases:
         self._refused: set[str] = set()  # accounts whose last top-up was refused by their outage rule
 
     def _keys(self, account_id: str) -> list[str]:
-        base = f"{self.prefix}credit:{account_id}"
+        base = f"{self.prefix}credit6:{account_id}"  # 6: amounts in millionths (fen before)
         return [base, base + ":lease", base + ":exp", f"{base}:op:{self.replica}"]
 
     def room(self, account: Account) -> int:

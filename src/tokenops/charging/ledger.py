@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import orjson
 
+from tokenops.charging.money import UNIT_DIGITS
+
 Kind = Literal["topup", "charge", "package_grant", "refund", "adjustment"]
 KINDS: tuple[str, ...] = ("topup", "charge", "package_grant", "refund", "adjustment")
 GENESIS = "0" * 64
@@ -35,7 +37,7 @@ class FloorBreached(Exception):
 class Entry:
     account_id: str
     kind: str
-    amount: int  # signed minor units: credits positive, debits negative
+    amount: int  # signed accounting units: credits positive, debits negative
     idem_key: str
     created_ms: int
     request_id: str | None = None
@@ -43,12 +45,15 @@ class Entry:
     seq: int = 0
     prev_hash: str = ""
     hash: str = ""
+    hashed_digits: int = UNIT_DIGITS
 
     def meta_json(self) -> bytes:
         return orjson.dumps(self.meta, option=orjson.OPT_SORT_KEYS)
 
-    def body_hash(self, meta_json: bytes | None = None) -> str:
-        digest = hashlib.sha256(orjson.dumps([self.account_id, self.kind, self.amount, self.request_id]))
+    def body_hash(self, meta_json: bytes | None = None, digits: int | None = None) -> str:
+        step = 10 ** (UNIT_DIGITS - (self.hashed_digits if digits is None else digits))
+        amount = self.amount // step if self.amount % step == 0 else f"{self.amount}/{step}"  # never equal if inexact
+        digest = hashlib.sha256(orjson.dumps([self.account_id, self.kind, amount, self.request_id]))
         digest.update(meta_json if meta_json is not None else self.meta_json())
         return digest.hexdigest()
 

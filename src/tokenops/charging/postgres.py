@@ -27,7 +27,7 @@ from tokenops.store.base import UsageRecord
 from tokenops.store.postgres import INSERT_USAGE, PostgresStore, usage_columns
 from tokenops.store.postgres_schema import LOCK_LEDGER
 
-_COLS = "account_id, kind, amount_minor, idem_key, body_hash, request_id, created_ms, meta, writer, prev_hash, hash"
+_COLS = "account_id, kind, amount_units, idem_key, body_hash, request_id, created_ms, meta, writer, prev_hash, hash"
 _INSERT_ENTRIES = (
     f"INSERT INTO ledger_entries ({_COLS}) SELECT {_COLS} FROM unnest($1::text[], $2::text[], $3::bigint[], "
     "$4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[]) "
@@ -96,11 +96,11 @@ class ChargingPostgres(PostgresChargingQueries):
         )
 
     async def set_limit(self, account_id: str, limit: int) -> None:
-        await self.pool.execute("UPDATE accounts SET limit_minor = $1 WHERE id = $2", limit, account_id)
+        await self.pool.execute("UPDATE accounts SET limit_units = $1 WHERE id = $2", limit, account_id)
 
     async def accounts(self) -> dict[str, Account]:
         async with self.pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
-            rows = await conn.fetch("SELECT id, type, currency, limit_minor, balance_minor FROM accounts")
+            rows = await conn.fetch("SELECT id, type, currency, limit_units, balance_units FROM accounts")
             grants = await conn.fetch("SELECT * FROM package_grants")
         accounts = {r[0]: Account(r[0], r[1], r[2], r[3], r[4]) for r in rows}
         for row in grants:
@@ -139,15 +139,15 @@ class ChargingPostgres(PostgresChargingQueries):
             if e.kind != "charge" and e.amount < 0:
                 debited.add(e.account_id)
         await conn.execute(
-            "UPDATE accounts SET balance_minor = balance_minor + u.d "
+            "UPDATE accounts SET balance_units = balance_units + u.d "
             "FROM unnest($1::text[], $2::bigint[]) AS u(id, d) WHERE accounts.id = u.id",
             list(deltas),
             list(deltas.values()),
         )
         for account_id in debited:
-            row = await conn.fetchrow("SELECT balance_minor, limit_minor FROM accounts WHERE id = $1", account_id)
+            row = await conn.fetchrow("SELECT balance_units, limit_units FROM accounts WHERE id = $1", account_id)
             if row is not None and row[0] < -row[1]:
-                raise FloorBreached(f"account {account_id!r} would go {-(row[0] + row[1])} minor units below its floor")
+                raise FloorBreached(f"account {account_id!r} would go {-(row[0] + row[1])} units below its floor")
         return stored
 
     async def _chain(
@@ -181,8 +181,9 @@ class ChargingPostgres(PostgresChargingQueries):
         for e in entries:
             [row] = await self._chain(conn, [e])
             if await conn.fetchval(_INSERT_ONE, *row) is None:
-                found = await conn.fetchval("SELECT body_hash FROM ledger_entries WHERE idem_key = $1", e.idem_key)
-                if found != row[4] and not skip_existing:
+                sql = "SELECT body_hash, hashed_digits FROM ledger_entries WHERE idem_key = $1"
+                found = await conn.fetchrow(sql, e.idem_key)
+                if found[0] != e.body_hash(None, found[1]) and not skip_existing:
                     raise LedgerConflict(e.idem_key)
                 continue
             stored.append(e)
@@ -209,8 +210,8 @@ class ChargingPostgres(PostgresChargingQueries):
             if holds:
                 await conn.execute(
                     "INSERT INTO reservations SELECT *, $6::text FROM unnest($1::text[], $2::text[], "
-                    "$3::bigint[], $4::bigint[], $5::bigint[]) ON CONFLICT (request_id) DO UPDATE SET amount_minor "
-                    "= excluded.amount_minor, expires_ms = excluded.expires_ms, owner = excluded.owner",
+                    "$3::bigint[], $4::bigint[], $5::bigint[]) ON CONFLICT (request_id) DO UPDATE SET amount_units "
+                    "= excluded.amount_units, expires_ms = excluded.expires_ms, owner = excluded.owner",
                     *[list(c) for c in zip(*[(h.request_id, h.account_id, h.amount, h.expires_ms, h.created_ms)
                                              for h in holds], strict=True)], self.writer,
                 )  # fmt: skip

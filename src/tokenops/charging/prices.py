@@ -1,8 +1,9 @@
 """Price books: effective-dated versions of per-model prices, sector multipliers and tenant terms.
 
 A request is rated with the version in force when it started. Prices are major units
-per million tokens; rates are the same in minor units after the sector multiplier and
-the tenant's discount, kept exact as Decimal until the one rounding of the charge.
+per million tokens; rates are the same in accounting units (millionths of the major
+unit) after the sector multiplier and the tenant's discount, kept exact as Decimal until
+the one rounding of the charge, to the accounting unit.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import bisect
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from tokenops.charging.money import MTOK, minor_digits, round_half_up, round_up
+from tokenops.charging.money import MTOK, UNIT, round_half_up, round_up
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ class Tokens:
 
 @dataclass(frozen=True, slots=True)
 class Rates:
-    """Minor units per million tokens for one tenant and model under one price version."""
+    """Accounting units per million tokens for one tenant and model under one price version."""
 
     version: str
     currency: str
@@ -139,7 +140,7 @@ def _inherited(versions: list[PriceVersion]) -> list[PriceVersion]:
 
 def _resolve(version: PriceVersion, tenant: str, sector: str, model: str) -> Rates | None:
     terms = version.tenants.get(tenant, TenantTerms())
-    scale = Decimal(10) ** minor_digits(version.currency)
+    scale = UNIT
     price = terms.models.get(model)
     if price is not None:  # a contract price is final: no sector multiplier, no further discount
         factor = scale

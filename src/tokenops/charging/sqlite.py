@@ -31,13 +31,13 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS charging_config (key TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (
     id TEXT PRIMARY KEY, type TEXT NOT NULL, currency TEXT NOT NULL,
-    limit_minor INTEGER NOT NULL, balance_minor INTEGER NOT NULL, created_ms INTEGER NOT NULL
+    limit_units INTEGER NOT NULL, balance_units INTEGER NOT NULL, created_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS ledger_entries (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, account_id TEXT NOT NULL, kind TEXT NOT NULL,
-    amount_minor INTEGER NOT NULL, idem_key TEXT NOT NULL UNIQUE, body_hash TEXT NOT NULL,
+    amount_units INTEGER NOT NULL, idem_key TEXT NOT NULL UNIQUE, body_hash TEXT NOT NULL,
     request_id TEXT, created_ms INTEGER NOT NULL, meta TEXT NOT NULL, writer TEXT NOT NULL,
-    prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+    prev_hash TEXT NOT NULL, hash TEXT NOT NULL, hashed_digits INTEGER NOT NULL DEFAULT 6
 );
 CREATE INDEX IF NOT EXISTS ledger_by_account ON ledger_entries (account_id, seq);
 CREATE TABLE IF NOT EXISTS package_grants (
@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS package_grants (
     expires_ms INTEGER NOT NULL, usable_until_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS reservations (
-    request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, amount_minor INTEGER NOT NULL,
+    request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, amount_units INTEGER NOT NULL,
     expires_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL, owner TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS budget_alerts (
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS budget_alerts (
 """
 
 _INSERT_ENTRY = (
-    "INSERT INTO ledger_entries (account_id, kind, amount_minor, idem_key, body_hash, request_id, created_ms, meta, "
+    "INSERT INTO ledger_entries (account_id, kind, amount_units, idem_key, body_hash, request_id, created_ms, meta, "
     "writer, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING"
 )
 
@@ -131,7 +131,7 @@ class ChargingSQLite(ChargingQueries):
     async def set_limit(self, account_id: str, limit: int) -> None:
         def put(db: sqlite3.Connection) -> None:
             with db:
-                db.execute("UPDATE accounts SET limit_minor = ? WHERE id = ?", (limit, account_id))
+                db.execute("UPDATE accounts SET limit_units = ? WHERE id = ?", (limit, account_id))
 
         await self._store.run(put)
 
@@ -141,7 +141,7 @@ class ChargingSQLite(ChargingQueries):
     def _accounts(self, db: sqlite3.Connection) -> dict[str, Account]:
         accounts = {
             row[0]: Account(row[0], row[1], row[2], row[3], row[4])
-            for row in db.execute("SELECT id, type, currency, limit_minor, balance_minor FROM accounts")
+            for row in db.execute("SELECT id, type, currency, limit_units, balance_units FROM accounts")
         }
         for row in db.execute("SELECT * FROM package_grants"):
             grant = Grant(row[0], row[1], row[2], tuple(orjson.loads(row[3])), *row[4:])
@@ -193,14 +193,14 @@ class ChargingSQLite(ChargingQueries):
             if e.kind != "charge" and e.amount < 0:
                 debited.add(e.account_id)
         db.executemany(
-            "UPDATE accounts SET balance_minor = balance_minor + ? WHERE id = ?", [(d, a) for a, d in deltas.items()]
+            "UPDATE accounts SET balance_units = balance_units + ? WHERE id = ?", [(d, a) for a, d in deltas.items()]
         )
         for account_id in debited:
             balance, limit = db.execute(
-                "SELECT balance_minor, limit_minor FROM accounts WHERE id = ?", (account_id,)
+                "SELECT balance_units, limit_units FROM accounts WHERE id = ?", (account_id,)
             ).fetchone()
             if balance < -limit:
-                raise FloorBreached(f"account {account_id!r} would go {-(balance + limit)} minor units below its floor")
+                raise FloorBreached(f"account {account_id!r} would go {-(balance + limit)} units below its floor")
         return stored
 
     def _chain(self, db: sqlite3.Connection, entries: list[Entry], cached: bool = False) -> list[tuple[Any, ...]]:
@@ -228,8 +228,9 @@ class ChargingSQLite(ChargingQueries):
         for e in entries:
             [row] = self._chain(db, [e])
             if db.execute(_INSERT_ENTRY, row).rowcount == 0:
-                found = db.execute("SELECT body_hash FROM ledger_entries WHERE idem_key = ?", (e.idem_key,)).fetchone()
-                if found[0] != row[4] and not skip_existing:
+                sql = "SELECT body_hash, hashed_digits FROM ledger_entries WHERE idem_key = ?"
+                found = db.execute(sql, (e.idem_key,)).fetchone()
+                if found[0] != e.body_hash(None, found[1]) and not skip_existing:
                     raise LedgerConflict(e.idem_key)
                 continue
             stored.append(e)

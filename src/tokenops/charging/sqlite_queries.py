@@ -14,13 +14,15 @@ from tokenops.charging.store import HoldRow
 from tokenops.store.base import USAGE_COLUMNS, UsageRecord
 from tokenops.store.sqlite import SQLiteStore
 
-ENTRY_COLUMNS = "seq, account_id, kind, amount_minor, idem_key, request_id, created_ms, meta, prev_hash, hash"
-_HOLD_COLUMNS = "request_id, account_id, amount_minor, expires_ms, created_ms, owner"
+ENTRY_COLUMNS = (
+    "seq, account_id, kind, amount_units, idem_key, request_id, created_ms, meta, prev_hash, hash, hashed_digits"
+)
+_HOLD_COLUMNS = "request_id, account_id, amount_units, expires_ms, created_ms, owner"
 
 
 def entry_of(row: tuple[Any, ...]) -> Entry:
-    seq, account, kind, amount, key, request_id, created, meta, prev, digest = row
-    return Entry(account, kind, amount, key, created, request_id, orjson.loads(meta), seq, prev, digest)
+    seq, account, kind, amount, key, request_id, created, meta, prev, digest, digits = row
+    return Entry(account, kind, amount, key, created, request_id, orjson.loads(meta), seq, prev, digest, digits)
 
 
 class ChargingQueries:
@@ -82,7 +84,7 @@ class ChargingQueries:
         await self._store.run(run)
 
     async def spends(self) -> list[Spend]:
-        rows = await self._all("SELECT amount_minor, created_ms, meta FROM ledger_entries WHERE kind = 'charge'")
+        rows = await self._all("SELECT amount_units, created_ms, meta FROM ledger_entries WHERE kind = 'charge'")
         out = []
         for amount, created, meta in rows:
             m = orjson.loads(meta)

@@ -43,7 +43,7 @@ class ChargingStore(Protocol):
         """Create or replace one configuration document (`price:ID`, `budget:ID`, `package:ID`)."""
 
     async def set_limit(self, account_id: str, limit: int) -> None:
-        """Set an account's overdraft (prepaid) or credit (postpaid) limit, in minor units."""
+        """Set an account's overdraft (prepaid) or credit (postpaid) limit, in accounting units."""
 
     async def accounts(self) -> dict[str, Account]:
         """Every account with its settled balance and its package grants."""

@@ -27,7 +27,7 @@ from tokenops.charging.catalog import to_ms
 from tokenops.charging.documents import invoice_doc, problem_doc, rows_csv
 from tokenops.charging.invoice import build_invoice, margin_rows, month_bounds
 from tokenops.charging.ledger import FloorBreached, LedgerConflict
-from tokenops.charging.money import format_amount, parse_amount
+from tokenops.charging.money import format_exact, format_minor, parse_amount, to_minor
 from tokenops.charging.postgres import ChargingPostgres
 from tokenops.charging.service import ChargingService, operator_key
 from tokenops.charging.sqlite import ChargingSQLite
@@ -207,13 +207,23 @@ def cmd_margin(args: argparse.Namespace) -> int:
     async def work(store: Store, svc: ChargingService) -> tuple[str, list[dict[str, Any]]]:
         since, until = month_bounds(args.period) if args.period else (0, 2**62)
         rows = margin_rows(await svc.store.entries(), await store.usage_records(), await store.load_catalog(),
-                           svc.config.currency, since, until)  # fmt: skip
+                           since, until)  # fmt: skip
         return svc.config.currency, rows
 
     currency, rows = _run(args, work)
-    shown = [{**r, **{k: format_amount(r[k], currency) for k in ("revenue", "upstream_cost", "margin")}} for r in rows]
+    shown = [_margin_shown(r, currency) for r in rows]
     _emit(args, "Revenue and margin per tenant, sector and model", {"currency": currency, "rows": shown})
     return 0
+
+
+def _margin_shown(row: dict[str, Any], currency: str) -> dict[str, Any]:
+    """Revenue and cost each rounded to the minor unit, and the margin as their difference, so the row adds up;
+    the exact figures beside them."""
+    revenue, cost = to_minor(row["revenue"], currency), to_minor(row["upstream_cost"], currency)
+    return {**row, "revenue": format_minor(revenue, currency), "upstream_cost": format_minor(cost, currency),
+            "margin": format_minor(revenue - cost, currency), "revenue_exact": format_exact(row["revenue"]),
+            "upstream_cost_exact": format_exact(row["upstream_cost"]),
+            "margin_exact": format_exact(row["margin"])}  # fmt: skip
 
 
 def _store(p: argparse.ArgumentParser, offline: bool = False) -> None:

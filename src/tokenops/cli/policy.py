@@ -120,7 +120,8 @@ def _print(report: Report) -> None:
     total = data["tenants"]["(total)"]["candidate"]
     if total["revenue"] != total["revenue_unrounded"]:
         out.print(
-            f"Revenue is as billed, each charge rounded once to the minor unit; before rounding the candidate's "
+            f"Revenue is as billed, each charge rated to a millionth of the unit and shown rounded to the minor "
+            f"unit; before any rounding the candidate's "
             f"would be {total['revenue_unrounded']} {report.currency}."
         )
     burn = Table(title="Balance and budget exhaustion (from the end of the traffic)")

@@ -34,8 +34,8 @@ def _spend(db: sqlite3.Connection, now_ms: int) -> dict[str, Spend]:
     burn = now_ms - BURN_WINDOW_MS
     out: dict[str, Spend] = {}
     sql = (
-        "SELECT account_id, sum(CASE WHEN created_ms >= ? THEN -amount_minor ELSE 0 END), sum(-amount_minor), "
-        "sum(CASE WHEN created_ms >= ? THEN -amount_minor ELSE 0 END), "
+        "SELECT account_id, sum(CASE WHEN created_ms >= ? THEN -amount_units ELSE 0 END), sum(-amount_units), "
+        "sum(CASE WHEN created_ms >= ? THEN -amount_units ELSE 0 END), "
         "min(CASE WHEN created_ms >= ? THEN created_ms END) "
         "FROM ledger_entries WHERE kind = 'charge' AND created_ms >= ? GROUP BY account_id"
     )

@@ -23,8 +23,8 @@ _PERIOD_DAYS = {"day": 1.0, "month": float(MONTH_DAYS)}
 
 @dataclass(slots=True)
 class Burn:
-    money: float = 0.0  # minor units a day, outside package coverage
-    package_money: float = 0.0  # minor units a day the package covers while it lasts
+    money: float = 0.0  # accounting units a day, outside package coverage
+    package_money: float = 0.0  # accounting units a day the package covers while it lasts
     package_tokens: float = 0.0  # tokens a day drawn from the package
     tokens: float = 0.0  # all tokens a day
 
@@ -73,7 +73,7 @@ def _budget(spec: BudgetSpec, burn: Burn, end_ms: int) -> dict[str, Any]:
     return {
         "tenant": spec.target,
         "account": f"budget {spec.id} ({spec.period}, {spec.mode})",
-        "unit": "minor" if spec.amount is not None else "tokens",
+        "unit": "units" if spec.amount is not None else "tokens",
         "left": limit,
         "per_day": round(rate),
         "days": round(days, 2) if reached and days is not None else None,
@@ -91,14 +91,14 @@ def project(policy: Policy, outcomes: list[Outcome], days: float, end_ms: int) -
         if wallet.type == "prepaid":
             left = days_left(wallet, burn)
             note = "never at this rate" if left is None else None
-            rows.append({"tenant": wallet.tenant, "account": "prepaid balance", "unit": "minor",
+            rows.append({"tenant": wallet.tenant, "account": "prepaid balance", "unit": "units",
                          "left": wallet.balance + wallet.limit, "package_tokens": wallet.package_tokens,
                          "per_day": round(burn.money + burn.package_money), "days": None if left is None else
                          round(left, 2), "date": _date(end_ms, left), "note": note})  # fmt: skip
         else:
             monthly = (burn.money + burn.package_money) * MONTH_DAYS
             share = monthly / wallet.limit if wallet.limit else None
-            rows.append({"tenant": wallet.tenant, "account": "postpaid credit limit", "unit": "minor",
+            rows.append({"tenant": wallet.tenant, "account": "postpaid credit limit", "unit": "units",
                          "left": wallet.limit, "per_day": round(burn.money + burn.package_money), "days": None,
                          "date": None, "note": "no credit limit" if share is None else
                          f"{share:.1%} of the credit limit a month"})  # fmt: skip

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from tokenops.catalog import ApiKey, Catalog, Deployment, Tenant
-from tokenops.charging.money import MTOK, minor_digits
+from tokenops.charging.money import MTOK, UNIT
 from tokenops.charging.prices import Tokens
 from tokenops.errors import TokenopsError
 from tokenops.gateway.auth import Principal
@@ -31,8 +31,8 @@ class Outcome:
     refused: str | None = None  # the refusal's code
     input_tokens: int = 0
     output_tokens: int = 0
-    cost: Decimal = Decimal(0)  # upstream cost, exact minor units
-    revenue: int = 0  # the charge at the price book, rounded once per request as billed, minor units
+    cost: Decimal = Decimal(0)  # upstream cost, exact accounting units
+    revenue: int = 0  # the charge at the price book, rounded once per request as billed, accounting units
     revenue_exact: Decimal = Decimal(0)  # the same before rounding
     choice: str | None = None  # "weak" or "strong" when a complexity alias chose the model
     score: float | None = None
@@ -106,8 +106,7 @@ def replay(policy: Policy, in_force: Catalog, req: Request, router: Scorer) -> O
     out.output_tokens = req.output_tokens
     strategy = alias.strategy if alias and alias.strategy and plan.choice is None else plan.model.strategy
     per_in, per_out = unit_costs(plan, strategy)
-    scale = Decimal(10) ** minor_digits(policy.currency)
-    out.cost = (out.input_tokens * per_in + out.output_tokens * per_out) * scale / MTOK
+    out.cost = (out.input_tokens * per_in + out.output_tokens * per_out) * UNIT / MTOK
     if tenant.id in policy.wallets:
         rates = policy.book.rates(req.at_ms, tenant.id, tenant.sector, plan.model.name)
         if rates is None:

@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from tokenops.charging.money import format_amount, minor_digits, round_half_up
+from tokenops.charging.money import UNIT_DIGITS, format_amount, round_half_up
 from tokenops.policy.replay import Outcome
 
 TOTAL = "(total)"
 
 
-def _major(minor: Decimal, currency: str) -> str:
-    """Exact minor units in major units to four decimals, for amounts too small to show in cents."""
-    return f"{minor.scaleb(-minor_digits(currency)):.4f}"
+def _major(units: Decimal) -> str:
+    """Exact accounting units in major units to six decimals, for amounts too small to show in cents."""
+    return f"{units.scaleb(-UNIT_DIGITS):.{UNIT_DIGITS}f}"
 
 
 def quality(o: Outcome) -> float:
@@ -70,11 +70,11 @@ class Totals:
                 self.breaches[f"{deployment}: {reason}"] += 1
 
     @property
-    def cost_minor(self) -> int:
+    def cost_units(self) -> int:
         return round_half_up(self.cost)
 
     def to_dict(self, currency: str) -> dict[str, Any]:
-        cost = self.cost_minor
+        cost = self.cost_units
         return {
             "requests": self.requests,
             "served": self.served,
@@ -83,11 +83,11 @@ class Totals:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cost": format_amount(cost, currency),
-            "cost_exact": _major(self.cost, currency),
+            "cost_exact": _major(self.cost),
             "revenue": format_amount(self.revenue, currency),
             "revenue_unrounded": format_amount(round_half_up(self.revenue_exact), currency),
             "margin": format_amount(self.revenue - cost, currency),
-            "margin_exact": _major(self.revenue - self.cost, currency),
+            "margin_exact": _major(self.revenue - self.cost),
             "margin_pct": round(100 * (self.revenue - cost) / self.revenue, 1) if self.revenue else None,
             "model_mix": {m: round(n / self.served, 4) for m, n in self.models.most_common()} if self.served else {},
             "model_requests": dict(self.models.most_common()),

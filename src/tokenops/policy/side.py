@@ -21,8 +21,8 @@ class Wallet:
 
     tenant: str
     type: str  # prepaid | postpaid
-    balance: int  # minor units
-    limit: int  # overdraft (prepaid) or credit limit (postpaid), minor units
+    balance: int  # accounting units
+    limit: int  # overdraft (prepaid) or credit limit (postpaid), accounting units
     package_tokens: int = 0
     package_models: tuple[str, ...] = ()  # empty: every model
 

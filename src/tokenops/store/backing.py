@@ -104,7 +104,7 @@ def credit_leases(counters: Counters | None, recompute: Recompute) -> CreditLeas
     if not isinstance(counters, RedisCounters):
         return None
     ttl_ms = int(float(os.environ.get("TOKENOPS_CREDIT_LEASE_TTL_S", 30)) * 1000)
-    chunk = int(os.environ.get("TOKENOPS_CREDIT_LEASE_CHUNK", 0))  # minor units kept spare beyond the need
+    chunk = int(os.environ.get("TOKENOPS_CREDIT_LEASE_CHUNK", 0))  # accounting units kept spare beyond the need
     leases = RedisLeases(counters.client, counters.prefix, recompute, ttl_ms, chunk)
     if resilient is not None:
         leases.outage = resilient.rule  # what an account may spend here while Redis is unreachable
@@ -118,5 +118,5 @@ def budget_pool(counters: Counters | None, recompute: BudgetRecompute) -> Budget
     if not isinstance(counters, RedisCounters):
         return None
     ttl_ms = int(float(os.environ.get("TOKENOPS_CREDIT_LEASE_TTL_S", 30)) * 1000)
-    chunk = int(os.environ.get("TOKENOPS_BUDGET_LEASE_CHUNK", 0))  # minor units or tokens kept spare
+    chunk = int(os.environ.get("TOKENOPS_BUDGET_LEASE_CHUNK", 0))  # accounting units or tokens kept spare
     return RedisBudgets(counters.client, counters.prefix, recompute, ttl_ms, chunk)

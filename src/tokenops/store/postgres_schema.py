@@ -37,13 +37,13 @@ CREATE INDEX IF NOT EXISTS usage_by_tenant_time ON usage_records (tenant_id, cre
 CREATE TABLE IF NOT EXISTS charging_config (key TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (
     id TEXT PRIMARY KEY, type TEXT NOT NULL, currency TEXT NOT NULL,
-    limit_minor BIGINT NOT NULL, balance_minor BIGINT NOT NULL, created_ms BIGINT NOT NULL
+    limit_units BIGINT NOT NULL, balance_units BIGINT NOT NULL, created_ms BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS ledger_entries (
     seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, account_id TEXT NOT NULL, kind TEXT NOT NULL,
-    amount_minor BIGINT NOT NULL, idem_key TEXT NOT NULL UNIQUE, body_hash TEXT NOT NULL,
+    amount_units BIGINT NOT NULL, idem_key TEXT NOT NULL UNIQUE, body_hash TEXT NOT NULL,
     request_id TEXT, created_ms BIGINT NOT NULL, meta TEXT NOT NULL, writer TEXT NOT NULL,
-    prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+    prev_hash TEXT NOT NULL, hash TEXT NOT NULL, hashed_digits INTEGER NOT NULL DEFAULT 6
 );
 CREATE INDEX IF NOT EXISTS ledger_by_account ON ledger_entries (account_id, seq);
 CREATE TABLE IF NOT EXISTS package_grants (
@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS package_grants (
     expires_ms BIGINT NOT NULL, usable_until_ms BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS reservations (
-    request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, amount_minor BIGINT NOT NULL,
+    request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, amount_units BIGINT NOT NULL,
     expires_ms BIGINT NOT NULL, created_ms BIGINT NOT NULL, owner TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS replicas (writer TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL);

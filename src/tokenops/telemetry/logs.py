@@ -40,7 +40,7 @@ def log_line(r: UsageRecord, money: Money | None) -> bytes:
         "ttft_ms": r.ttft_ms,
     }
     if money is not None:
-        doc["money"] = {"rated_minor": money.rated, "upstream_cost_minor": money.cost, "currency": money.currency}
+        doc["money"] = {"rated_units": money.rated, "upstream_cost_units": money.cost, "currency": money.currency}
     return orjson.dumps(doc) + b"\n"
 
 

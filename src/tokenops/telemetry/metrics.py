@@ -24,9 +24,9 @@ class Metrics:
             max_series)  # fmt: skip
         self.tokens = Counter("tokenops_tokens", "Tokens metered, by direction (input, output, cached).",
                               (*base, *keyed, "direction"), max_series)  # fmt: skip
-        self.rated = Counter("tokenops_rated_minor_units", "Usage rated at list price, in currency minor units.",
+        self.rated = Counter("tokenops_rated_units", "Usage rated at list price, in millionths of the currency unit.",
                              ("tenant", "model", "currency"), max_series)  # fmt: skip
-        self.cost = Counter("tokenops_upstream_cost_minor_units", "Upstream cost of the usage, in minor units.",
+        self.cost = Counter("tokenops_upstream_cost_units", "Upstream cost of the usage, in millionths of the unit.",
                             ("tenant", "model", "deployment", "currency"), max_series)  # fmt: skip
         self.rejections = Counter("tokenops_rejections", "Requests refused by limits, balance or capacity.",
                                   ("tenant", "status", "reason"), max_series)  # fmt: skip
@@ -88,9 +88,9 @@ def _gauges(s: Source) -> str:
               [((d.id, st), 1.0 if s.health.state(d.id) == st else 0.0) for d in deployments for st in CIRCUIT_STATES]),
         gauge("tokenops_open_reservations", "Credit reservations open, per tenant.", ("tenant",),
               sorted(((t,), n) for t, n in open_count.items())),
-        gauge("tokenops_reserved_minor_units", "Money held by open reservations, in minor units.", ("tenant",),
+        gauge("tokenops_reserved_units", "Money held by open reservations, in millionths of the unit.", ("tenant",),
               sorted(((t,), n) for t, n in open_money.items())),
-        gauge("tokenops_balance_minor_units", "Settled account balance, in minor units.", ("account", "currency"),
+        gauge("tokenops_balance_units", "Settled account balance, in millionths of a unit.", ("account", "currency"),
               sorted(((a.id, a.currency), a.balance) for a in accounts.values())),
         gauge("tokenops_package_tokens_remaining", "Package tokens left per account.", ("account",),
               sorted(((a.id,), a.package_tokens()) for a in accounts.values())),

@@ -7,10 +7,9 @@ charge is what money actually paid. Margin is rated minus upstream cost.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from tokenops.catalog import Catalog
-from tokenops.charging.money import MTOK, minor_digits, round_half_up
+from tokenops.charging.money import rate_units
 from tokenops.charging.prices import Tokens
 from tokenops.charging.service import ChargingService
 from tokenops.store import UsageRecord
@@ -18,8 +17,8 @@ from tokenops.store import UsageRecord
 
 @dataclass(frozen=True, slots=True)
 class Money:
-    rated: int  # minor units
-    cost: int  # minor units
+    rated: int  # accounting units
+    cost: int  # accounting units
     currency: str
 
 
@@ -36,5 +35,5 @@ def money_of(record: UsageRecord, catalog: Catalog, charging: ChargingService) -
     dep = catalog.deployments.get(record.deployment_id or "")
     if dep is not None:
         per_mtok = dep.input_cost_per_mtok * record.input_tokens + dep.output_cost_per_mtok * record.output_tokens
-        cost = round_half_up(per_mtok * Decimal(10) ** minor_digits(currency) / MTOK)
+        cost = rate_units(per_mtok)
     return Money(rated, cost, currency)

@@ -9,7 +9,9 @@ window.tokenops = state;  // read by the browser tests
 
 const $ = (id) => document.getElementById(id);
 const num = (v, d = 0) => (v === null || v === undefined ? "–" : Number(v).toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }));
-const money = (minor) => (minor === null || minor === undefined ? "–" : num(minor / 10 ** state.digits, state.digits));
+// amounts arrive in accounting units (millionths of the currency unit); shown half up to the minor unit
+const toMinor = (units) => Math.sign(units) * Math.round(Math.abs(units) / 10 ** (6 - state.digits));
+const money = (units) => (units === null || units === undefined ? "–" : num(toMinor(units) / 10 ** state.digits, state.digits));
 const pct = (v) => (v === null || v === undefined ? "–" : num(v * 100, 1) + " %");
 const ms = (v) => (v === null || v === undefined ? "–" : num(v, 0) + " ms");
 const time = (at) => new Date(at).toISOString().replace("T", " ").slice(0, 19) + " UTC";
