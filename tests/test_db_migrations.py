@@ -34,11 +34,11 @@ INSERT INTO usage_records VALUES ('req_old', 1, 't', 'k', 'chat.completions', 'm
     'm', 'd', 'r', false, 10, 20, 0, 'upstream', NULL, 1.5, NULL);
 CREATE TABLE accounts (
     id TEXT PRIMARY KEY, type TEXT NOT NULL, currency TEXT NOT NULL,
-    limit_units BIGINT NOT NULL, balance_units BIGINT NOT NULL, created_ms BIGINT NOT NULL
+    limit_minor BIGINT NOT NULL, balance_minor BIGINT NOT NULL, created_ms BIGINT NOT NULL
 );
 INSERT INTO accounts VALUES ('acme', 'prepaid', 'EUR', 0, 12345, 1);
 CREATE TABLE reservations (
-    request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, amount_units BIGINT NOT NULL,
+    request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, amount_minor BIGINT NOT NULL,
     expires_ms BIGINT NOT NULL, created_ms BIGINT NOT NULL
 );
 INSERT INTO reservations VALUES ('req_open', 'acme', 300, 2, 1);
@@ -184,7 +184,9 @@ def test_an_old_postgres_schema_upgrades_in_place_keeping_its_rows_and_a_second_
             await store.close()
 
     # a reservation from before owners were recorded has none: the first live replica takes it over
-    assert asyncio.run(read()) == ([("req_old", 20, 0)], 12345, [HoldRow("req_open", "acme", 300, 2, 1, "")])
+    # 123.45 EUR and a 3.00 EUR reservation, in cents before and in millionths after
+    held = [HoldRow("req_open", "acme", 3_000_000, 2, 1, "")]
+    assert asyncio.run(read()) == ([("req_old", 20, 0)], 123_450_000, held)
 
 
 @pytest.mark.parametrize("url", ["mysql://somewhere/db"])

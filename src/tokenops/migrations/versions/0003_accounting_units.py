@@ -59,26 +59,29 @@ def upgrade() -> None:
     bind = op.get_bind()
     if "balance_minor" not in _columns(bind, "accounts"):
         return  # made by a release that keeps accounting units already (or no charging tables yet)
-    config = dict(bind.execute(sa.text("SELECT key, doc FROM charging_config")).fetchall())
+    config: dict[str, str] = {}
+    if _columns(bind, "charging_config"):
+        config = dict(bind.execute(sa.text("SELECT key, doc FROM charging_config")).fetchall())
     currency = str(orjson.loads(config.get("setting:tax_rate", "{}")).get("currency", "CNY"))
     op.execute(f"UPDATE accounts SET limit_minor = limit_minor * {_step_sql('currency')}, "
                f"balance_minor = balance_minor * {_step_sql('currency')}")  # fmt: skip
     op.execute("ALTER TABLE accounts RENAME COLUMN limit_minor TO limit_units")
     op.execute("ALTER TABLE accounts RENAME COLUMN balance_minor TO balance_units")
 
-    op.execute("ALTER TABLE ledger_entries ADD COLUMN hashed_digits INTEGER NOT NULL DEFAULT 6")
     owner = _account_currency(currency)
-    op.execute(f"UPDATE ledger_entries SET amount_minor = amount_minor * {_step_sql(owner)}, "
-               f"hashed_digits = {_digits_sql(owner)}")  # fmt: skip
-    op.execute("ALTER TABLE ledger_entries RENAME COLUMN amount_minor TO amount_units")
-
-    op.execute(f"UPDATE reservations SET amount_minor = amount_minor * {_step_sql(owner)}")
-    op.execute("ALTER TABLE reservations RENAME COLUMN amount_minor TO amount_units")
+    if "amount_minor" in _columns(bind, "ledger_entries"):
+        op.execute("ALTER TABLE ledger_entries ADD COLUMN hashed_digits INTEGER NOT NULL DEFAULT 6")
+        op.execute(f"UPDATE ledger_entries SET amount_minor = amount_minor * {_step_sql(owner)}, "
+                   f"hashed_digits = {_digits_sql(owner)}")  # fmt: skip
+        op.execute("ALTER TABLE ledger_entries RENAME COLUMN amount_minor TO amount_units")
+    if "amount_minor" in _columns(bind, "reservations"):
+        op.execute(f"UPDATE reservations SET amount_minor = amount_minor * {_step_sql(owner)}")
+        op.execute("ALTER TABLE reservations RENAME COLUMN amount_minor TO amount_units")
 
     step = 10 ** (6 - _DIGITS.get(currency, 2))
     money_budgets = [k.split(":", 1)[1] for k, doc in config.items()
                      if k.startswith("budget:") and orjson.loads(doc).get("amount") is not None]  # fmt: skip
-    for budget in money_budgets:
+    for budget in money_budgets if _columns(bind, "budget_alerts") else []:
         bind.execute(
             sa.text(f"UPDATE budget_alerts SET spent = spent * {step}, limit_value = limit_value * {step} "
                     "WHERE budget_id = :budget"),
