@@ -109,10 +109,15 @@ def build_invoice(entries: list[Entry], tenant: str, period: str, currency: str,
 def margin_rows(
     entries: list[Entry], records: list[UsageRecord], catalog: Catalog, since_ms: int, until_ms: int
 ) -> list[dict[str, Any]]:
-    """Revenue, upstream cost and margin (accounting units) per tenant, sector and model. Both sides are
-    rated per request and rounded to the accounting unit alike, so a price at or above cost is never a
+    """Revenue, upstream cost and margin (accounting units) per tenant, sector and model.
+
+    Revenue is what the request's charge debited plus, for the tokens a package covered, their
+    share of the package's price (price / tokens of the grant, per token). Both sides are rated
+    per request and rounded to the accounting unit alike, so a price at or above cost is never a
     negative margin."""
     by_request = {r.request_id: r for r in records}
+    per_token = {e.meta["grant_id"]: Decimal(-e.amount) / e.meta["tokens"]
+                 for e in entries if e.kind == "package_grant" and e.meta.get("tokens")}  # fmt: skip
     revenue: dict[tuple[str, str, str], int] = defaultdict(int)
     cost: dict[tuple[str, str, str], int] = defaultdict(int)
     for e in entries:
@@ -120,7 +125,8 @@ def margin_rows(
             continue
         tenant = catalog.tenants.get(e.account_id)
         key = (e.account_id, tenant.sector if tenant else "", e.meta["model"])
-        revenue[key] += -e.amount
+        packaged = sum(n * per_token.get(grant, Decimal(0)) for grant, n in e.meta.get("packages", {}).items())
+        revenue[key] += -e.amount + round_half_up(Decimal(packaged))
         record = by_request.get(e.request_id or "")
         deployment = catalog.deployments.get(record.deployment_id or "") if record else None
         if record is not None and deployment is not None:
