@@ -26,6 +26,7 @@ class ChatRequest:
     include_usage: bool
     max_output: int | None
     end_user: str | None
+    want_cost: bool = False  # `"usage": {"include": true}`: the usage object says what the request cost
 
 
 @dataclass(slots=True)
@@ -163,7 +164,20 @@ def parse_chat(raw: bytes) -> ChatRequest:
         include_usage=bool(stream and options and options.get("include_usage")),
         max_output=max_completion if max_completion is not None else max_tokens,
         end_user=_end_user(data),
+        want_cost=_want_cost(data),
     )
+
+
+def _want_cost(data: dict[str, Any]) -> bool:
+    """OpenRouter's usage accounting switch, taken off the body (it is the gateway's, not the upstream's)."""
+    if "usage" not in data:
+        return False
+    usage = data.pop("usage")
+    if usage is None:
+        return False
+    if not isinstance(usage, dict) or not isinstance(usage.get("include", False), bool):
+        raise BadRequest("'usage' must be an object such as {\"include\": true}", param="usage")
+    return bool(usage.get("include"))
 
 
 def parse_embeddings(raw: bytes) -> EmbeddingRequest:

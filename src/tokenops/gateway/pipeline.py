@@ -11,6 +11,8 @@ import logging
 
 from tokenops.catalog import Deployment
 from tokenops.charging.credit import Hold
+from tokenops.charging.ledger import Entry
+from tokenops.charging.money import format_exact
 from tokenops.errors import TokenopsError
 from tokenops.gateway import forward, limit, meter
 from tokenops.gateway.admit import Admission, GrantedStream, admit_chat_leased, length_chunk
@@ -23,7 +25,7 @@ from tokenops.gateway.relay import relay
 from tokenops.gateway.route import RoutePlan, plan_route
 from tokenops.gateway.settle import settle
 from tokenops.gateway.state import AppState
-from tokenops.providers import ChatStream
+from tokenops.providers import ChatStream, Usage
 from tokenops.store import UsageRecord
 
 log = logging.getLogger("tokenops.gateway")
@@ -107,8 +109,20 @@ async def _complete(
     payload = api.render(result.body, usage, chat)
     add_usage(record, usage)
     finish(req, record)
-    await settle(state.sink, state.charging.credit, record, hold, usage)
+    charge = await settle(state.sink, state.charging.credit, record, hold, usage)
+    if hold is not None:
+        _costed(req, chat, usage, charge)
+        payload = api.render(result.body, usage, chat) if usage.cost is not None else payload
     await req.respond(200, payload)
+
+
+def _costed(req: Request, chat: ChatRequest, usage: Usage, charge: Entry | None) -> None:
+    """Say what the request cost the tenant: a header on a whole response, and in the usage object when asked."""
+    cost = format_exact(-charge.amount if charge is not None else 0)
+    if not req.response_started:
+        req.response_headers.append((b"x-tokenops-cost", cost.encode()))
+    if chat.want_cost:
+        usage.cost = cost
 
 
 async def _stream(
@@ -140,7 +154,9 @@ async def _stream(
         fail(record, outcome.error)
         state.health.failure(deployment.id)
     finish(req, record)
-    await settle(state.sink, state.charging.credit, record, admission.hold, usage)
+    charge = await settle(state.sink, state.charging.credit, record, admission.hold, usage)
+    if admission.hold is not None:
+        _costed(req, chat, usage, charge)
     if outcome.client_gone:
         await req.end(b"")
         return

@@ -191,11 +191,11 @@ def tokens_of(usage: Usage) -> Tokens:
 
 async def settle(
     sink: UsageSink, credit: CreditController, record: UsageRecord, hold: Hold | None, usage: Usage | None = None
-) -> None:
-    """Charge the request's usage against its reservation (or release it) and await durability."""
+) -> Entry | None:
+    """Charge the request's usage against its reservation (or release it) and await durability; the charge."""
     if hold is None:
         await sink.record(record)
-        return
+        return None
     entry = None
     if hold.open:
         if usage is None:
@@ -203,3 +203,4 @@ async def settle(
         else:
             entry = credit.settle(hold, tokens_of(usage), credit.clock.now_ms())
     await sink.record(record, entry, hold.request_id)
+    return entry

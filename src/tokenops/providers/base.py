@@ -29,6 +29,7 @@ class Usage:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     source: str = "upstream"
+    cost: str | None = None  # what the request cost the tenant (exact, major units), when the client asked
 
     @classmethod
     def from_openai(cls, data: Any) -> Usage | None:
@@ -47,13 +48,16 @@ class Usage:
         )
 
     def to_openai(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "prompt_tokens": self.input_tokens,
             "completion_tokens": self.output_tokens,
             "total_tokens": self.input_tokens + self.output_tokens,
             "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
             "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
         }
+        if self.cost is not None:
+            out["cost"] = self.cost
+        return out
 
 
 @dataclass(slots=True)

@@ -68,6 +68,8 @@ class ChatCompletionsAPI:
         completion["model"] = chat.model
         if not isinstance(completion.get("usage"), dict):
             completion["usage"] = usage.to_openai()
+        elif usage.cost is not None:
+            completion["usage"]["cost"] = usage.cost
         return orjson.dumps(completion)
 
     def encoder(self, chat: ChatRequest, upstream_model: str) -> ChatCompletionsEncoder:
