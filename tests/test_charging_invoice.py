@@ -28,16 +28,17 @@ def at(day: int, month: int = 11, hour: int = 12) -> int:
 
 # (started, model, prompt tokens, cached, output tokens)
 MONTH = [
-    (at(31, 10, 23), "tele-lite", 1000, 0, 1000),  # October: not on the November invoice
+    (at(31, 10, 23), "tele-lite", 1000, 0, 1000),  # October: 0.0018, invoiced 0.00 and carried into November
     (at(3), "tele-max", 30_000_000, 0, 10_000_000),  # all 40M from the coding package
-    (at(10), "tele-max", 8_000_000, 0, 4_000_000),  # package's last 10M; 2M output at 32.00 = 64.00
+    (at(10), "tele-max", 8_000_000, 0, 4_000_000),  # package's last 10M; 2M output at 12.80 = 25.60
     (at(20), "tele-max", 1_000_000, 200_000, 500_000),  # new prices: 0.8M x 6 + 0.2M x 1.5 + 0.5M x 24 = 17.10
-    (at(25), "tele-embed", 3_333_333, 0, 0),  # 3,333,333 x 0.50 / 1M = 1.6666665 -> 1.67
-    (at(28), "tele-lite", 12_345, 0, 6_789),  # 0.012345 + 0.013578 = 0.025923 -> 0.03
+    (at(25), "tele-embed", 3_333_333, 0, 0),  # 3,333,333 x 0.20 / 1M = 0.6666666 -> 0.666667 exact
+    (at(28), "tele-lite", 12_345, 0, 6_789),  # 0.007407 + 0.0081468 = 0.0155538 -> 0.015554 exact
     (at(1, 12, 0), "tele-lite", 1000, 0, 1000),  # December
 ]
-PACKAGE, SUBTOTAL = 19_900, 19_900 + 6_400 + 1_710 + 167 + 3
-TAX = 1_691  # 6% of 281.80 = 16.908
+# November's exact charges 242.382221 plus October's carried 0.0018 = 242.384021: invoiced 242.38, 0.004021 carried on
+SUBTOTAL = 24_238
+TAX = 1_454  # 6% of 242.38 = 14.5428
 TOTAL = SUBTOTAL + TAX
 
 
@@ -90,15 +91,20 @@ def test_invoice_of_a_scripted_month_matches_the_hand_computed_total(
 ) -> None:
     assert main(["invoice", "--tenant", TENANT, "--period", "2026-11", "--json", "--home", str(month)]) == 0
     invoice = orjson.loads(capsys.readouterr().out)
-    assert (invoice["subtotal"], invoice["tax"], invoice["total"]) == ("281.80", "16.91", "298.71")
+    assert (invoice["subtotal"], invoice["tax"], invoice["total"]) == ("242.38", "14.54", "256.92")
+    assert (invoice["rounding_carried_in"], invoice["rounding_carried_out"]) == ("0.001800", "0.004021")
     lines = {(r["model"], r["version"]): r for r in invoice["rows"]}
-    assert lines[("tele-max", "2026-01")]["amount"] == "64.00"
+    assert lines[("tele-max", "2026-01")]["amount"] == "25.60"
     assert lines[("tele-max", "2026-01")]["package_tokens"] == 50_000_000
     assert lines[("tele-max", "2026-11-15")]["amount"] == "17.10"
-    assert lines[("tele-embed", "2026-11-15")]["amount"] == "1.67"
+    # lines are rounded on the running total: 0.0018 + 0.666667 -> 0.67; + 0.015554 = 0.684021 -> 0.68, so 0.01
+    assert (lines[("tele-embed", "2026-11-15")]["exact"], lines[("tele-embed", "2026-11-15")]["amount"]) == (
+        "0.666667", "0.67")  # fmt: skip
+    assert (lines[("tele-lite", "2026-11-15")]["exact"], lines[("tele-lite", "2026-11-15")]["amount"]) == (
+        "0.015554", "0.01")  # fmt: skip
     assert lines[("tele-lite", "2026-11-15")]["requests"] == 1
     assert lines[("package coding-50m", f"{TENANT}:seed:0")]["amount"] == "199.00"
-    assert SUBTOTAL == 28_180 and TOTAL == 29_871
+    assert TOTAL == 25_692
 
 
 def test_ledger_verify_passes_then_fails_listing_a_tampered_charge(

@@ -122,8 +122,8 @@ async def test_sweeper_settles_expired_reservations_from_recorded_usage_and_rele
     assert await service.sweep(now + credit.ttl_ms + service.grace_ms + 1) == 2
     assert account.reserved == 0 and credit.holds == {}
     [charge] = [e for e in await service.store.entries("ringback-app") if e.kind == "charge"]
-    # retail 0.9: 0.4M x 1.00 x 0.9 + 0.1M x 2.00 x 0.9 = 0.54 CNY
-    assert charge.request_id == "r0" and charge.amount == -54 * FEN
+    # retail 0.9: 0.4M x 0.60 x 0.9 + 0.1M x 1.20 x 0.9 = 0.324 CNY
+    assert charge.request_id == "r0" and charge.amount == -324_000
     assert await service.store.open_holds() == []
 
 
@@ -140,4 +140,4 @@ async def test_recovery_charges_a_recorded_request_whose_reservation_a_crash_lef
     service.sectors = {"ringback-app": "retail"}
     assert await service.recover() == ["r9"]
     [charge] = [e for e in await service.store.entries("ringback-app") if e.kind == "charge"]
-    assert charge.amount == -90 * FEN and await service.store.open_holds() == []
+    assert charge.amount == -54 * FEN and await service.store.open_holds() == []  # 1M x 0.60 x 0.9

@@ -58,8 +58,11 @@ def days_left(wallet: Wallet, burn: Burn) -> float | None:
     return package_days + max(0.0, money) / rate if rate else None
 
 
+HORIZON_DAYS = 36_525  # a projection further out than a hundred years has no date
+
+
 def _date(end_ms: int, days: float | None) -> str | None:
-    if days is None:
+    if days is None or days > HORIZON_DAYS:
         return None
     return (datetime.fromtimestamp(end_ms / 1000, UTC) + timedelta(days=days)).date().isoformat()
 
@@ -91,6 +94,8 @@ def project(policy: Policy, outcomes: list[Outcome], days: float, end_ms: int) -
         if wallet.type == "prepaid":
             left = days_left(wallet, burn)
             note = "never at this rate" if left is None else None
+            if left is not None and left > HORIZON_DAYS:
+                note = "not within a hundred years at this rate"
             rows.append({"tenant": wallet.tenant, "account": "prepaid balance", "unit": "units",
                          "left": wallet.balance + wallet.limit, "package_tokens": wallet.package_tokens,
                          "per_day": round(burn.money + burn.package_money), "days": None if left is None else
