@@ -115,4 +115,14 @@ def charging_paths(op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
                 query=[("grace_ms", {"type": "integer", "minimum": 0, "maximum": 86400000})],
             )
         },
+        "/admin/reconcile": {
+            "get": op(
+                "Reconcile a month per tenant and hour: tokens served = charged, charges = re-rated usage, "
+                "invoices = charges",
+                query=[
+                    ("period", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}),
+                    ("tenant", {"type": "string"}),
+                ],
+            )
+        },
     }

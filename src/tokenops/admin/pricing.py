@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from tokenops.admin.charging import audit
+from tokenops.admin.charging import _PERIOD, account_of, audit
 from tokenops.admin.http import Call, fields, text
 from tokenops.catalog.load import _Obj
 from tokenops.charging.budgets import period_key
@@ -20,8 +20,10 @@ from tokenops.charging.catalog import BudgetSpec, parse_budget, parse_version, t
 from tokenops.charging.documents import iso, problem_doc
 from tokenops.charging.money import format_amount
 from tokenops.charging.prices import ModelPrice, PriceVersion
+from tokenops.charging.reconcile import reconcile
 from tokenops.charging.verify import verify_ledger
 from tokenops.errors import BadRequest, ConfigError, Conflict, NotFound
+from tokenops.periods import month_of
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RATE = re.compile(r"^\d{1,9}(\.\d{1,9})?$")
@@ -179,3 +181,20 @@ async def verify(call: Call) -> Any:
         "summary": found.summary(),
         "problems": [problem_doc(p) for p in found.problems],
     }
+
+
+async def reconcile_period(call: Call) -> Any:
+    """Tokens served against charged, charges against re-rated usage, invoices against charges, per tenant-hour."""
+    period = call.query.get("period") or month_of(call.state.clock.now_ms())
+    if not _PERIOD.match(period):
+        raise BadRequest("the period must be a calendar month, YYYY-MM", param="period")
+    tenant = call.query.get("tenant") or None
+    if tenant is None:
+        call.actor.require_operator()
+    else:
+        account_of(call, tenant)  # a tenant admin reconciles its own tenant only
+    state = call.state
+    sectors = {t.id: t.sector for t in state.catalog.tenants.values()}
+    records = await state.store.usage_records(tenant)
+    found = await reconcile(state.charging.store, records, sectors, period, tenant)
+    return found.to_doc()

@@ -42,6 +42,7 @@ ENDPOINTS: list[tuple[str, str, Endpoint]] = [
     ("GET", "/admin/budgets", pricing.list_budgets),
     ("PUT", "/admin/budgets/{budget_id}", pricing.set_budget),
     ("GET", "/admin/ledger/verify", pricing.verify),
+    ("GET", "/admin/reconcile", pricing.reconcile_period),
     ("GET", "/admin/transcripts/{transcript_id}", sessions.get_transcript),
     ("GET", "/admin/sessions/{session_id}", sessions.get_session),
 ]

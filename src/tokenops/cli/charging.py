@@ -58,7 +58,7 @@ def _open(args: argparse.Namespace) -> tuple[Store, ChargingStore]:
     return embedded, ChargingSQLite(embedded)
 
 
-def _run(args: argparse.Namespace, work: Callable[[Store, ChargingService], Awaitable[T]]) -> T:
+def run_on_store(args: argparse.Namespace, work: Callable[[Store, ChargingService], Awaitable[T]]) -> T:
     store, ledger = _open(args)
 
     async def run() -> T:
@@ -113,7 +113,7 @@ def cmd_invoice(args: argparse.Namespace) -> int:
             return invoice_doc(build_invoice(entries, args.tenant, args.period, svc.config.currency,
                                              svc.config.tax_rate))  # fmt: skip
 
-        doc = _run(args, work)
+        doc = run_on_store(args, work)
     _emit(args, f"Invoice {doc['tenant']} {doc['period']}", doc)
     return 0
 
@@ -134,7 +134,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 checked = {"checked": found.checked(), "summary": found.summary()}
                 return {"ok": not problems, **checked, "problems": problems}
 
-            doc = _run(args, work)
+            doc = run_on_store(args, work)
     problems = doc["problems"]
     if args.json:
         sys.stdout.write(orjson.dumps(doc).decode() + "\n")
@@ -171,7 +171,7 @@ def cmd_topup(args: argparse.Namespace) -> int:
             key = operator_key(args.account, args.key)
             return await svc.topup(args.account, amount, key, kind=args.kind, note=args.note or "")
 
-        print(done if _run(args, work) else again)
+        print(done if run_on_store(args, work) else again)
         return 0
     body = {"amount": args.amount, "kind": args.kind, "idempotency_key": args.key, "note": args.note}
     path = f"/admin/accounts/{quote(args.account, safe='')}/topups"
@@ -186,7 +186,7 @@ def cmd_package_grant(args: argparse.Namespace) -> int:
             starts = to_ms(args.starts, "--starts") if args.starts else None
             return await svc.grant_package(args.account, args.package, operator_key(args.account, args.key), starts)
 
-        print(done if _run(args, work) else again)
+        print(done if run_on_store(args, work) else again)
         return 0
     body = {"package": args.package, "idempotency_key": args.key, "starts": args.starts}
     path = f"/admin/accounts/{quote(args.account, safe='')}/packages"
@@ -210,7 +210,7 @@ def cmd_margin(args: argparse.Namespace) -> int:
                            since, until)  # fmt: skip
         return svc.config.currency, rows
 
-    currency, rows = _run(args, work)
+    currency, rows = run_on_store(args, work)
     shown = [_margin_shown(r, currency) for r in rows]
     _emit(args, "Revenue and margin per tenant, sector and model", {"currency": currency, "rows": shown})
     return 0
@@ -234,7 +234,7 @@ def _store(p: argparse.ArgumentParser, offline: bool = False) -> None:
     p.add_argument("--home", help=help)
 
 
-def _report(p: argparse.ArgumentParser, formats: bool = True) -> None:
+def report_options(p: argparse.ArgumentParser, formats: bool = True) -> None:
     """A read-only report: from the store (--home or --database-url), or from a gateway's admin API with --url."""
     _store(p)
     p.add_argument("--database-url", help="read this PostgreSQL (default: $TOKENOPS_DATABASE_URL unless --home)")
@@ -249,13 +249,13 @@ def add_parser(sub: Any) -> None:
     inv = sub.add_parser("invoice", help="a tenant's invoice for a calendar month (UTC)")
     inv.add_argument("--tenant", required=True, help="the tenant to invoice")
     inv.add_argument("--period", default=this_month(), help="YYYY-MM, UTC (default: the current month)")
-    _report(inv)
+    report_options(inv)
     inv.set_defaults(func=cmd_invoice)
 
     ledger = sub.add_parser("ledger", help="the money ledger").add_subparsers(dest="ledger_command", required=True)
     verify = ledger.add_parser("verify", help="check the ledger's invariants; exit 1 listing what fails")
     verify.add_argument("--grace-ms", type=int, default=60_000, help="how long past expiry a reservation may stay")
-    _report(verify, formats=False)
+    report_options(verify, formats=False)
     verify.set_defaults(func=cmd_verify)
     entries = ledger.add_parser("entries", help="a tenant's ledger entries (admin API)")
     entries.add_argument("tenant", help="the tenant whose ledger to list")

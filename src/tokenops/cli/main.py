@@ -24,6 +24,7 @@ from tokenops.cli import compliance as compliance_cli
 from tokenops.cli import db as db_cli
 from tokenops.cli import demo as demo_cli
 from tokenops.cli import policy as policy_cli
+from tokenops.cli import reconcile as reconcile_cli
 from tokenops.cli import routing as routing_cli
 from tokenops.cli import sla as sla_cli
 from tokenops.cli import tenants as tenants_cli
@@ -166,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     compliance_cli.add_parser(sub)
     admin_cli.add_parser(sub)
     charging_cli.add_parser(sub)
+    reconcile_cli.add_parser(sub)
     accounts_cli.add_parser(sub)
     tenants_cli.add_parser(sub)
     policy_cli.add_parser(sub)
