@@ -112,3 +112,54 @@ def test_uncapped_stream_ends_with_length_when_the_balance_runs_out(tmp_path: Pa
         gw.server.stop()
     assert 0 <= balances(gw.home)["ringback-app"] < 1_000_000  # less than 1.00 left of 3.00
     assert verify(gw.home) == []
+
+
+async def _capped_stream(client: openai.AsyncOpenAI, i: int) -> tuple[str, int, int]:
+    try:
+        stream = await client.chat.completions.create(
+            model="tele-lite", messages=[{"role": "user", "content": f"shift log {i}"}], max_tokens=4000,
+            stream=True, stream_options={"include_usage": True},
+        )  # fmt: skip
+        finish, output = "", 0
+        async for chunk in stream:
+            if chunk.choices and chunk.choices[0].finish_reason:
+                finish = chunk.choices[0].finish_reason
+            if chunk.usage is not None:
+                output = chunk.usage.completion_tokens
+        return finish, 200, output
+    except openai.APIStatusError as err:
+        assert err.status_code == 402
+        return "refused", 402, 0
+
+
+def test_capped_streams_on_a_thin_balance_are_granted_in_slices_until_it_is_spent(tmp_path: Path) -> None:
+    # at 2000/M less retail's 0.9, each stream may write 4000 tokens (7.20) and writes 1000 (1.80): 50.00 pays
+    # for about 27 of them
+    data = priced_catalog(demo_catalog(), "50.00", ttft_ms=20, tokens_per_s=2000, reply_tokens=1000)
+    gw = start_gateway(data, tmp_path / "home")
+
+    async def burst() -> list[tuple[str, int, int]]:
+        client = openai.AsyncOpenAI(base_url=gw.url + "/v1", api_key=KEY, max_retries=0, timeout=60)
+        try:
+            return await asyncio.gather(*(_capped_stream(client, i) for i in range(300)))
+        finally:
+            await client.close()
+
+    try:
+        results = asyncio.run(burst())
+    finally:
+        gw.server.stop()
+    served = [r for r in results if r[1] == 200]
+    after = balances(gw.home)["ringback-app"]
+    one_request = 1000 * 1800 + 4 * 900  # 1000 output tokens and a few of prompt, in accounting units
+    print(f"300 streams capped at 4000 on 50.00: {len(served)} served "
+          f"({sum(r[0] == 'length' for r in served)} cut at length, {sum(r[2] for r in served):,} output tokens), "
+          f"{300 - len(served)} refused; {after:,} units left unspent")  # fmt: skip
+    assert len(served) > 27  # held at its worst case, 7 were served, 293 refused and 37.33 left unspent
+    assert 0 <= after < one_request, "the balance is spent down to less than one request's actual cost"
+    assert sum(r[2] for r in served) * 1800 <= 50_000_000  # never more output served than the balance paid for
+    assert verify(gw.home) == []
+    db = sqlite3.connect(gw.home / "tokenops.db")
+    written_off = db.execute("SELECT count(*) FROM ledger_entries WHERE meta LIKE '%written_off%'").fetchone()[0]
+    db.close()
+    assert written_off == 0, "every charge fitted in what was granted"

@@ -22,6 +22,8 @@ from tokenops.charging.prices import PriceBook, Rates, Tokens
 from tokenops.clock import Clock
 from tokenops.errors import InsufficientFunds, PermissionDenied
 
+THIN_SHARE = 64  # a balance that covers fewer requests than this at their worst case is thin
+
 
 @dataclass(slots=True)
 class Hold:
@@ -90,6 +92,20 @@ class CreditController:
     def headroom(self, account: Account) -> int:
         """What new reservations may take here: the account's headroom, or what is left of this replica's lease."""
         return account.headroom if self.leases is None else self.leases.room(account)
+
+    def thin(self, tenant: str, sector: str, key_id: str, session_id: str | None, model: str, prompt: int, cap: int,
+             started_ms: int) -> bool:  # fmt: skip
+        """Whether `THIN_SHARE` requests at this worst case would take all the headroom left (the account's, or a
+        hard money budget's): a stream is then better granted in slices than held at its worst case."""
+        account = self.accounts.get(tenant)
+        rates = self.book.rates(started_ms, tenant, sector, model) if account is not None else None
+        if account is None or rates is None:
+            return False
+        room = account.headroom
+        for counter in self.budgets.applicable(tenant, key_id, session_id, started_ms):
+            if counter.spec.mode == "hard" and not counter.counts_tokens:
+                room = min(room, counter.headroom)
+        return _money(rates, prompt, cap, 0) * THIN_SHARE > room
 
     def reserve(
         self,

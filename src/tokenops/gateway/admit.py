@@ -4,7 +4,8 @@ The prompt is bounded cheaply by the body's size in bytes (a byte-level BPE toke
 at least one byte; no tokenizer on large bodies) and counted exactly when the body is
 small or that bound is refused, with the model's exact tokenizer only. The output is bounded by the
 request's cap, clamped to what the balance covers (the final-unit grant); a stream with
-no cap gets a slice and asks for more as it goes (`GrantedStream`).
+no cap, or with a cap a thin balance could pay for only a few times over, gets a slice
+and asks for more as it goes, up to its cap (`GrantedStream`).
 """
 
 from __future__ import annotations
@@ -47,12 +48,12 @@ def admit_chat(
     body_size: int, counter: Counter,
 ) -> Admission:  # fmt: skip
     model = plan.model
-    sliced = chat.stream and chat.max_output is None
     wanted = chat.max_output or model.max_output_tokens
-    if sliced:
-        wanted = min(wanted, SLICE_TOKENS)
     prompt = _exact_prompt(chat, counter) if counter.exact and body_size <= _COUNT_SMALL_BODY else body_size
     reserved = _dearest(credit, principal, record, plan, min(prompt, body_size), wanted)
+    sliced = chat.stream and (chat.max_output is None or _thin(credit, principal, record, reserved, prompt, wanted))
+    if sliced:
+        wanted = min(wanted, SLICE_TOKENS)
     try:
         hold = _reserve(credit, record, principal, reserved, min(prompt, body_size), wanted)
     except InsufficientFunds:
@@ -109,6 +110,14 @@ async def admit_chat_leased(
                 f"budget '{exhausted}' is exhausted for this period", code="budget_exceeded"
             ) from None
         raise
+
+
+def _thin(credit: CreditController, principal: Principal, record: UsageRecord, model: str, prompt: int,
+          cap: int) -> bool:  # fmt: skip
+    """A capped stream on a thin balance is granted in slices up to its cap rather than held at its worst case
+    (which it seldom uses), so the balance serves as many streams as it pays for."""
+    return credit.thin(principal.tenant.id, principal.tenant.sector, principal.key.id, record.session_id, model,
+                       prompt, cap, record.created_ms)  # fmt: skip
 
 
 def _exact_prompt(chat: ChatRequest, counter: Counter) -> int:
