@@ -109,7 +109,7 @@ def test_a_killed_replicas_reservations_are_closed_by_a_live_one_and_the_ledger_
         after = asyncio.run(_reservations(pg_database, pg_schema))
         assert {(r, o) for r, _, o in after} == {(r, o) for r, _, o in later}, "a starting replica took live holds"
         doomed.kill()
-        deadline = time.monotonic() + 20  # stale after 3 s, looked for every 5 s
+        deadline = time.monotonic() + 20  # stale after 3 s, looked for every 2 s
         while time.monotonic() < deadline and asyncio.run(_reservations(pg_database, pg_schema)):
             time.sleep(0.25)
         left = asyncio.run(_reservations(pg_database, pg_schema))

@@ -117,6 +117,9 @@ class CreditLeases(Protocol):
     def refused_for_outage(self, account: Account) -> bool:
         """Whether the last top-up of this account failed because Redis is down and its rule is to refuse."""
 
+    async def evict(self, replicas: Iterable[str], accounts: Iterable[Account]) -> None:
+        """Take dead replicas' leases out of the pools now, rather than when they expire."""
+
     async def adjust(self, account_id: str, amount: int) -> None:
         """The balance or limit changed by `amount` outside credit control (top-up, grant, new limit)."""
 
@@ -271,6 +274,17 @@ class RedisLeases:
             async with self._locks.setdefault(account_id, asyncio.Lock()):
                 args: list[str | int] = ["adjust", self.replica, amount, secrets.token_hex(8)]
                 await self._script(keys=self._keys(account_id), args=args)
+
+    async def evict(self, replicas: Iterable[str], accounts: Iterable[Account]) -> None:
+        dead = [r for r in replicas if r != self.replica]
+        if not dead:
+            return
+        async with self.client.pipeline(transaction=False) as pipe:
+            for account in accounts:
+                lease, expiry = self._keys(account.id)[1:3]
+                pipe.hdel(lease, *dead)
+                pipe.zrem(expiry, *dead)
+            await pipe.execute()
 
     async def refresh(self, accounts: Iterable[Account]) -> None:
         for account in list(accounts):

@@ -209,11 +209,13 @@ class ChargingPostgres(PostgresChargingQueries):
         async def work(conn: asyncpg.Connection) -> None:
             if holds:
                 await conn.execute(
-                    "INSERT INTO reservations SELECT *, $6::text FROM unnest($1::text[], $2::text[], "
-                    "$3::bigint[], $4::bigint[], $5::bigint[]) ON CONFLICT (request_id) DO UPDATE SET amount_units "
-                    "= excluded.amount_units, expires_ms = excluded.expires_ms, owner = excluded.owner",
+                    "INSERT INTO reservations (request_id, account_id, amount_units, expires_ms, created_ms, owner, "
+                    "interim) SELECT r, a, m, e, c, $6::text, i FROM unnest($1::text[], $2::text[], $3::bigint[], "
+                    "$4::bigint[], $5::bigint[], $7::text[]) AS u(r, a, m, e, c, i) ON CONFLICT (request_id) DO "
+                    "UPDATE SET amount_units = excluded.amount_units, expires_ms = excluded.expires_ms, "
+                    "owner = excluded.owner, interim = excluded.interim",
                     *[list(c) for c in zip(*[(h.request_id, h.account_id, h.amount, h.expires_ms, h.created_ms)
-                                             for h in holds], strict=True)], self.writer,
+                                             for h in holds], strict=True)], self.writer, [h.interim for h in holds],
                 )  # fmt: skip
             if records:
                 await conn.execute(INSERT_USAGE, *usage_columns(records))

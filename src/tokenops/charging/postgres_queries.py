@@ -18,7 +18,7 @@ from tokenops.store.postgres_schema import NOW_MS
 ENTRY_COLUMNS = (
     "seq, account_id, kind, amount_units, idem_key, request_id, created_ms, meta, prev_hash, hash, hashed_digits"
 )
-HOLD_COLUMNS = "request_id, account_id, amount_units, expires_ms, created_ms, owner"
+HOLD_COLUMNS = "request_id, account_id, amount_units, expires_ms, created_ms, owner, interim"
 
 
 def entry_of(row: asyncpg.Record) -> Entry:
@@ -70,6 +70,10 @@ class PostgresChargingQueries:
 
     async def retire(self) -> None:
         await self.pool.execute("DELETE FROM replicas WHERE writer = $1", self.writer)
+
+    async def dead_replicas(self, stale_ms: int) -> list[str]:
+        rows = await self._all(f"SELECT writer FROM replicas WHERE seen_ms < {NOW_MS} - $1", stale_ms)
+        return [r[0] for r in rows]
 
     async def claim_orphans(self, stale_ms: int) -> list[HoldRow]:
         async with self.pool.acquire() as conn, conn.transaction():

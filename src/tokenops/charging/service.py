@@ -15,6 +15,7 @@ from typing import Any
 from tokenops.charging.budgets import BudgetCounter, BudgetPool, Budgets, period_key, subject_of
 from tokenops.charging.catalog import ChargingConfig, StoredConfig, config_from_docs
 from tokenops.charging.credit import CreditController, Hold
+from tokenops.charging.interim import interim_record
 from tokenops.charging.leases import CreditLeases
 from tokenops.charging.ledger import Entry
 from tokenops.charging.packages import Grant, grant_of
@@ -48,6 +49,7 @@ class ChargingService:
         self.budget_pool: BudgetPool | None = None  # scaled out: where hard budgets are shared
         self._cursor = 0
         self._next_recovery = 0.0
+        self._evicted: set[str] = set()  # dead replicas whose leases were taken back
 
     async def start(self, config: ChargingConfig | None) -> None:
         await self.store.open()
@@ -67,12 +69,19 @@ class ChargingService:
         budgets.load(await self.store.spends(), self.clock.now_ms())
 
     async def recover(self) -> list[str]:
-        """Close reservations a dead process left open: charge what its usage records say, else release.
+        """Close reservations a dead process left open: charge what its usage records say, or what a cut stream
+        last reported (recorded then, as `interrupted`), else release.
 
         Run at start and then now and then (`beat`): scaled out, a replica that dies leaves its
         reservations to the live ones, which take them over once its heartbeat is stale.
         """
         await self.store.heartbeat()  # first, at start: no reservation of ours, on record soon, passes for an orphan
+        if self.leases is not None:  # first: a dead replica's leases would keep its charges below from fitting
+            dead = set(await self.store.dead_replicas(self.stale_ms)) - self._evicted
+            if dead:
+                await self.leases.evict(dead, self.credit.accounts.values())
+                self._evicted |= dead
+                log.warning("took the credit leases of %d stopped replicas back into the pools", len(dead))
         done = []
         rows = [r for r in await self.store.claim_orphans(self.stale_ms) if r.request_id not in self.credit.holds]
         charged = await self.store.charged([r.request_id for r in rows])
@@ -80,13 +89,16 @@ class ChargingService:
             record = await self.store.usage_record(row.request_id)
             if record is not None and row.request_id not in charged:
                 await self.charge_record(record)
+            elif record is None and (interim := interim_record(row)) is not None:
+                entry = await self._rate(interim)  # a stream cut by the crash: what it last reported
+                await self.store.settle([interim], [entry] if entry is not None else [], [], [])
             done.append(row.request_id)
         if done:
             await self.store.close_holds(done)
             log.warning("closed %d reservations left open by a process that stopped", len(done))
         return done
 
-    async def beat(self, now_s: float, recover_every_s: float = 5.0) -> None:
+    async def beat(self, now_s: float, recover_every_s: float = 2.0) -> None:
         """Tell the other replicas this one is alive; every few seconds, take over what dead ones left open."""
         if now_s < self._next_recovery:
             await self.store.heartbeat()
@@ -123,6 +135,13 @@ class ChargingService:
 
     async def charge_record(self, record: UsageRecord) -> Entry | None:
         """Charge a recorded request whose reservation is gone, at the prices in force when it started."""
+        entry = await self._rate(record)
+        if entry is not None:
+            await self.store.append([entry])
+        return entry
+
+    async def _rate(self, record: UsageRecord) -> Entry | None:
+        """The charge of a request whose reservation is gone (debited in memory, not yet written)."""
         tenant = record.tenant_id
         account = self.credit.accounts.get(tenant)
         model = record.model_served or record.model_requested
@@ -139,10 +158,7 @@ class ChargingService:
         if self.leases is not None:  # nothing of this replica's lease was reserved for it: lease its cost
             await self.leases.top_up(account, rates.charge(tokens))
         self.credit.holds[hold.request_id] = hold
-        entry = self.credit.settle(hold, tokens, self.clock.now_ms())
-        if entry is not None:
-            await self.store.append([entry])
-        return entry
+        return self.credit.settle(hold, tokens, self.clock.now_ms())
 
     async def refresh(self) -> int:
         """Apply entries other processes appended (top-ups, grants from the CLI); returns how many."""

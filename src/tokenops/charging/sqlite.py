@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS package_grants (
 );
 CREATE TABLE IF NOT EXISTS reservations (
     request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, amount_units INTEGER NOT NULL,
-    expires_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL, owner TEXT NOT NULL DEFAULT ''
+    expires_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL, owner TEXT NOT NULL DEFAULT '', interim TEXT
 );
 CREATE TABLE IF NOT EXISTS budget_alerts (
     budget_id TEXT NOT NULL, subject TEXT NOT NULL, period TEXT NOT NULL, threshold INTEGER NOT NULL,
@@ -264,8 +264,12 @@ class ChargingSQLite(ChargingQueries):
         try:
             if holds:
                 db.executemany(
-                    "INSERT OR REPLACE INTO reservations VALUES (?, ?, ?, ?, ?, ?)",
-                    [(h.request_id, h.account_id, h.amount, h.expires_ms, h.created_ms, self.writer) for h in holds],
+                    "INSERT OR REPLACE INTO reservations (request_id, account_id, amount_units, expires_ms, "
+                    "created_ms, owner, interim) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (h.request_id, h.account_id, h.amount, h.expires_ms, h.created_ms, self.writer, h.interim)
+                        for h in holds
+                    ],
                 )
             db.executemany(_INSERT_USAGE, rows)
             self._append(db, charges)

@@ -17,7 +17,7 @@ from tokenops.store.sqlite import SQLiteStore
 ENTRY_COLUMNS = (
     "seq, account_id, kind, amount_units, idem_key, request_id, created_ms, meta, prev_hash, hash, hashed_digits"
 )
-_HOLD_COLUMNS = "request_id, account_id, amount_units, expires_ms, created_ms, owner"
+_HOLD_COLUMNS = "request_id, account_id, amount_units, expires_ms, created_ms, owner, interim"
 
 
 def entry_of(row: tuple[Any, ...]) -> Entry:
@@ -67,6 +67,9 @@ class ChargingQueries:
 
     async def retire(self) -> None:
         """Nothing to take back: one process serves an embedded file."""
+
+    async def dead_replicas(self, stale_ms: int) -> list[str]:
+        return []  # one process serves an embedded file
 
     async def claim_orphans(self, stale_ms: int) -> list[HoldRow]:
         def run(db: sqlite3.Connection) -> list[HoldRow]:

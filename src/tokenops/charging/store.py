@@ -27,6 +27,7 @@ class HoldRow:
     expires_ms: int
     created_ms: int
     owner: str = ""  # the `writer` of the process holding it ('' before owners were recorded)
+    interim: str | None = None  # JSON: a stream's usage so far, as last reported (see `charging.interim`)
 
 
 class ChargingStore(Protocol):
@@ -81,6 +82,9 @@ class ChargingStore(Protocol):
 
     async def retire(self) -> None:
         """This process stops: its heartbeat goes, so anything it left open is taken over at once."""
+
+    async def dead_replicas(self, stale_ms: int) -> list[str]:
+        """The writers whose heartbeat is older than `stale_ms` (seen within the last day)."""
 
     async def claim_orphans(self, stale_ms: int) -> list[HoldRow]:
         """Take over the open reservations of processes whose heartbeat is older than `stale_ms` (or absent).

@@ -11,6 +11,7 @@ import logging
 
 from tokenops.catalog import Deployment
 from tokenops.charging.credit import Hold
+from tokenops.charging.interim import interim_doc
 from tokenops.charging.ledger import Entry
 from tokenops.charging.money import format_exact
 from tokenops.errors import TokenopsError
@@ -135,6 +136,8 @@ async def _stream(
     stream: ChatStream = upstream
     if admission.sliced and admission.hold is not None:
         stream = GrantedStream(upstream, state.charging.credit, admission.hold, counter)
+    if admission.hold is not None:
+        _report_interim(state, admission.hold, record, meter.StreamProgress(counter, chat.body, upstream.chunks))
     try:
         _served(req, record, deployment)
         outcome = await relay(req, stream, _ErrorsLast(encoder))
@@ -162,6 +165,16 @@ async def _stream(
         return
     error = encoder.error(outcome.error) if outcome.error is not None else b""
     await req.end(tail + error + encoder.finish(usage))
+
+
+def _report_interim(state: AppState, hold: Hold, record: UsageRecord, progress: meter.StreamProgress) -> None:
+    """Keep the stream's usage so far in its reservation on record: a crash then loses one interval of billing."""
+
+    async def probe(at_ms: int) -> str:
+        u = await progress.measure()
+        return interim_doc(record, (u.input_tokens, u.cached_tokens, u.cache_write_tokens, u.output_tokens), at_ms)
+
+    state.sink.report(hold.request_id, probe)
 
 
 class _ErrorsLast:

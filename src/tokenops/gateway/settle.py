@@ -6,7 +6,9 @@ byte goes out. While one batch commits, the next one gathers, so the commit rate
 not the request rate, bounds disk I/O. A reservation still open after `hold_delay_ms`
 is written with the next batch (a shorter one never is: a crash before its record
 leaves nothing to charge), so a long stream's reservation is on record for recovery;
-as the stream is granted more, the row is written again with its new amount and expiry.
+as the stream is granted more, the row is written again with its new amount and expiry,
+and at each interim interval with the usage the stream has had so far (`measure`), which
+recovery charges if the process dies before the stream's own record (`charging.interim`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from tokenops.charging.credit import CreditController, Hold
 from tokenops.charging.ledger import Entry
@@ -28,6 +30,7 @@ from tokenops.store.spool import Spool, SpoolBatch, unreachable
 log = logging.getLogger("tokenops.settle")
 
 _Item = tuple[UsageRecord | None, Entry | None, str | None, asyncio.Future[None] | None]
+Probe = Callable[[int], Awaitable[str]]  # a stream's interim usage at this time, as kept in its reservation
 
 
 class UsageSink:
@@ -49,7 +52,9 @@ class UsageSink:
         self._hold_delay_ms = hold_delay_ms
         self._pending: list[_Item] = []
         self._holds: dict[str, Hold] = {}  # open reservations, by request id
-        self._written: dict[str, tuple[int, int]] = {}  # on record: (amount, expiry) as written
+        self._written: dict[str, tuple[int, int, str | None]] = {}  # on record: (amount, expiry, interim) as written
+        self._probes: dict[str, Probe] = {}  # streams that report interim usage, by request id
+        self._interim: dict[str, str] = {}  # each one's last report
         self._flusher: asyncio.Task[None] | None = None
         self.committed = 0
         self.observers: list[Callable[[UsageRecord], None]] = []  # told of each final record (traffic guard)
@@ -63,6 +68,21 @@ class UsageSink:
         """Put a reservation on record once it has been open a while, without waiting for it."""
         self._holds[hold.request_id] = hold
 
+    def report(self, request_id: str, probe: Probe) -> None:
+        """Keep this stream's usage so far in its reservation on record, measured at each interim interval."""
+        self._probes[request_id] = probe
+
+    async def measure(self) -> None:
+        """Measure the usage so far of every stream whose reservation is due on record (at each interim interval)."""
+        now_ms = self.clock.now_ms()
+        for request_id, probe in list(self._probes.items()):
+            hold = self._holds.get(request_id)
+            if hold is None or not hold.open:
+                self._probes.pop(request_id, None)
+                self._interim.pop(request_id, None)
+            elif hold.started_ms <= now_ms - self._hold_delay_ms:
+                self._interim[request_id] = await probe(now_ms)
+
     def flush_holds(self) -> None:
         """Write the reservations open longer than the delay even if no request settles meanwhile."""
         if self._holds or (self._spool is not None and self._spool.pending):
@@ -74,10 +94,13 @@ class UsageSink:
         due = now_ms - self._hold_delay_ms
         rows = []
         for request_id, h in list(self._holds.items()):
+            interim = self._interim.get(request_id)
             if not h.open:  # its request ended: the row goes with its close, if it was ever written
                 del self._holds[request_id]
-            elif h.started_ms <= due and self._written.get(request_id) != (h.money, h.expires_ms):
-                rows.append(HoldRow(request_id, h.account.id, h.money, h.expires_ms, h.started_ms))
+                self._probes.pop(request_id, None)
+                self._interim.pop(request_id, None)
+            elif h.started_ms <= due and self._written.get(request_id) != (h.money, h.expires_ms, interim):
+                rows.append(HoldRow(request_id, h.account.id, h.money, h.expires_ms, h.started_ms, interim=interim))
         return rows
 
     async def record(self, record: UsageRecord, charge: Entry | None = None, closes: str | None = None) -> None:
@@ -102,6 +125,8 @@ class UsageSink:
         closing = [c for _, _, c, _ in batch if c is not None]
         for request_id in closing:
             self._holds.pop(request_id, None)
+            self._probes.pop(request_id, None)
+            self._interim.pop(request_id, None)
         holds = self._due_holds(self.clock.now_ms())
         closed = [c for c in closing if c in self._written]
         charges = [e for _, e, _, _ in batch if e is not None]
@@ -109,7 +134,7 @@ class UsageSink:
         if writing.empty and not (self._spool is not None and self._spool.pending):
             return  # an upkeep tick with nothing changed
         await self._durably(writing)  # failed: the holds are due again next time
-        self._written.update({h.request_id: (h.amount, h.expires_ms) for h in holds})
+        self._written.update({h.request_id: (h.amount, h.expires_ms, h.interim) for h in holds})
         for request_id in closed:
             del self._written[request_id]
 

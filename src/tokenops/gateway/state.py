@@ -55,7 +55,8 @@ class Settings:
     shutdown_grace_s: float = 30.0
     upstream_connections: int = 1000
     max_in_flight: int = 4096  # requests in flight in this process before new ones are shed with 503
-    replica_stale_s: float = 30.0  # scaled out: a replica silent this long is dead; its reservations are taken over
+    replica_stale_s: float = 10.0  # scaled out: a replica silent this long is dead; its reservations are taken over
+    interim_usage_s: float = 1.0  # a long stream's usage so far is kept on record this often (interim usage)
     trusted_proxies: str = ""  # addresses or networks whose X-Forwarded-For names the client (load balancers)
 
     @classmethod
@@ -64,7 +65,8 @@ class Settings:
             body_limit=int(os.environ.get("TOKENOPS_BODY_LIMIT", 16 * 1024 * 1024)),
             shutdown_grace_s=float(os.environ.get("TOKENOPS_SHUTDOWN_GRACE_S", 30.0)),
             max_in_flight=int(os.environ.get("TOKENOPS_MAX_IN_FLIGHT", 4096)),
-            replica_stale_s=float(os.environ.get("TOKENOPS_REPLICA_STALE_S", 30.0)),
+            replica_stale_s=float(os.environ.get("TOKENOPS_REPLICA_STALE_S", 10.0)),
+            interim_usage_s=max(0.05, float(os.environ.get("TOKENOPS_INTERIM_USAGE_S", 1.0))),
             trusted_proxies=trusted_proxies(os.environ.get("TOKENOPS_TRUSTED_PROXIES", "")),
         )
 
@@ -91,6 +93,7 @@ class AppState:
     feed: ChangeFeed | None = None  # catalog changes announced between replicas (scaled out only)
     spool_dir: Path | None = None  # usage spooled here while PostgreSQL is unreachable (scaled out only)
     _upkeep: asyncio.Task[None] | None = None
+    _interim: asyncio.Task[None] | None = None
     compaction: CompactionStep = field(init=False)
     _next_purge: float = 0.0
     _next_clock_sync: float = 0.0
@@ -106,7 +109,7 @@ class AppState:
             spool.open()
         self.sink = UsageSink(self.store, ledger, spool=spool, clock=self.clock)
         self.charging = ChargingService(ledger, stale_ms=int(self.settings.replica_stale_s * 1000), clock=self.clock)
-        self.charging.leases = credit_leases(self.guard.counters, self.charging.headroom)
+        self.charging.leases = credit_leases(self.guard.counters, self.charging.headroom, ledger.writer)
         self.charging.budget_pool = budget_pool(self.guard.counters, self.charging.budget_usage)
         archive = SQLiteTranscripts(self.store) if isinstance(self.store, SQLiteStore) else None
         if archive is not None:
@@ -123,6 +126,7 @@ class AppState:
         self.telemetry.start(self, self.sink.observers)  # after the first snapshot: it samples the catalog
         await self.charging.recover()  # after reload: rating needs the tenants' sectors
         self._upkeep = asyncio.create_task(self._charging_upkeep())
+        self._interim = asyncio.create_task(self._interim_usage(self.settings.interim_usage_s))
         self.ready = True
 
     async def reload(self) -> None:
@@ -167,6 +171,16 @@ class AppState:
                     "charging upkeep: %d of %d steps failed", len(failed), len(steps), exc_info=failed[0]
                 )
 
+    async def _interim_usage(self, every_s: float) -> None:
+        """At each interim interval, keep every long stream's usage so far in its reservation on record."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.sink.measure()
+            except Exception:
+                logging.getLogger("tokenops.charging").exception("interim usage not measured")
+            self.sink.flush_holds()
+
     async def _sync_clock(self, every_s: float = 30.0) -> None:
         """Measure this host's clock against the database's again (hosts drift; the database is the reference)."""
         if time.monotonic() >= self._next_clock_sync:
@@ -189,10 +203,11 @@ class AppState:
 
     async def stop(self) -> None:
         self.ready = False
-        if self._upkeep is not None:
-            self._upkeep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._upkeep
+        for task in (self._upkeep, self._interim):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.sink.drain()
         self.sink.close_spool()
         if self.charging.leases is not None:

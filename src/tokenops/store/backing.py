@@ -96,7 +96,7 @@ def redis_client(url: str, socket_timeout: float | None = None) -> aioredis.Redi
     return aioredis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=2.0, retry=retry)
 
 
-def credit_leases(counters: Counters | None, recompute: Recompute) -> CreditLeases | None:
+def credit_leases(counters: Counters | None, recompute: Recompute, replica: str | None = None) -> CreditLeases | None:
     """Scaled out (counters on Redis), the leases through which replicas share each balance; else None."""
     resilient = counters if isinstance(counters, ResilientCounters) else None
     if resilient is not None:
@@ -105,7 +105,7 @@ def credit_leases(counters: Counters | None, recompute: Recompute) -> CreditLeas
         return None
     ttl_ms = int(float(os.environ.get("TOKENOPS_CREDIT_LEASE_TTL_S", 30)) * 1000)
     chunk = int(os.environ.get("TOKENOPS_CREDIT_LEASE_CHUNK", 0))  # accounting units kept spare beyond the need
-    leases = RedisLeases(counters.client, counters.prefix, recompute, ttl_ms, chunk)
+    leases = RedisLeases(counters.client, counters.prefix, recompute, ttl_ms, chunk, replica)  # named as in the DB
     if resilient is not None:
         leases.outage = resilient.rule  # what an account may spend here while Redis is unreachable
     return leases

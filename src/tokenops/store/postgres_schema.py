@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS package_grants (
 );
 CREATE TABLE IF NOT EXISTS reservations (
     request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, amount_units BIGINT NOT NULL,
-    expires_ms BIGINT NOT NULL, created_ms BIGINT NOT NULL, owner TEXT NOT NULL DEFAULT ''
+    expires_ms BIGINT NOT NULL, created_ms BIGINT NOT NULL, owner TEXT NOT NULL DEFAULT '', interim TEXT
 );
 CREATE TABLE IF NOT EXISTS replicas (writer TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS budget_alerts (

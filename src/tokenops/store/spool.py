@@ -60,7 +60,10 @@ class SpoolBatch:
                     [e.account_id, e.kind, e.amount, e.idem_key, e.created_ms, e.request_id, e.meta]
                     for e in self.charges
                 ],
-                "holds": [[h.request_id, h.account_id, h.amount, h.expires_ms, h.created_ms] for h in self.holds],
+                "holds": [
+                    [h.request_id, h.account_id, h.amount, h.expires_ms, h.created_ms, "", h.interim]
+                    for h in self.holds
+                ],
                 "closed": self.closed,
             }
         )
