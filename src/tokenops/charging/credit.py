@@ -150,9 +150,8 @@ class CreditController:
         if granted < min_output or (self.whole and leased and granted < cap):
             if limiting is None:
                 self.short = _money(rates, prompt, cap, free) - room
-                raise InsufficientFunds(
-                    f"the balance of account '{tenant}' does not cover this request; top up or lower max_tokens"
-                )
+                hint = "top up or lower max_tokens" if cap else "top up"
+                raise InsufficientFunds(f"the balance of account '{tenant}' does not cover this request; {hint}")
             whole = prompt + cap if limiting.counts_tokens else _money(rates, prompt, cap, free)
             self.short_budget = (limiting, whole - limiting.headroom)
             raise InsufficientFunds(f"budget '{limited_by}' is exhausted for this period", code="budget_exceeded")

@@ -10,7 +10,7 @@ and asks for more as it goes, up to its cap (`GrantedStream`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import orjson
@@ -70,20 +70,34 @@ async def admit_chat_leased(
     credit: CreditController, principal: Principal, record: UsageRecord, chat: ChatRequest, plan: RoutePlan,
     body_size: int, counter: Counter,
 ) -> Admission:  # fmt: skip
-    """`admit_chat`; scaled out, a reservation that does not fit this replica's lease first tops the lease up.
+    """`admit_chat` through this replica's leases (`admit_leased`)."""
+    return await admit_leased(credit, principal, lambda: admit_chat(credit, principal, record, chat, plan,
+                                                                    body_size, counter))  # fmt: skip
+
+
+async def admit_embedding_leased(
+    credit: CreditController, principal: Principal, record: UsageRecord, model: str, inputs: list[str]
+) -> Admission:
+    """`admit_embedding` through this replica's leases (`admit_leased`)."""
+    return await admit_leased(credit, principal, lambda: Admission(admit_embedding(credit, principal, record, model,
+                                                                                   inputs)))  # fmt: skip
+
+
+async def admit_leased(credit: CreditController, principal: Principal, attempt: Callable[[], Admission]) -> Admission:
+    """Reserve by `attempt`; scaled out, a reservation that does not fit this replica's lease first tops it up.
 
     The leases are those of the balance and of the tenant's hard budgets; it is refused (402)
     only when even the headroom left in the shared pools cannot cover it.
     """
     leases, account = credit.leases, credit.accounts.get(principal.tenant.id)
     if leases is None or account is None:
-        return admit_chat(credit, principal, record, chat, plan, body_size, counter)
+        return attempt()
     pool, exhausted = credit.budgets.pool, None
     for _ in range(4):  # each top-up that succeeded may meet another shortfall (the other lease, or a race)
         credit.whole = True  # the request whole, or a top-up first: a small lease must not clamp it
         credit.short_budget = None
         try:
-            return admit_chat(credit, principal, record, chat, plan, body_size, counter)
+            return attempt()
         except InsufficientFunds as err:
             short = credit.short_budget
             if err.code == "insufficient_balance":
@@ -103,7 +117,7 @@ async def admit_chat_leased(
         finally:
             credit.whole = False
     try:
-        return admit_chat(credit, principal, record, chat, plan, body_size, counter)
+        return attempt()
     except InsufficientFunds as err:
         if exhausted is not None and err.code == "insufficient_balance":  # the budget refused it first
             raise InsufficientFunds(

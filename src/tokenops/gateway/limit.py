@@ -20,7 +20,7 @@ from tokenops.tokenize import content_text
 _BYTES_PER_TOKEN = 4  # a cheap upper-side estimate; corrected with the metered usage at settlement
 
 
-def _prompt(chat: ChatRequest) -> tuple[int, str]:
+def chat_prompt(chat: ChatRequest) -> tuple[int, str]:
     """Estimated input tokens, and the last user message (what varies between scraping requests)."""
     size = 0
     last = ""
@@ -33,10 +33,18 @@ def _prompt(chat: ChatRequest) -> tuple[int, str]:
     return size // _BYTES_PER_TOKEN + 1, last
 
 
+def inputs_prompt(inputs: list[str]) -> tuple[int, str]:
+    """The same for texts to embed: estimated tokens, and the last text (what varies between scraping requests)."""
+    size = sum(len(text.encode("utf-8", "replace")) for text in inputs)
+    return size // _BYTES_PER_TOKEN + len(inputs), inputs[-1] if inputs else ""
+
+
 async def admit(
-    req: Request, state: AppState, principal: Principal, chat: ChatRequest, plan: RoutePlan, record: UsageRecord
-) -> None:
-    estimate, last_user = _prompt(chat)
+    req: Request, state: AppState, principal: Principal, prompt: tuple[int, str], plan: RoutePlan,
+    record: UsageRecord,
+) -> None:  # fmt: skip
+    """`prompt`: the request's estimated input tokens and its varying text (`chat_prompt`, `inputs_prompt`)."""
+    estimate, last_user = prompt
     admission = Admission(
         request_id=req.request_id,
         tenant=principal.tenant.id,

@@ -8,6 +8,8 @@ the same for all.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from tokenops.catalog import Deployment
 from tokenops.charging.credit import Hold
@@ -19,7 +21,7 @@ from tokenops.gateway import forward, limit, meter
 from tokenops.gateway.admit import Admission, GrantedStream, admit_chat_leased, length_chunk
 from tokenops.gateway.apis import ClientAPI, StreamEncoder
 from tokenops.gateway.asgi import Request
-from tokenops.gateway.auth import authenticate
+from tokenops.gateway.auth import Principal, authenticate
 from tokenops.gateway.parse import ChatRequest
 from tokenops.gateway.records import add_usage, fail, finish, open_record
 from tokenops.gateway.relay import relay
@@ -32,49 +34,84 @@ from tokenops.store import UsageRecord
 log = logging.getLogger("tokenops.gateway")
 
 
-async def serve_chat(req: Request, state: AppState, api: ClientAPI) -> None:
+@dataclass(slots=True)
+class Flow:
+    """One request on its way through the steps: who asked, its usage record, its body, its reservation."""
+
+    req: Request
+    state: AppState
+    principal: Principal
+    record: UsageRecord
+    raw: bytes = b""
+    hold: Hold | None = None
+
+
+Steps = Callable[[Flow], Awaitable[None]]
+
+
+async def serve(req: Request, state: AppState, api_name: str, steps: Steps) -> None:
+    """Authenticate, read the body, run the endpoint's steps; whatever fails after authentication leaves its
+    usage record and settles its reservation, for every endpoint alike."""
     now_ms = state.clock.now_ms()
     principal = authenticate(state.catalog, state.hasher, req.headers, now_ms)
-    record = open_record(req, principal, api.name, now_ms)
-    hold: Hold | None = None
+    flow = Flow(req, state, principal, open_record(req, principal, api_name, now_ms))
     try:
-        raw = await req.body(state.settings.body_limit)
-        chat = api.parse(raw)
-        record.model_requested = chat.model
-        record.stream = chat.stream
-        record.end_user = chat.end_user or record.end_user
-        plan = plan_route(state.catalog, principal, chat.model, "chat", state.health, chat.body, state.scorer)
-        if plan.score is not None:
-            record.routing_score, record.routing_choice = round(plan.score, 4), plan.choice
-            req.response_headers.append((b"x-tokenops-routing-score", f"{plan.score:.4f} {plan.choice}".encode()))
-        await limit.admit(req, state, principal, chat, plan, record)
-        admission = await admit_chat_leased(
-            state.charging.credit, principal, record, chat, plan, len(raw), state.counter(plan.model.name)
-        )
-        hold = admission.hold
-        if hold is not None:
-            state.sink.hold(hold)
-        counter = state.counter(plan.model.name)
-        await state.compaction(req, principal.tenant, chat, plan.model, counter, record, len(raw))
-        if chat.stream:
-            await _stream(req, state, api, chat, plan, record, admission)
-        else:
-            await _complete(req, state, api, chat, plan, record, hold)
+        flow.raw = await req.body(state.settings.body_limit)
+        await steps(flow)
     except Exception as exc:
         if req.response_started:
             if not isinstance(exc, TokenopsError):
-                _release_unmetered(state, hold)
+                _release_unmetered(state, flow.hold)
             raise
         err = exc if isinstance(exc, TokenopsError) else _unexpected(req, exc)
-        fail(record, err)  # an unexpected failure too leaves its record: no request vanishes from the books
-        finish(req, record)
-        await settle(state.sink, state.charging.credit, record, hold)
+        fail(flow.record, err)  # an unexpected failure too leaves its record: no request vanishes from the books
+        finish(req, flow.record)
+        await settle(state.sink, state.charging.credit, flow.record, flow.hold)
         if err is exc:
             raise
         raise err from exc
     except BaseException:
-        _release_unmetered(state, hold)  # cancelled before it was metered: the sweeper finds no record
+        _release_unmetered(state, flow.hold)  # cancelled before it was metered: the sweeper finds no record
         raise
+
+
+async def admitted(flow: Flow, prompt: tuple[int, str], plan: RoutePlan, admit: Callable[[], Awaitable[Admission]]
+                   ) -> Admission:  # fmt: skip
+    """The limit and credit steps every endpoint runs: rate limits, bulkheads and the extraction defence, then
+    the reservation (through the leases, scaled out), put on record while it stays open."""
+    await limit.admit(flow.req, flow.state, flow.principal, prompt, plan, flow.record)
+    admission = await admit()
+    flow.hold = admission.hold
+    if flow.hold is not None:
+        flow.state.sink.hold(flow.hold)
+    return admission
+
+
+async def serve_chat(req: Request, state: AppState, api: ClientAPI) -> None:
+    async def steps(flow: Flow) -> None:
+        await _chat(flow, api)
+
+    await serve(req, state, api.name, steps)
+
+
+async def _chat(flow: Flow, api: ClientAPI) -> None:
+    req, state, principal, record = flow.req, flow.state, flow.principal, flow.record
+    chat = api.parse(flow.raw)
+    record.model_requested = chat.model
+    record.stream = chat.stream
+    record.end_user = chat.end_user or record.end_user
+    plan = plan_route(state.catalog, principal, chat.model, "chat", state.health, chat.body, state.scorer)
+    if plan.score is not None:
+        record.routing_score, record.routing_choice = round(plan.score, 4), plan.choice
+        req.response_headers.append((b"x-tokenops-routing-score", f"{plan.score:.4f} {plan.choice}".encode()))
+    counter = state.counter(plan.model.name)
+    admission = await admitted(flow, limit.chat_prompt(chat), plan, lambda: admit_chat_leased(
+        state.charging.credit, principal, record, chat, plan, len(flow.raw), counter))  # fmt: skip
+    await state.compaction(req, principal.tenant, chat, plan.model, counter, record, len(flow.raw))
+    if chat.stream:
+        await _stream(req, state, api, chat, plan, record, admission)
+    else:
+        await _complete(req, state, api, chat, plan, record, admission.hold)
 
 
 def _unexpected(req: Request, exc: Exception) -> TokenopsError:
@@ -88,7 +125,7 @@ def _release_unmetered(state: AppState, hold: Hold | None) -> None:
         state.sink.close(hold.request_id)
 
 
-def _served(req: Request, record: UsageRecord, deployment: Deployment) -> None:
+def served(req: Request, record: UsageRecord, deployment: Deployment) -> None:
     """Name what served the request: a fallback may be another model than the one planned."""
     record.model_served = deployment.model
     record.deployment_id = deployment.id
@@ -105,7 +142,7 @@ async def _complete(
     hold: Hold | None,
 ) -> None:  # fmt: skip
     deployment, result = await forward.chat(state, plan, chat.body)
-    _served(req, record, deployment)
+    served(req, record, deployment)
     usage = meter.completion_usage(result.usage, state.counter(deployment.model), chat.body, result.body)
     payload = api.render(result.body, usage, chat)
     add_usage(record, usage)
@@ -119,11 +156,17 @@ async def _complete(
 
 def _costed(req: Request, chat: ChatRequest, usage: Usage, charge: Entry | None) -> None:
     """Say what the request cost the tenant: a header on a whole response, and in the usage object when asked."""
+    cost = costed(req, charge)
+    if chat.want_cost:
+        usage.cost = cost
+
+
+def costed(req: Request, charge: Entry | None) -> str:
+    """What the request cost the tenant (exact, major units), also said in X-Tokenops-Cost on a whole response."""
     cost = format_exact(-charge.amount if charge is not None else 0)
     if not req.response_started:
         req.response_headers.append((b"x-tokenops-cost", cost.encode()))
-    if chat.want_cost:
-        usage.cost = cost
+    return cost
 
 
 async def _stream(
@@ -139,7 +182,7 @@ async def _stream(
     if admission.hold is not None:
         _report_interim(state, admission.hold, record, meter.StreamProgress(counter, chat.body, upstream.chunks))
     try:
-        _served(req, record, deployment)
+        served(req, record, deployment)
         outcome = await relay(req, stream, _ErrorsLast(encoder))
     finally:
         state.health.leave(deployment.id)

@@ -1,17 +1,16 @@
-"""POST /v1/embeddings: the same path as chat, without streaming."""
+"""POST /v1/embeddings: the one request path (authenticate, parse, route, limit, admit, forward, meter, settle),
+without streaming."""
 
 from __future__ import annotations
 
 import orjson
 
-from tokenops.charging.credit import Hold
-from tokenops.errors import TokenopsError
-from tokenops.gateway import forward
-from tokenops.gateway.admit import admit_embedding
+from tokenops.gateway import forward, limit
+from tokenops.gateway.admit import admit_embedding_leased
 from tokenops.gateway.asgi import Request
-from tokenops.gateway.auth import authenticate
 from tokenops.gateway.parse import parse_embeddings
-from tokenops.gateway.records import add_usage, fail, finish, open_record
+from tokenops.gateway.pipeline import Flow, admitted, costed, serve, served
+from tokenops.gateway.records import add_usage, finish
 from tokenops.gateway.route import plan_route
 from tokenops.gateway.settle import settle
 from tokenops.gateway.state import AppState
@@ -19,29 +18,19 @@ from tokenops.providers import Usage
 
 
 async def embeddings(req: Request, state: AppState) -> None:
-    now_ms = state.clock.now_ms()
-    principal = authenticate(state.catalog, state.hasher, req.headers, now_ms)
-    record = open_record(req, principal, "embeddings", now_ms)
-    hold: Hold | None = None
-    try:
-        request = parse_embeddings(await req.body(state.settings.body_limit))
-        record.model_requested = request.model
-        record.end_user = request.end_user or record.end_user
-        plan = plan_route(state.catalog, principal, request.model, "embedding", state.health)
-        hold = admit_embedding(state.charging.credit, principal, record, plan.model.name, request.inputs)
-        deployment, result = await forward.embed(state, plan, request.body)
-    except TokenopsError as err:
-        fail(record, err)
-        finish(req, record)
-        await settle(state.sink, state.charging.credit, record, hold)
-        raise
-    except BaseException:
-        if hold is not None and hold.open:
-            state.charging.credit.release(hold)
-        raise
-    record.model_served = plan.model.name
-    record.deployment_id = deployment.id
-    record.region = deployment.region
+    await serve(req, state, "embeddings", _embed)
+
+
+async def _embed(flow: Flow) -> None:
+    req, state, principal, record = flow.req, flow.state, flow.principal, flow.record
+    request = parse_embeddings(flow.raw)
+    record.model_requested = request.model
+    record.end_user = request.end_user or record.end_user
+    plan = plan_route(state.catalog, principal, request.model, "embedding", state.health)
+    admission = await admitted(flow, limit.inputs_prompt(request.inputs), plan, lambda: admit_embedding_leased(
+        state.charging.credit, principal, record, plan.model.name, request.inputs))  # fmt: skip
+    deployment, result = await forward.embed(state, plan, request.body)
+    served(req, record, deployment)
     usage = result.usage
     if usage is None:
         counter = state.counter(plan.model.name)
@@ -51,6 +40,7 @@ async def embeddings(req: Request, state: AppState) -> None:
     result.body["model"] = request.model
     add_usage(record, usage)
     finish(req, record)
-    payload = orjson.dumps(result.body)
-    await settle(state.sink, state.charging.credit, record, hold, usage)
-    await req.respond(200, payload, [(b"x-tokenops-deployment", deployment.id.encode())])
+    charge = await settle(state.sink, state.charging.credit, record, admission.hold, usage)
+    if admission.hold is not None:
+        costed(req, charge)
+    await req.respond(200, orjson.dumps(result.body))
