@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 
 from tokenops.errors import UpstreamError
-from tokenops.providers import Usage
 from tokenops.translate.messages_chat import to_chat, to_message
 from tokenops.translate.messages_stream import MessagesStreamEncoder
+from tokenops.usage import Usage
 
 
 def test_request_blocks_become_canonical_messages_with_tool_results_after_their_call() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 import orjson
 
 from tokenops.errors import UpstreamError
-from tokenops.providers import Usage
 from tokenops.translate.responses_chat import to_chat, to_response
 from tokenops.translate.responses_stream import ResponsesStreamEncoder
+from tokenops.usage import Usage
 
 
 def test_input_items_become_canonical_messages() -> None:

@@ -9,7 +9,7 @@ import uvicorn
 
 from tokenops.catalog import CatalogSpec
 from tokenops.connections import ConnectionLimits, protocol, raise_descriptor_limit
-from tokenops.gateway.app import Gateway
+from tokenops.edge.app import Gateway
 from tokenops.gateway.state import AppState, Settings
 from tokenops.keys import KeyHasher, load_secret
 from tokenops.security import Guard

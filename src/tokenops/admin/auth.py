@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tokenops.asgi import Request
 from tokenops.errors import AuthenticationFailed, NotFound, PermissionDenied, RateLimited
-from tokenops.gateway.asgi import Request
 from tokenops.gateway.auth import bearer
 from tokenops.gateway.state import AppState
 

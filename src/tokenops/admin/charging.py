@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from tokenops.admin.http import Call, fields, text
+from tokenops.asgi import send_bytes
 from tokenops.charging.accounts import Account
 from tokenops.charging.catalog import to_ms
 from tokenops.charging.documents import account_doc, entry_doc, grant_doc, invoice_doc, rows_csv
@@ -22,7 +23,6 @@ from tokenops.charging.money import format_amount, parse_amount
 from tokenops.charging.service import ChargingService, operator_key
 from tokenops.errors import BadRequest, ConfigError, Conflict, NotFound
 from tokenops.store.admin import AuditDraft
-from tokenops.telemetry.http import send_bytes
 
 _AMOUNT = re.compile(r"^-?\d{1,13}(\.\d{1,4})?$")  # bounded, so no amount can overflow a 64-bit column
 _PERIOD = re.compile(r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$")

@@ -7,9 +7,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tokenops.admin.http import Call, fields, text
-from tokenops.admin.settings import check_upstream
 from tokenops.catalog.codec import from_doc, to_doc
 from tokenops.errors import BadRequest, NotFound
+from tokenops.security.admin_config import check_upstream
 from tokenops.store.admin import AuditDraft
 
 _FIELDS = {

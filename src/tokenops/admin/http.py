@@ -10,8 +10,8 @@ from urllib.parse import parse_qs
 import orjson
 
 from tokenops.admin.auth import Actor
+from tokenops.asgi import Request
 from tokenops.errors import BadRequest
-from tokenops.gateway.asgi import Request
 from tokenops.gateway.state import AppState
 
 BODY_LIMIT = 1024 * 1024

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from tokenops.admin.auth import admin_actor
-from tokenops.gateway.asgi import Request
+from tokenops.asgi import Request, send_bytes
 from tokenops.gateway.state import AppState
-from tokenops.telemetry import http
+
+CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"  # Prometheus's text exposition
 
 
 async def metrics(req: Request, state: AppState) -> None:
     """Prometheus scrapes with an operator admin token (`authorization: {credentials: …}` in its job)."""
     actor = await admin_actor(req, state)
     actor.require_operator()
-    await http.metrics(req, state)
+    body = state.telemetry.metrics.render(state if state.ready else None).encode()
+    await send_bytes(req, 200, body, CONTENT_TYPE)

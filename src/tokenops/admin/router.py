@@ -10,8 +10,8 @@ from tokenops.admin import charging, deployments, keys, pricing, resources, sess
 from tokenops.admin.auth import admin_actor
 from tokenops.admin.http import Call, Endpoint, match, query_of
 from tokenops.admin.openapi import spec
+from tokenops.asgi import Request
 from tokenops.errors import MethodNotAllowed, NotFound
-from tokenops.gateway.asgi import Request
 from tokenops.gateway.state import AppState
 
 ENDPOINTS: list[tuple[str, str, Endpoint]] = [

@@ -14,13 +14,12 @@ import orjson
 
 from tokenops.admin.auth import Actor, admin_actor
 from tokenops.admin.http import query_of
+from tokenops.asgi import Request, send_bytes
 from tokenops.dashboard import views
 from tokenops.dashboard.ledger import budget_alerts
 from tokenops.dashboard.velocity import velocity
 from tokenops.errors import BadRequest, NotFound
-from tokenops.gateway.asgi import Request
 from tokenops.gateway.state import AppState
-from tokenops.telemetry.http import send_bytes
 
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = [

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+from tokenops.asgi import Request
 from tokenops.catalog import Model, Tenant
 from tokenops.compaction import CompactionPolicy, CompactionResult, Compactor, Decision
 from tokenops.errors import ContextLengthExceeded
-from tokenops.gateway.asgi import Request
 from tokenops.gateway.parse import ChatRequest
 from tokenops.sessions import TranscriptStore
 from tokenops.store import UsageRecord

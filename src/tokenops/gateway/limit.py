@@ -7,7 +7,7 @@ request moves to the head of the route plan.
 
 from __future__ import annotations
 
-from tokenops.gateway.asgi import Request
+from tokenops.asgi import Request
 from tokenops.gateway.auth import Principal
 from tokenops.gateway.parse import ChatRequest
 from tokenops.gateway.route import RoutePlan

@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from tokenops.providers import Usage
 from tokenops.tokenize import Counter, content_text, count_messages
+from tokenops.usage import Usage
 
 
 def _source(counter: Counter) -> str:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from tokenops.asgi import Request
 from tokenops.catalog import Deployment
 from tokenops.charging.credit import Hold
 from tokenops.charging.interim import interim_doc
@@ -20,7 +21,6 @@ from tokenops.errors import TokenopsError
 from tokenops.gateway import forward, limit, meter
 from tokenops.gateway.admit import Admission, GrantedStream, admit_chat_leased, length_chunk
 from tokenops.gateway.apis import ClientAPI, StreamEncoder
-from tokenops.gateway.asgi import Request
 from tokenops.gateway.auth import Principal, authenticate
 from tokenops.gateway.parse import ChatRequest
 from tokenops.gateway.records import add_usage, fail, finish, open_record

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
+from tokenops.asgi import Request
 from tokenops.errors import TokenopsError
-from tokenops.gateway.asgi import Request
 from tokenops.gateway.auth import Principal
-from tokenops.providers import Usage
 from tokenops.store import UsageRecord
+from tokenops.usage import Usage
 
 _REFUSALS = {401: "refused", 402: "refused", 403: "refused", 404: "refused", 429: "refused", 503: "unavailable"}
 

@@ -10,9 +10,9 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from tokenops.asgi import Receive, Request
 from tokenops.errors import TokenopsError
 from tokenops.gateway.apis import StreamEncoder
-from tokenops.gateway.asgi import Receive, Request
 from tokenops.providers import ChatStream
 
 

@@ -21,11 +21,11 @@ from collections.abc import Awaitable, Callable
 from tokenops.charging.credit import CreditController, Hold
 from tokenops.charging.ledger import Entry
 from tokenops.charging.prices import Tokens
+from tokenops.charging.spool import Spool, SpoolBatch, unreachable
 from tokenops.charging.store import ChargingStore, HoldRow
 from tokenops.clock import Clock
-from tokenops.providers import Usage
 from tokenops.store import Store, UsageRecord
-from tokenops.store.spool import Spool, SpoolBatch, unreachable
+from tokenops.usage import Usage
 
 log = logging.getLogger("tokenops.settle")
 

@@ -17,7 +17,9 @@ import aiohttp
 from tokenops.catalog import Catalog, CatalogSpec
 from tokenops.charging.catalog import parse_charging
 from tokenops.charging.ledgers import ledger_for
+from tokenops.charging.pools import budget_pool, credit_leases
 from tokenops.charging.service import ChargingService
+from tokenops.charging.spool import Spool
 from tokenops.clock import Clock
 from tokenops.errors import ConfigError
 from tokenops.gateway.compact import CompactionStep
@@ -29,9 +31,7 @@ from tokenops.routing import ComplexityRouter
 from tokenops.security import Guard
 from tokenops.sessions import SQLiteTranscripts
 from tokenops.store import SQLiteStore, Store
-from tokenops.store.backing import budget_pool, credit_leases
 from tokenops.store.redis_feed import ChangeFeed
-from tokenops.store.spool import Spool
 from tokenops.telemetry import Telemetry
 from tokenops.tokenize import Counter, counter_for
 

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tokenops.admin.settings import parse_admin
 from tokenops.errors import ConfigError, PermissionDenied, ServiceUnavailable
 from tokenops.limits import (
     Bulkheads,
@@ -29,6 +28,7 @@ from tokenops.limits import (
     parse_limits,
 )
 from tokenops.limits.resilient import CURRENT_TENANT, ResilientCounters
+from tokenops.security.admin_config import parse_admin
 from tokenops.security.detectors import Observation
 from tokenops.security.extraction import Responder
 from tokenops.security.policy import ExtractionPolicy, parse_policy

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from tokenops.providers import Usage
 from tokenops.simulator import openai_wire
 from tokenops.simulator.engine import SimConfig, SimReply
 from tokenops.translate import messages_chat
 from tokenops.translate.messages_stream import MessagesStreamEncoder
+from tokenops.usage import Usage
 
 
 def engine_body(data: dict[str, Any]) -> dict[str, Any]:

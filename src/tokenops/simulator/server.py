@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from tokenops.gateway.asgi import Receive, Request, Scope, Send
+from tokenops.asgi import Receive, Request, Scope, Send
 from tokenops.simulator import anthropic_wire, openai_wire
 from tokenops.simulator.engine import SimConfig, SimEngine
 

@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 
 from tokenops.errors import ServiceUnavailable, TokenopsError, UpstreamError
-from tokenops.providers.base import Usage
 from tokenops.translate.chat_anthropic import finish_reason
 from tokenops.translate.usage import from_anthropic
+from tokenops.usage import Usage
 
 
 def stream_error(data: dict[str, Any]) -> TokenopsError:

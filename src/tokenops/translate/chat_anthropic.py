@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from tokenops.providers.base import Usage
 from tokenops.translate.messages_chat import tool_input
 from tokenops.translate.usage import from_anthropic, to_openai
+from tokenops.usage import Usage
 
 FINISH_REASONS = {
     "end_turn": "stop",

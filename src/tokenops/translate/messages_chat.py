@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from tokenops.providers.base import Usage
 from tokenops.translate.usage import to_anthropic
+from tokenops.usage import Usage
 
 STOP_REASONS = {
     "stop": "end_turn",

@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 
 from tokenops.errors import TokenopsError
-from tokenops.providers.base import Usage
 from tokenops.translate.messages_chat import message_id, stop_reason
 from tokenops.translate.usage import to_anthropic
+from tokenops.usage import Usage
 
 
 def event(name: str, data: dict[str, Any]) -> bytes:

@@ -12,8 +12,8 @@ import secrets
 import time
 from typing import Any
 
-from tokenops.providers.base import Usage
 from tokenops.translate.usage import to_responses
+from tokenops.usage import Usage
 
 _TEXT_PARTS = frozenset({"input_text", "output_text", "text", "refusal"})
 

@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 
 from tokenops.errors import TokenopsError
-from tokenops.providers.base import Usage
 from tokenops.translate.responses_chat import call_item, envelope, finish, message_item, new_id
+from tokenops.usage import Usage
 
 
 class ResponsesStreamEncoder:

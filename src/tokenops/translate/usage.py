@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tokenops.providers.base import Usage
+from tokenops.usage import Usage
 
 
 def _int(data: dict[str, Any], name: str) -> int:

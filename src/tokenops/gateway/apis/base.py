@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from tokenops.errors import TokenopsError
 from tokenops.gateway.parse import ChatRequest
-from tokenops.providers import Usage
+from tokenops.usage import Usage
 
 
 class StreamEncoder(Protocol):

@@ -9,9 +9,9 @@ import orjson
 from tokenops.errors import BadRequest
 from tokenops.gateway.apis import checks
 from tokenops.gateway.parse import ChatRequest, load_json
-from tokenops.providers import Usage
 from tokenops.translate.messages_chat import to_chat, to_message
 from tokenops.translate.messages_stream import MessagesStreamEncoder
+from tokenops.usage import Usage
 
 
 def _check_messages(data: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ import orjson
 from tokenops.errors import TokenopsError
 from tokenops.gateway.parse import ChatRequest, parse_chat
 from tokenops.gateway.render import openai_error
-from tokenops.providers import Usage
+from tokenops.usage import Usage
 
 
 class ChatCompletionsEncoder:

@@ -10,9 +10,9 @@ import orjson
 from tokenops.errors import BadRequest
 from tokenops.gateway.apis import checks
 from tokenops.gateway.parse import ChatRequest, check_parts, check_role, load_json
-from tokenops.providers import Usage
 from tokenops.translate.responses_chat import to_chat, to_response
 from tokenops.translate.responses_stream import ResponsesStreamEncoder
+from tokenops.usage import Usage
 
 _ROLES = frozenset({"system", "developer", "user", "assistant"})
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tokenops.asgi import Request
 from tokenops.gateway.apis.openai_chat import CHAT_COMPLETIONS
-from tokenops.gateway.asgi import Request
 from tokenops.gateway.pipeline import serve_chat
 from tokenops.gateway.state import AppState
 

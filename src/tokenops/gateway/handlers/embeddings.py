@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import orjson
 
+from tokenops.asgi import Request
 from tokenops.gateway import forward, limit
 from tokenops.gateway.admit import admit_embedding_leased
-from tokenops.gateway.asgi import Request
 from tokenops.gateway.parse import parse_embeddings
 from tokenops.gateway.pipeline import Flow, admitted, costed, serve, served
 from tokenops.gateway.records import add_usage, finish
 from tokenops.gateway.route import plan_route
 from tokenops.gateway.settle import settle
 from tokenops.gateway.state import AppState
-from tokenops.providers import Usage
+from tokenops.usage import Usage
 
 
 async def embeddings(req: Request, state: AppState) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from tokenops.gateway.asgi import Request
+from tokenops.asgi import Request
 from tokenops.gateway.state import AppState
 
 

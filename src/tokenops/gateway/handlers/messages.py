@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 
+from tokenops.asgi import Request
 from tokenops.errors import NotFound, PermissionDenied, TokenopsError
 from tokenops.gateway.apis.messages import MESSAGES, parse_messages
-from tokenops.gateway.asgi import Request
 from tokenops.gateway.auth import authenticate
 from tokenops.gateway.pipeline import serve_chat
 from tokenops.gateway.records import fail, finish, open_record

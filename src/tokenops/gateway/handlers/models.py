@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
+from tokenops.asgi import Request
 from tokenops.errors import NotFound
-from tokenops.gateway.asgi import Request
 from tokenops.gateway.auth import Principal, authenticate
 from tokenops.gateway.records import fail, finish, open_record
 from tokenops.gateway.state import AppState

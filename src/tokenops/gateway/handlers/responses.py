@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tokenops.asgi import Request
 from tokenops.gateway.apis.responses import RESPONSES
-from tokenops.gateway.asgi import Request
 from tokenops.gateway.pipeline import serve_chat
 from tokenops.gateway.state import AppState
 

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from tokenops.admin.metrics import metrics
 from tokenops.admin.router import admin
+from tokenops.asgi import Request
 from tokenops.dashboard.http import dashboard
-from tokenops.gateway.asgi import Request
 from tokenops.gateway.handlers.chat import chat_completions
 from tokenops.gateway.handlers.embeddings import embeddings
 from tokenops.gateway.handlers.health import healthz, readyz

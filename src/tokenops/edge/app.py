@@ -6,10 +6,10 @@ import itertools
 import logging
 import secrets
 
+from tokenops.asgi import Receive, Request, Scope, Send
+from tokenops.edge.routes import ANTHROPIC_PATHS, lookup
 from tokenops.errors import MethodNotAllowed, NotFound, ServiceUnavailable, TokenopsError
-from tokenops.gateway.asgi import Receive, Request, Scope, Send
 from tokenops.gateway.render import anthropic_error, error_headers, openai_error
-from tokenops.gateway.routes import ANTHROPIC_PATHS, lookup
 from tokenops.gateway.state import AppState
 from tokenops.security.inbound import body_deadline, check_headers
 

@@ -112,3 +112,11 @@ def _gunzip(raw: bytes, limit: int) -> bytes:
     if len(out) > limit or inflater.unconsumed_tail:
         raise PayloadTooLarge(f"decompressed request body is larger than the limit of {limit} bytes")
     return out
+
+
+async def send_bytes(req: Request, status: int, body: bytes, content_type: bytes,
+                     extra: list[tuple[bytes, bytes]] | None = None) -> None:  # fmt: skip
+    """A non-JSON response (`Request.respond` speaks JSON only)."""
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *req.response_headers]
+    await req.send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await req.send({"type": "http.response.body", "body": body})
