@@ -25,7 +25,32 @@ def test_reservation_covers_the_dearest_model_of_the_fallback_chain(tmp_path: Pa
         credit = state.charging.credit
         chained = plan_route(state.catalog, principal, "lite-or-max", "chat", state.health)
         single = plan_route(state.catalog, principal, "tele-lite", "chat", state.health)
-        assert _dearest(credit, principal, record, chained, 1000, 4096) == "tele-max"
-        assert _dearest(credit, principal, record, single, 1000, 4096) == "tele-lite"
+        assert _dearest(credit, principal, record, chained, 1000, 4096) == ("tele-max", chained)
+        assert _dearest(credit, principal, record, single, 1000, 4096) == ("tele-lite", single)
+    finally:
+        gw.server.stop()
+
+
+def test_a_fallback_without_a_price_leaves_the_plan_admission_returns_and_not_the_one_it_was_given(
+    tmp_path: Path,
+) -> None:
+    catalog = demo_catalog()
+    lite = next(m for m in catalog["models"] if m["name"] == "tele-lite")
+    catalog["models"].append({**lite, "name": "tele-unpriced"})
+    dep = next(d for d in catalog["deployments"] if d["model"] == "tele-lite" and not d.get("tenant"))
+    catalog["deployments"].append({**dep, "id": "unpriced-1", "model": "tele-unpriced"})
+    catalog["aliases"].append({"name": "max-or-unpriced", "target": "tele-max", "fallbacks": ["tele-unpriced"]})
+    catalog["tenants"][0]["models"] += ["max-or-unpriced", "tele-unpriced"]
+    gw = start_gateway(catalog, tmp_path / "home")
+    try:
+        state = gw.state
+        key = next(k for k in state.catalog.keys.values() if k.tenant_id == "acme-manufacturing")
+        principal = Principal(state.catalog.tenants["acme-manufacturing"], key)
+        record = UsageRecord("req_u", int(time.time() * 1000), "acme-manufacturing", key.id, "chat", "x", 200, "ok")
+        plan = plan_route(state.catalog, principal, "max-or-unpriced", "chat", state.health)
+        assert "unpriced-1" in [d.id for d in plan.candidates]
+        model, priced = _dearest(state.charging.credit, principal, record, plan, 1000, 4096)
+        assert model == "tele-max" and "unpriced-1" not in [d.id for d in priced.candidates]
+        assert "unpriced-1" in [d.id for d in plan.candidates], "the plan it was given is left as it was"
     finally:
         gw.server.stop()

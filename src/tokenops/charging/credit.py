@@ -25,6 +25,17 @@ from tokenops.errors import InsufficientFunds, PermissionDenied
 THIN_SHARE = 64  # a balance that covers fewer requests than this at their worst case is thin
 
 
+class Shortfall(InsufficientFunds):
+    """A reservation refused (402), with what refused it: the balance short by `short` accounting units, or
+    the hard budget `budget[0]` short by `budget[1]` (units or tokens). Scaled out, the admit step tops the
+    lease that fell short up by that much and tries again."""
+
+    def __init__(self, message: str, short: int = 0, budget: tuple[BudgetCounter, int] | None = None) -> None:
+        super().__init__(message, code="insufficient_balance" if budget is None else "budget_exceeded")
+        self.short = short
+        self.budget = budget
+
+
 @dataclass(slots=True)
 class Hold:
     request_id: str
@@ -85,9 +96,6 @@ class CreditController:
         self.ttl_ms = ttl_ms
         self.holds: dict[str, Hold] = {}
         self.leases: CreditLeases | None = None  # scaled out: reserve only within this replica's lease
-        self.short = 0  # accounting units the last reservation refused for the balance lacked
-        self.short_budget: tuple[BudgetCounter, int] | None = None  # the shared budget that refused it, and by how much
-        self.whole = False  # refuse rather than clamp when a lease (balance or budget) limits: a top-up may follow
 
     def headroom(self, account: Account) -> int:
         """What new reservations may take here: the account's headroom, or what is left of this replica's lease."""
@@ -119,11 +127,14 @@ class CreditController:
         cap: int,
         started_ms: int,
         min_output: int = 1,
+        whole: bool = False,
     ) -> Hold | None:
         """Hold the cost of `prompt` input and up to `cap` output tokens; the hold's `output` is what was granted.
 
-        None when the tenant has no account (not charged). Raises 402 when not even
-        `min_output` tokens fit, 403 when the model has no price for this tenant.
+        None when the tenant has no account (not charged). Raises `Shortfall` (402) when not
+        even `min_output` tokens fit, or with `whole` when a lease limits it below `cap` (a
+        top-up may follow, so it is refused rather than clamped); 403 when the model has no
+        price for this tenant.
         """
         account = self.accounts.get(tenant)
         if account is None:
@@ -147,14 +158,14 @@ class CreditController:
             if fits < granted:
                 granted, limited_by, limiting = fits, counter.spec.id, counter
         leased = limiting is None or limiting.leased is not None  # a top-up may widen what limits it
-        if granted < min_output or (self.whole and leased and granted < cap):
+        if granted < min_output or (whole and leased and granted < cap):
             if limiting is None:
-                self.short = _money(rates, prompt, cap, free) - room
                 hint = "top up or lower max_tokens" if cap else "top up"
-                raise InsufficientFunds(f"the balance of account '{tenant}' does not cover this request; {hint}")
-            whole = prompt + cap if limiting.counts_tokens else _money(rates, prompt, cap, free)
-            self.short_budget = (limiting, whole - limiting.headroom)
-            raise InsufficientFunds(f"budget '{limited_by}' is exhausted for this period", code="budget_exceeded")
+                raise Shortfall(f"the balance of account '{tenant}' does not cover this request; {hint}",
+                                short=_money(rates, prompt, cap, free) - room)  # fmt: skip
+            need = prompt + cap if limiting.counts_tokens else _money(rates, prompt, cap, free)
+            raise Shortfall(f"budget '{limited_by}' is exhausted for this period",
+                            budget=(limiting, need - limiting.headroom))  # fmt: skip
         hold = Hold(request_id, account, rates, model, tenant, key_id, session_id, started_ms,
                     started_ms + self.ttl_ms, prompt, granted)  # fmt: skip
         if free:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
-from tokenops.charging.credit import CreditController, Hold
+from tokenops.charging.credit import CreditController, Hold, Shortfall
 from tokenops.charging.money import MTOK, round_up
 from tokenops.errors import InsufficientFunds
 from tokenops.gateway.auth import Principal
@@ -33,37 +34,49 @@ _COUNT_SMALL_BODY = 4096  # counting a body this small exactly costs microsecond
 
 @dataclass(slots=True)
 class Admission:
+    """What credit control decided: the reservation, how output is granted, and what the upstream may be sent."""
+
     hold: Hold | None
     sliced: bool = False  # output granted in slices as the stream goes
+    plan: RoutePlan | None = None  # the route plan less fallbacks that have no price (None: unchanged)
+    output_cap: tuple[str, int] | None = None  # the cap field and the lower cap the balance covers
+
+    def body(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The request body to forward: the client's, with its output cap lowered to what was granted."""
+        if self.output_cap is None:
+            return body
+        field, cap = self.output_cap
+        return {**body, field: cap}
 
 
 def _reserve(credit: CreditController, record: UsageRecord, principal: Principal, model: str, prompt: int,
-             cap: int, min_output: int = 1) -> Hold | None:  # fmt: skip
+             cap: int, min_output: int = 1, whole: bool = False) -> Hold | None:  # fmt: skip
     return credit.reserve(record.request_id, principal.tenant.id, principal.tenant.sector, principal.key.id,
-                          record.session_id, model, prompt, cap, record.created_ms, min_output)  # fmt: skip
+                          record.session_id, model, prompt, cap, record.created_ms, min_output, whole)  # fmt: skip
 
 
 def admit_chat(
     credit: CreditController, principal: Principal, record: UsageRecord, chat: ChatRequest, plan: RoutePlan,
-    body_size: int, counter: Counter,
+    body_size: int, counter: Counter, whole: bool = False,
 ) -> Admission:  # fmt: skip
+    """Reserve the request's worst case (clamping its cap to the balance, unless `whole`: see `reserve`)."""
     model = plan.model
     wanted = chat.max_output or model.max_output_tokens
     prompt = _exact_prompt(chat, counter) if counter.exact and body_size <= _COUNT_SMALL_BODY else body_size
-    reserved = _dearest(credit, principal, record, plan, min(prompt, body_size), wanted)
+    reserved, priced = _dearest(credit, principal, record, plan, min(prompt, body_size), wanted)
     sliced = chat.stream and (chat.max_output is None or _thin(credit, principal, record, reserved, prompt, wanted))
     if sliced:
         wanted = min(wanted, SLICE_TOKENS)
     try:
-        hold = _reserve(credit, record, principal, reserved, min(prompt, body_size), wanted)
+        hold = _reserve(credit, record, principal, reserved, min(prompt, body_size), wanted, whole=whole)
     except InsufficientFunds:
         if not counter.exact or body_size <= _COUNT_SMALL_BODY or (prompt := _exact_prompt(chat, counter)) >= body_size:
             raise
-        hold = _reserve(credit, record, principal, reserved, prompt, wanted)
+        hold = _reserve(credit, record, principal, reserved, prompt, wanted, whole=whole)
+    cap = None
     if hold is not None and not sliced and hold.output < wanted:
-        field = "max_completion_tokens" if "max_completion_tokens" in chat.body else "max_tokens"
-        chat.body[field] = hold.output
-    return Admission(hold, sliced and hold is not None)
+        cap = ("max_completion_tokens" if "max_completion_tokens" in chat.body else "max_tokens", hold.output)
+    return Admission(hold, sliced and hold is not None, priced if priced is not plan else None, cap)
 
 
 async def admit_chat_leased(
@@ -71,53 +84,51 @@ async def admit_chat_leased(
     body_size: int, counter: Counter,
 ) -> Admission:  # fmt: skip
     """`admit_chat` through this replica's leases (`admit_leased`)."""
-    return await admit_leased(credit, principal, lambda: admit_chat(credit, principal, record, chat, plan,
-                                                                    body_size, counter))  # fmt: skip
+    return await admit_leased(credit, principal, lambda whole: admit_chat(credit, principal, record, chat, plan,
+                                                                          body_size, counter, whole))  # fmt: skip
 
 
 async def admit_embedding_leased(
     credit: CreditController, principal: Principal, record: UsageRecord, model: str, inputs: list[str]
 ) -> Admission:
     """`admit_embedding` through this replica's leases (`admit_leased`)."""
-    return await admit_leased(credit, principal, lambda: Admission(admit_embedding(credit, principal, record, model,
-                                                                                   inputs)))  # fmt: skip
+    return await admit_leased(credit, principal, lambda _whole: Admission(admit_embedding(credit, principal, record,
+                                                                                          model, inputs)))  # fmt: skip
 
 
-async def admit_leased(credit: CreditController, principal: Principal, attempt: Callable[[], Admission]) -> Admission:
-    """Reserve by `attempt`; scaled out, a reservation that does not fit this replica's lease first tops it up.
+async def admit_leased(
+    credit: CreditController, principal: Principal, attempt: Callable[[bool], Admission]
+) -> Admission:
+    """Reserve by `attempt(whole)`; scaled out, a reservation that does not fit this replica's lease first tops
+    the lease up by what the refusal said was short, and tries again.
 
     The leases are those of the balance and of the tenant's hard budgets; it is refused (402)
     only when even the headroom left in the shared pools cannot cover it.
     """
     leases, account = credit.leases, credit.accounts.get(principal.tenant.id)
     if leases is None or account is None:
-        return attempt()
+        return attempt(False)
     pool, exhausted = credit.budgets.pool, None
     for _ in range(4):  # each top-up that succeeded may meet another shortfall (the other lease, or a race)
-        credit.whole = True  # the request whole, or a top-up first: a small lease must not clamp it
-        credit.short_budget = None
         try:
-            return attempt()
-        except InsufficientFunds as err:
-            short = credit.short_budget
-            if err.code == "insufficient_balance":
-                if await leases.top_up(account, credit.short):
+            return attempt(True)  # the request whole, or a top-up first: a small lease must not clamp it
+        except Shortfall as err:
+            if err.budget is None:
+                if await leases.top_up(account, err.short):
                     continue
                 if leases.refused_for_outage(account):
                     raise store_unavailable() from None  # Redis is unreachable and the tenant's rule is to refuse
-            elif err.code == "budget_exceeded" and pool is not None and short is not None:
-                if await pool.top_up(*short):
+            elif pool is not None:
+                if await pool.top_up(*err.budget):
                     continue
-                if pool.refused_for_outage(short[0]):
+                if pool.refused_for_outage(err.budget[0]):
                     raise store_unavailable() from None  # a shared budget cannot be checked while Redis is down
-                exhausted = short[0].spec.id  # the request does not fit the budget whole
+                exhausted = err.budget[0].spec.id  # the request does not fit the budget whole
             else:
                 raise
             break
-        finally:
-            credit.whole = False
     try:
-        return attempt()
+        return attempt(False)
     except InsufficientFunds as err:
         if exhausted is not None and err.code == "insufficient_balance":  # the budget refused it first
             raise InsufficientFunds(
@@ -141,14 +152,14 @@ def _exact_prompt(chat: ChatRequest, counter: Counter) -> int:
 
 def _dearest(
     credit: CreditController, principal: Principal, record: UsageRecord, plan: RoutePlan, prompt: int, cap: int
-) -> str:
+) -> tuple[str, RoutePlan]:
     """The model to reserve at: the dearest worst case among those that may serve (fallbacks included).
 
-    A fallback model without a price for a charged tenant is taken out of the plan, so
-    it can never serve a request that nothing was reserved for.
+    A fallback model without a price for a charged tenant is taken out of the plan returned,
+    so it can never serve a request that nothing was reserved for.
     """
     if len(plan.chain) == 1 or principal.tenant.id not in credit.accounts:
-        return plan.model.name
+        return plan.model.name, plan
     tenant, sector = principal.tenant.id, principal.tenant.sector
     chosen, worst = plan.model.name, None
     unpriced = set()
@@ -161,8 +172,8 @@ def _dearest(
         if worst is None or cost > worst:
             chosen, worst = model.name, cost
     if unpriced - {plan.model.name}:
-        plan.candidates = [d for d in plan.candidates if d.model == plan.model.name or d.model not in unpriced]
-    return chosen
+        return chosen, plan.without_models(unpriced - {plan.model.name})
+    return chosen, plan
 
 
 def admit_embedding(

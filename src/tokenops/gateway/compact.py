@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from tokenops.asgi import Request
 from tokenops.catalog import Model, Tenant
@@ -41,9 +42,10 @@ class CompactionStep:
     async def __call__(
         self, req: Request, tenant: Tenant, chat: ChatRequest, model: Model, counter: Counter, record: UsageRecord,
         body_size: int,
-    ) -> None:  # fmt: skip
+    ) -> list[Any] | None:  # fmt: skip
+        """The compacted messages to send instead of the client's, or None to send them as they are."""
         if tenant.compaction == "off":
-            return
+            return None
         messages = chat.body.get("messages") or []
         tools = chat.body.get("tools")
 
@@ -58,7 +60,7 @@ class CompactionStep:
         else:
             _, result = await asyncio.get_running_loop().run_in_executor(self._worker, run)
         if result is None or not result.compacted:
-            return
+            return None
         if not result.fits:
             raise ContextLengthExceeded(
                 f"the conversation does not fit '{model.name}' ({model.context_window} tokens) even after "
@@ -69,13 +71,13 @@ class CompactionStep:
         if tenant.content_logging and self.archive is not None:
             stored = await self.archive.put(tenant.id, record.session_id, record.request_id, record.created_ms,
                                             messages)  # fmt: skip
-        chat.body["messages"] = result.messages
         req.response_headers += [
             (b"x-tokenops-compaction", b"applied"),
             (b"x-tokenops-compaction-tokens-before", str(result.tokens_before).encode()),
             (b"x-tokenops-compaction-tokens-after", str(result.tokens_after).encode()),
             (b"x-tokenops-transcript-id", stored.encode()),
         ]
+        return list(result.messages)
 
     def close(self) -> None:
         self._worker.shutdown(wait=False)

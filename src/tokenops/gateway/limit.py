@@ -1,8 +1,8 @@
 """Limit: admit the request against its rate limits, throttles and priority-class bulkheads.
 
 Runs after routing (it needs the model and the candidate deployments); a refusal raises
-the error the pipeline records and renders. The deployment whose bulkhead admitted the
-request moves to the head of the route plan.
+the error the pipeline records and renders. It returns the route plan with the deployment
+whose bulkhead admitted the request first.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def inputs_prompt(inputs: list[str]) -> tuple[int, str]:
 async def admit(
     req: Request, state: AppState, principal: Principal, prompt: tuple[int, str], plan: RoutePlan,
     record: UsageRecord,
-) -> None:  # fmt: skip
+) -> RoutePlan:  # fmt: skip
     """`prompt`: the request's estimated input tokens and its varying text (`chat_prompt`, `inputs_prompt`)."""
     estimate, last_user = prompt
     admission = Admission(
@@ -58,4 +58,5 @@ async def admit(
     )
     chosen = await state.guard.admit(admission)
     if chosen is not None and plan.candidates[0].id != chosen:
-        plan.candidates.sort(key=lambda d: d.id != chosen)
+        return plan.preferring(chosen)
+    return plan

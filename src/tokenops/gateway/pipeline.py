@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from tokenops.asgi import Request
 from tokenops.catalog import Deployment
@@ -75,16 +76,18 @@ async def serve(req: Request, state: AppState, api_name: str, steps: Steps) -> N
         raise
 
 
-async def admitted(flow: Flow, prompt: tuple[int, str], plan: RoutePlan, admit: Callable[[], Awaitable[Admission]]
-                   ) -> Admission:  # fmt: skip
+async def admitted(
+    flow: Flow, prompt: tuple[int, str], plan: RoutePlan, admit: Callable[[RoutePlan], Awaitable[Admission]]
+) -> tuple[RoutePlan, Admission]:
     """The limit and credit steps every endpoint runs: rate limits, bulkheads and the extraction defence, then
-    the reservation (through the leases, scaled out), put on record while it stays open."""
-    await limit.admit(flow.req, flow.state, flow.principal, prompt, plan, flow.record)
-    admission = await admit()
+    the reservation (through the leases, scaled out), put on record while it stays open. Each returns what it
+    decided: the plan to forward by, and the admission."""
+    plan = await limit.admit(flow.req, flow.state, flow.principal, prompt, plan, flow.record)
+    admission = await admit(plan)
     flow.hold = admission.hold
     if flow.hold is not None:
         flow.state.sink.hold(flow.hold)
-    return admission
+    return admission.plan or plan, admission
 
 
 async def serve_chat(req: Request, state: AppState, api: ClientAPI) -> None:
@@ -105,13 +108,16 @@ async def _chat(flow: Flow, api: ClientAPI) -> None:
         record.routing_score, record.routing_choice = round(plan.score, 4), plan.choice
         req.response_headers.append((b"x-tokenops-routing-score", f"{plan.score:.4f} {plan.choice}".encode()))
     counter = state.counter(plan.model.name)
-    admission = await admitted(flow, limit.chat_prompt(chat), plan, lambda: admit_chat_leased(
-        state.charging.credit, principal, record, chat, plan, len(flow.raw), counter))  # fmt: skip
-    await state.compaction(req, principal.tenant, chat, plan.model, counter, record, len(flow.raw))
+    plan, admission = await admitted(flow, limit.chat_prompt(chat), plan, lambda p: admit_chat_leased(
+        state.charging.credit, principal, record, chat, p, len(flow.raw), counter))  # fmt: skip
+    body = admission.body(chat.body)
+    messages = await state.compaction(req, principal.tenant, chat, plan.model, counter, record, len(flow.raw))
+    if messages is not None:
+        body = {**body, "messages": messages}
     if chat.stream:
-        await _stream(req, state, api, chat, plan, record, admission)
+        await _stream(req, state, api, chat, body, plan, record, admission)
     else:
-        await _complete(req, state, api, chat, plan, record, admission.hold)
+        await _complete(req, state, api, chat, body, plan, record, admission.hold)
 
 
 def _unexpected(req: Request, exc: Exception) -> TokenopsError:
@@ -138,12 +144,12 @@ def served(req: Request, record: UsageRecord, deployment: Deployment) -> None:
 
 
 async def _complete(
-    req: Request, state: AppState, api: ClientAPI, chat: ChatRequest, plan: RoutePlan, record: UsageRecord,
-    hold: Hold | None,
+    req: Request, state: AppState, api: ClientAPI, chat: ChatRequest, body: dict[str, Any], plan: RoutePlan,
+    record: UsageRecord, hold: Hold | None,
 ) -> None:  # fmt: skip
-    deployment, result = await forward.chat(state, plan, chat.body)
+    deployment, result = await forward.chat(state, plan, body)
     served(req, record, deployment)
-    usage = meter.completion_usage(result.usage, state.counter(deployment.model), chat.body, result.body)
+    usage = meter.completion_usage(result.usage, state.counter(deployment.model), body, result.body)
     payload = api.render(result.body, usage, chat)
     add_usage(record, usage)
     finish(req, record)
@@ -170,17 +176,17 @@ def costed(req: Request, charge: Entry | None) -> str:
 
 
 async def _stream(
-    req: Request, state: AppState, api: ClientAPI, chat: ChatRequest, plan: RoutePlan, record: UsageRecord,
-    admission: Admission,
+    req: Request, state: AppState, api: ClientAPI, chat: ChatRequest, body: dict[str, Any], plan: RoutePlan,
+    record: UsageRecord, admission: Admission,
 ) -> None:  # fmt: skip
-    deployment, upstream = await forward.chat_stream(state, plan, chat.body)
+    deployment, upstream = await forward.chat_stream(state, plan, body)
     encoder = api.encoder(chat, deployment.upstream_model)
     counter = state.counter(plan.model.name)
     stream: ChatStream = upstream
     if admission.sliced and admission.hold is not None:
         stream = GrantedStream(upstream, state.charging.credit, admission.hold, counter)
     if admission.hold is not None:
-        _report_interim(state, admission.hold, record, meter.StreamProgress(counter, chat.body, upstream.chunks))
+        _report_interim(state, admission.hold, record, meter.StreamProgress(counter, body, upstream.chunks))
     try:
         served(req, record, deployment)
         outcome = await relay(req, stream, _ErrorsLast(encoder))
@@ -192,7 +198,7 @@ async def _stream(
         first = upstream.chunks[0] if upstream.chunks else None
         tail = encoder.chunk(length_chunk(first, deployment.upstream_model))
         record.error_code = "credit_exhausted"
-    usage = meter.stream_usage(upstream.usage, counter, chat.body, upstream.chunks)
+    usage = meter.stream_usage(upstream.usage, counter, body, upstream.chunks)
     add_usage(record, usage)
     record.ttft_ms = round(outcome.ttft_ms, 3) if outcome.ttft_ms is not None else None
     record.outcome = outcome.outcome

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from tokenops.catalog import Alias, Catalog, Deployment, Model, Tenant
@@ -26,6 +26,15 @@ class RoutePlan:
     chain: list[Model]  # the model and its fallbacks: a reservation covers the dearest of them
     score: float | None = None  # the complexity router's score, when it chose the model
     choice: str | None = None  # "weak" or "strong"
+
+    def preferring(self, deployment_id: str) -> RoutePlan:
+        """This plan with that deployment tried first (the one whose bulkhead admitted the request)."""
+        first = [d for d in self.candidates if d.id == deployment_id]
+        return replace(self, candidates=first + [d for d in self.candidates if d.id != deployment_id])
+
+    def without_models(self, models: set[str]) -> RoutePlan:
+        """This plan without the deployments of these models (fallbacks that may not serve)."""
+        return replace(self, candidates=[d for d in self.candidates if d.model not in models])
 
 
 class Scorer(Protocol):

@@ -27,8 +27,8 @@ async def _embed(flow: Flow) -> None:
     record.model_requested = request.model
     record.end_user = request.end_user or record.end_user
     plan = plan_route(state.catalog, principal, request.model, "embedding", state.health)
-    admission = await admitted(flow, limit.inputs_prompt(request.inputs), plan, lambda: admit_embedding_leased(
-        state.charging.credit, principal, record, plan.model.name, request.inputs))  # fmt: skip
+    plan, admission = await admitted(flow, limit.inputs_prompt(request.inputs), plan, lambda p: admit_embedding_leased(
+        state.charging.credit, principal, record, p.model.name, request.inputs))  # fmt: skip
     deployment, result = await forward.embed(state, plan, request.body)
     served(req, record, deployment)
     usage = result.usage
