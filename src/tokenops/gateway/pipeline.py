@@ -1,8 +1,10 @@
-"""The request path shared by every client API: authenticate, parse, route, admit, forward, meter, settle.
+"""The request path shared by every client endpoint: authenticate, parse, route, limit, admit, forward, meter,
+settle.
 
-Each client API (Chat Completions, Responses, Messages) supplies only its parser,
-renderer and stream encoder; the steps, the credit control and the usage record are
-the same for all.
+`serve` and `admitted` are the same for every endpoint (the usage record, limits, credit
+control, the reservation on record). Each chat API (Chat Completions, Responses, Messages)
+supplies only its parser, renderer and stream encoder; embeddings supply their own
+forward and meter steps (`handlers/embeddings.py`).
 """
 
 from __future__ import annotations
