@@ -5,11 +5,19 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.conftest import demo_catalog, start_gateway
+from tests.conftest import Gateway, demo_catalog, start_gateway
 from tokenops.gateway.admit import _dearest
 from tokenops.gateway.auth import Principal
 from tokenops.gateway.route import plan_route
 from tokenops.store import UsageRecord
+
+
+def _acme(gw: Gateway, request_id: str) -> tuple[Principal, UsageRecord]:
+    """Acme's principal and a fresh usage record of its, as the request path would have them."""
+    key = next(k for k in gw.state.catalog.keys.values() if k.tenant_id == "acme-manufacturing")
+    principal = Principal(gw.state.catalog.tenants["acme-manufacturing"], key)
+    return principal, UsageRecord(request_id, int(time.time() * 1000), "acme-manufacturing", key.id, "chat", "x",
+                                  200, "ok")  # fmt: skip
 
 
 def test_reservation_covers_the_dearest_model_of_the_fallback_chain(tmp_path: Path) -> None:
@@ -19,9 +27,7 @@ def test_reservation_covers_the_dearest_model_of_the_fallback_chain(tmp_path: Pa
     gw = start_gateway(catalog, tmp_path / "home")
     try:
         state = gw.state
-        key = next(k for k in state.catalog.keys.values() if k.tenant_id == "acme-manufacturing")
-        principal = Principal(state.catalog.tenants["acme-manufacturing"], key)
-        record = UsageRecord("req_t", int(time.time() * 1000), "acme-manufacturing", key.id, "chat", "x", 200, "ok")
+        principal, record = _acme(gw, "req_t")
         credit = state.charging.credit
         chained = plan_route(state.catalog, principal, "lite-or-max", "chat", state.health)
         single = plan_route(state.catalog, principal, "tele-lite", "chat", state.health)
@@ -44,9 +50,7 @@ def test_a_fallback_without_a_price_leaves_the_plan_admission_returns_and_not_th
     gw = start_gateway(catalog, tmp_path / "home")
     try:
         state = gw.state
-        key = next(k for k in state.catalog.keys.values() if k.tenant_id == "acme-manufacturing")
-        principal = Principal(state.catalog.tenants["acme-manufacturing"], key)
-        record = UsageRecord("req_u", int(time.time() * 1000), "acme-manufacturing", key.id, "chat", "x", 200, "ok")
+        principal, record = _acme(gw, "req_u")
         plan = plan_route(state.catalog, principal, "max-or-unpriced", "chat", state.health)
         assert "unpriced-1" in [d.id for d in plan.candidates]
         model, priced = _dearest(state.charging.credit, principal, record, plan, 1000, 4096)

@@ -26,6 +26,15 @@ from tokenops.store.admin import AuditDraft
 
 _AMOUNT = re.compile(r"^-?\d{1,13}(\.\d{1,4})?$")  # bounded, so no amount can overflow a 64-bit column
 _PERIOD = re.compile(r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$")
+
+
+def checked_period(period: str) -> str:
+    """A calendar month, YYYY-MM, or a 400 naming the period."""
+    if not _PERIOD.match(period):
+        raise BadRequest("the period must be a calendar month, YYYY-MM", param="period")
+    return period
+
+
 _KINDS = ("topup", "refund", "adjustment")
 
 
@@ -203,8 +212,7 @@ async def list_entries(call: Call) -> Any:
 async def invoice(call: Call) -> Any:
     tenant, period = call.params["tenant_id"], call.params["period"]
     account = account_of(call, tenant)
-    if not _PERIOD.match(period):
-        raise BadRequest("the period must be a calendar month, YYYY-MM", param="period")
+    checked_period(period)
     fmt = call.query.get("format", "json")
     if fmt not in ("json", "csv"):
         raise BadRequest("'format' must be json or csv", param="format")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from tokenops.admin.charging import _PERIOD, account_of, audit
+from tokenops.admin.charging import account_of, audit, checked_period
 from tokenops.admin.http import Call, fields, text
 from tokenops.catalog.load import _Obj
 from tokenops.charging.budgets import period_key
@@ -185,16 +185,13 @@ async def verify(call: Call) -> Any:
 
 async def reconcile_period(call: Call) -> Any:
     """Tokens served against charged, charges against re-rated usage, invoices against charges, per tenant-hour."""
-    period = call.query.get("period") or month_of(call.state.clock.now_ms())
-    if not _PERIOD.match(period):
-        raise BadRequest("the period must be a calendar month, YYYY-MM", param="period")
+    period = checked_period(call.query.get("period") or month_of(call.state.clock.now_ms()))
     tenant = call.query.get("tenant") or None
     if tenant is None:
         call.actor.require_operator()
     else:
         account_of(call, tenant)  # a tenant admin reconciles its own tenant only
     state = call.state
-    sectors = {t.id: t.sector for t in state.catalog.tenants.values()}
     records = await state.store.usage_records(tenant)
-    found = await reconcile(state.charging.store, records, sectors, period, tenant)
+    found = await reconcile(state.charging.store, records, state.charging.sectors, period, tenant)
     return found.to_doc()

@@ -12,7 +12,7 @@ import bisect
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from tokenops.charging.money import MTOK, UNIT, round_half_up, round_up
+from tokenops.charging.money import MTOK, UNIT, UNIT_DIGITS, round_half_up, round_up
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +85,11 @@ class Rates:
             t.input * self.input + t.cached * self.cached + t.cache_write * self.cache_write + t.output * self.output
         ) / MTOK
 
-    def charge(self, t: Tokens) -> int:
-        return round_half_up(self.exact(t))
+    def charge(self, t: Tokens, digits: int = UNIT_DIGITS) -> int:
+        """The cost rounded once, half up, to the accounting unit; or, for an entry rated before it (migrated,
+        hashed in `digits` decimals), to that entry's unit, as a count of it."""
+        exact = self.exact(t)
+        return round_half_up(exact if digits == UNIT_DIGITS else exact / 10 ** (UNIT_DIGITS - digits))
 
     def bound(self, prompt: int, output: int) -> int:
         """An upper bound of any charge for up to `prompt` input and `output` output tokens."""

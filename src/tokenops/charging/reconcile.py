@@ -23,7 +23,7 @@ from tokenops.charging.catalog import config_from_docs
 from tokenops.charging.documents import iso
 from tokenops.charging.invoice import build_invoice, month_bounds
 from tokenops.charging.ledger import Entry
-from tokenops.charging.money import UNIT_DIGITS, format_exact, round_half_up, to_minor
+from tokenops.charging.money import UNIT_DIGITS, format_exact, to_minor
 from tokenops.charging.prices import PriceBook, Tokens
 from tokenops.charging.store import ChargingStore
 from tokenops.store import UsageRecord
@@ -78,8 +78,8 @@ def _rerate(book: PriceBook, sectors: dict[str, str], record: UsageRecord, at_ms
         return 0
     tokens = Tokens.of_usage(record.input_tokens, record.cached_tokens, record.cache_write_tokens, record.output_tokens)
     covered = sum(entry.meta.get("packages", {}).values()) if entry is not None else 0
-    step = int(10 ** (UNIT_DIGITS - (entry.hashed_digits if entry is not None else UNIT_DIGITS)))
-    return round_half_up(rates.exact(tokens.after_package(covered)) / step) * step
+    digits = entry.hashed_digits if entry is not None else UNIT_DIGITS  # a migrated charge was rated to the fen
+    return rates.charge(tokens.after_package(covered), digits) * int(10 ** (UNIT_DIGITS - digits))
 
 
 def _diff(tenant: str, at: int | str, check: str, detail: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from tokenops.charging.accounts import Account
 from tokenops.charging.catalog import config_from_docs
 from tokenops.charging.ledger import GENESIS, Entry, chain_hash, charge_key
-from tokenops.charging.money import UNIT_DIGITS, round_half_up
+from tokenops.charging.money import UNIT_DIGITS
 from tokenops.charging.prices import PriceBook, Tokens
 from tokenops.charging.store import ChargingStore, HoldRow
 from tokenops.store import UsageRecord
@@ -95,7 +95,7 @@ def _check_charge(book: PriceBook, sectors: dict[str, str], record: UsageRecord,
     if rates is None or rates.version != m["version"]:
         return [Problem("rated_usage", subject, f"version {m['version']} was not in force when the request started")]
     step = 10 ** (UNIT_DIGITS - e.hashed_digits)  # an entry written in fen was rated to the fen
-    rated = round_half_up(rates.exact(t.after_package(sum(m.get("packages", {}).values()))) / step)
+    rated = rates.charge(t.after_package(sum(m.get("packages", {}).values())), e.hashed_digits)
     if rated != m["rated"] or -e.amount != (rated - m.get("written_off", 0)) * step:
         return [Problem("rated_usage", subject, f"debit {-e.amount} != rated usage {rated}")]
     return []

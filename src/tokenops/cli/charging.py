@@ -79,6 +79,12 @@ def run_on_store(args: argparse.Namespace, work: Callable[[Store, ChargingServic
         raise ConfigError(str(exc)) from None
 
 
+async def sectors_of(store: Store) -> dict[str, str]:
+    """Each tenant's sector, from the catalog in the store (what rating applies the sector multiplier by)."""
+    catalog = await store.load_catalog()
+    return {t.id: t.sector for t in catalog.tenants.values()}
+
+
 def table(title: str, rows: list[dict[str, Any]]) -> None:
     """Rows as a table for people: numbers right-aligned with thousands separators."""
     out = Table(title=title)
@@ -125,11 +131,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         else:
 
             async def work(store: Store, svc: ChargingService) -> dict[str, Any]:
-                catalog = await store.load_catalog()
-                sectors = {t.id: t.sector for t in catalog.tenants.values()}
                 records = await store.usage_records()
                 now = await store.clock_ms() or int(time.time() * 1000)  # scaled out, the database's clock
-                found = await verify_ledger(svc.store, records, sectors, now, args.grace_ms)
+                found = await verify_ledger(svc.store, records, await sectors_of(store), now, args.grace_ms)
                 problems = [problem_doc(p) for p in found.problems]
                 checked = {"checked": found.checked(), "summary": found.summary()}
                 return {"ok": not problems, **checked, "problems": problems}

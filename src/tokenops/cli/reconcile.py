@@ -12,7 +12,7 @@ from tokenops.charging.invoice import month_bounds
 from tokenops.charging.reconcile import reconcile
 from tokenops.charging.service import ChargingService
 from tokenops.cli.admin import call
-from tokenops.cli.charging import report_options, run_on_store
+from tokenops.cli.charging import report_options, run_on_store, sectors_of
 from tokenops.cli.common import console, this_month
 from tokenops.store import Store
 
@@ -26,10 +26,9 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         else:
 
             async def work(store: Store, svc: ChargingService) -> dict[str, Any]:
-                catalog = await store.load_catalog()
-                sectors = {t.id: t.sector for t in catalog.tenants.values()}
                 records = await store.usage_records(args.tenant)
-                return (await reconcile(svc.store, records, sectors, args.period, args.tenant)).to_doc()
+                found = await reconcile(svc.store, records, await sectors_of(store), args.period, args.tenant)
+                return found.to_doc()
 
             doc = run_on_store(args, work)
     if args.json:

@@ -92,14 +92,12 @@ class StreamProgress:
         self._upstream: dict[str, Any] | None = None
 
     async def measure(self) -> Usage:
-        """`so_far`, the prompt counted off the event loop the first time (an agent's prompt may be long)."""
+        """The usage so far; the prompt is counted off the event loop, once (an agent's prompt may be long)."""
         if self._prompt is None:
             self._prompt = await asyncio.to_thread(prompt_usage, self._counter, self._body)
-        return self.so_far()
+        return self._so_far(self._prompt)
 
-    def so_far(self) -> Usage:
-        if self._prompt is None:
-            self._prompt = prompt_usage(self._counter, self._body)
+    def _so_far(self, prompt: Usage) -> Usage:
         texts: list[str] = []
         calls: dict[tuple[int, int], list[str]] = {}
         new = self._chunks[self._seen :]
@@ -109,7 +107,7 @@ class StreamProgress:
         self._output += _output_tokens(self._counter, texts, ((n, a) for n, a in calls.values()))
         up = self._upstream
         if up is not None and isinstance(up.get("completion_tokens"), int):
-            prompt = up.get("prompt_tokens")
-            return Usage(prompt if isinstance(prompt, int) else self._prompt.input_tokens, up["completion_tokens"],
+            counted = up.get("prompt_tokens")
+            return Usage(counted if isinstance(counted, int) else prompt.input_tokens, up["completion_tokens"],
                          source="upstream")  # fmt: skip
-        return Usage(self._prompt.input_tokens, self._output, source=self._prompt.source)
+        return Usage(prompt.input_tokens, self._output, source=prompt.source)
