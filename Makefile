@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= $(or $(TOKENOPS_PORT),8080)
 
-.PHONY: run test lint bench services browser lock clean
+.PHONY: run test test-real lint bench services browser lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,17 @@ run: $(VENV)/.installed
 	TOKENOPS_PORT=$(PORT) TOKENOPS_REQUEST_LOG=$${TOKENOPS_REQUEST_LOG:-.tokenops/requests.jsonl} $(BIN)/tokenops serve --config examples/demo.yaml
 
 test: $(VENV)/.installed-test services browser
-	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff check src tests tests_real $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
+# The same counting paths against a real inference server (llama-cpp-python, built once into a cache);
+# writes bench/results/real-llama-cpp-python.json.
+test-real: $(VENV)/.installed-test
+	TOKENOPS_REAL_PYTHON=$$(scripts/real-server.sh) $(BIN)/pytest -q tests_real
+
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff check src tests tests_real $(wildcard bench)
 	$(BIN)/mypy
 
 services:

@@ -82,7 +82,7 @@ def test_completion_becomes_a_message_with_stop_reason_and_cache_usage() -> None
             }
         ],
     }
-    usage = Usage(input_tokens=100, output_tokens=7, cached_tokens=60, cache_write_tokens=30)
+    usage = Usage(input_tokens=100, output_tokens=7, cached_tokens=60, cache_write_tokens=30, cache_write_1h_tokens=20)
     message = to_message(completion, usage, "tele-lite")
     assert message["id"] == "msg_abc" and message["model"] == "tele-lite" and message["stop_reason"] == "tool_use"
     assert message["content"] == [
@@ -94,6 +94,7 @@ def test_completion_becomes_a_message_with_stop_reason_and_cache_usage() -> None
         "output_tokens": 7,
         "cache_creation_input_tokens": 30,
         "cache_read_input_tokens": 60,
+        "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20},
     }
     assert (
         to_message({"choices": [{"message": {}, "finish_reason": "length"}]}, usage, "m")["stop_reason"] == "max_tokens"

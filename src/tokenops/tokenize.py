@@ -1,18 +1,25 @@
-"""Token counting offline: an exact tokenizer per model family where one ships, else an estimate.
+"""Token counting offline: the model's own tokenizer file where the catalog names one, an exact encoding
+per family where one ships, else an estimate.
 
-Counting is for when the upstream gives no usage (and for the simulated models); the
-gateway bills from the upstream's own `usage` whenever it has one.
+Counting is for when the upstream gives no usage (and for admission and the simulated
+models); the gateway bills from the upstream's own `usage` whenever it has one.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import os
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 import orjson
 
 from tokenops import bpe
+from tokenops.counting.files import load_file_counter
+from tokenops.errors import ConfigError
+
+log = logging.getLogger("tokenops.tokenize")
 
 
 class Counter(Protocol):
@@ -20,6 +27,9 @@ class Counter(Protocol):
     exact: bool
 
     def count(self, text: str) -> int: ...
+
+    def count_chat(self, messages: list[Any], tools: Any = None) -> int | None:
+        """A chat prompt's tokens through the model's chat template; None where the counter has none."""
 
 
 class EstimateCounter:
@@ -36,6 +46,9 @@ class EstimateCounter:
             return 0
         return (len(text.encode("utf-8", "surrogatepass")) + 3) // 4
 
+    def count_chat(self, messages: list[Any], tools: Any = None) -> int | None:
+        return None
+
 
 class EncodingCounter:
     exact = True
@@ -47,13 +60,35 @@ class EncodingCounter:
     def count(self, text: str) -> int:
         return len(self._encode(text)) if text else 0
 
+    def count_chat(self, messages: list[Any], tools: Any = None) -> int | None:
+        return None
+
+
+def is_tokenizer_file(spec: str) -> bool:
+    """Whether a model's `tokenizer` names a file (GGUF, tokenizer.json, or its directory) rather than a family."""
+    return os.sep in spec or "/" in spec or spec.endswith((".gguf", ".json"))
+
 
 @functools.cache
-def counter_for(family: str) -> Counter:
-    encoding = bpe.load(family)
+def load_counter(spec: str) -> Counter:
+    """The counter a model's `tokenizer` names; a file that cannot be read is a ConfigError naming it."""
+    if is_tokenizer_file(spec):
+        return load_file_counter(spec)
+    encoding = bpe.load(spec)
     if encoding is None:
         return EstimateCounter()
-    return EncodingCounter(family, encoding)
+    return EncodingCounter(spec, encoding)
+
+
+@functools.cache
+def counter_for(spec: str) -> Counter:
+    """The counter of a family or tokenizer file; a file this host cannot read counts by estimate (logged once:
+    `check-config` refuses such a catalog, but a replica may lack a file another one has)."""
+    try:
+        return load_counter(spec)
+    except ConfigError as exc:
+        log.error("tokenizer %s not loaded, counting by estimate: %s", spec, exc)
+        return EstimateCounter()
 
 
 def content_text(content: Any) -> str:
@@ -79,7 +114,12 @@ _IMAGE_TOKENS = 85
 
 
 def count_messages(counter: Counter, messages: Iterable[Any], tools: Any = None) -> int:
-    """Prompt tokens of a chat request, with the usual few tokens of framing per message."""
+    """Prompt tokens of a chat request: through the model's chat template where its counter has one, else the
+    text with the usual few tokens of framing per message."""
+    messages = messages if isinstance(messages, list) else list(messages)
+    templated = counter.count_chat(messages, tools)
+    if templated is not None:
+        return templated
     total = 3
     for m in messages:
         if not isinstance(m, dict):

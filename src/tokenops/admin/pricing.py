@@ -46,7 +46,8 @@ def _price(p: ModelPrice) -> dict[str, str | None]:
         return None if d is None else str(d)
 
     return {"input": s(p.input), "output": s(p.output), "cached_input": s(p.cached_input),
-            "cache_write": s(p.cache_write)}  # fmt: skip
+            "cache_write": s(p.cache_write), "cache_write_1h": s(p.cache_write_1h),
+            "reasoning": s(p.reasoning)}  # fmt: skip
 
 
 def version_doc(v: PriceVersion, in_force: str | None) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from typing import Any, TypeVar
 
 import yaml
 
-from tokenops.catalog.model import STRATEGIES, TOKENIZERS, Alias, Deployment, Model, Tenant
+from tokenops.catalog.model import STRATEGIES, TOKENIZE_CHOICES, TOKENIZERS, Alias, Deployment, Model, Tenant
 from tokenops.errors import ConfigError
+from tokenops.tokenize import is_tokenizer_file, load_counter
 
 T = TypeVar("T")
 
@@ -134,12 +135,13 @@ def load_catalog(path: str | Path) -> CatalogSpec:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_catalog(data or {})
+    return parse_catalog(data or {}, Path(path).parent)
 
 
-def parse_catalog(data: Any) -> CatalogSpec:
+def parse_catalog(data: Any, base: Path | None = None) -> CatalogSpec:
+    """A catalog from its parsed YAML; relative tokenizer paths are read from `base` (the catalog's folder)."""
     root = _Obj(data, "catalog")
-    models = _unique((_model(o) for o in root.items("models")), "models", lambda m: m.name)
+    models = _unique((_model(o, base) for o in root.items("models")), "models", lambda m: m.name)
     aliases = _unique((_alias(o) for o in root.items("aliases")), "aliases", lambda a: a.name)
     tenants: dict[str, Tenant] = {}
     keys: list[KeySpec] = []
@@ -167,23 +169,36 @@ def _unique(items: Any, section: str, key: Any) -> dict[str, Any]:
     return out
 
 
-def _tokenizer(o: _Obj) -> str:
-    """A known tokenizer family (`cl100k_base` is read as `cl100k`); any other word is an error, not an estimate."""
+def _tokenizer(o: _Obj, base: Path | None) -> str:
+    """A known tokenizer family (`cl100k_base` is read as `cl100k`) or the model's own tokenizer file (a GGUF
+    model file, a tokenizer.json or its folder), read now so a file that cannot count fails here; any other word
+    is an error, not an estimate."""
     value = str(o.text("tokenizer", "cl100k")).removesuffix("_base")
+    if is_tokenizer_file(value):
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = (base or Path.cwd()) / path
+        value = str(path.resolve())
+        try:
+            load_counter(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{o.path}.tokenizer: {exc}") from None
+        return value
     if value not in TOKENIZERS:
         raise ConfigError(
-            f"{o.path}.tokenizer: unknown tokenizer family {value!r}; known families: {', '.join(TOKENIZERS)} "
-            "(use 'estimate' for a model that can only be estimated when its upstream sends no usage)"
+            f"{o.path}.tokenizer: unknown tokenizer family {value!r}; known families: {', '.join(TOKENIZERS)}, "
+            "or the path of the model's tokenizer file (a .gguf model file, a tokenizer.json or its folder); "
+            "use 'estimate' for a model that can only be estimated when its upstream sends no usage"
         )
     return value
 
 
-def _model(o: _Obj) -> Model:
+def _model(o: _Obj, base: Path | None) -> Model:
     model = Model(
         name=o.text("name"),
         kind=o.choice("kind", _MODEL_KINDS, "chat"),
         context_window=o.integer("context_window", minimum=1),
-        tokenizer=_tokenizer(o),
+        tokenizer=_tokenizer(o, base),
         max_output_tokens=o.integer("max_output_tokens", 4096, minimum=1),
         dimensions=o.integer("dimensions", 256, minimum=1),
         strategy=o.choice("strategy", STRATEGIES, "least_busy"),
@@ -275,6 +290,7 @@ def _deployment(o: _Obj) -> Deployment:
         capacity=o.integer("capacity", 0, minimum=0),
         timeout_s=o.number("timeout_s", 600.0),
         simulate=o.mapping("simulate"),
+        tokenize=o.choice("tokenize", TOKENIZE_CHOICES, "auto"),
     )
     if dep.provider != "simulated" and not dep.base_url:
         raise ConfigError(f"{o.path}.base_url: required for provider {dep.provider}")

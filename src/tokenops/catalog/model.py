@@ -20,6 +20,10 @@ STRATEGIES: tuple[str, ...] = ("least_busy", "weighted", "lowest_latency", "lowe
 # for a model whose counts can only be estimated when its upstream sends no usage.
 EXACT_TOKENIZERS: tuple[str, ...] = ("cl100k", "o200k")
 TOKENIZERS: tuple[str, ...] = (*EXACT_TOKENIZERS, "estimate")
+# The tokenize endpoints a deployment's server may offer, for its own count when it sends no usage:
+# `auto` probes for one, `none` never asks.
+TOKENIZE_STYLES: tuple[str, ...] = ("vllm", "llama.cpp", "llama-cpp-python", "tgi")
+TOKENIZE_CHOICES: tuple[str, ...] = ("auto", "none", *TOKENIZE_STYLES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +59,7 @@ class Model:
     name: str
     kind: ModelKind
     context_window: int
-    tokenizer: str
+    tokenizer: str  # a family of TOKENIZERS, or the absolute path of the model's tokenizer file
     max_output_tokens: int = 4096
     dimensions: int = 256
     strategy: Strategy = "least_busy"
@@ -78,6 +82,7 @@ class Deployment:
     capacity: int = 0  # concurrent requests it can take; 0: unbounded
     timeout_s: float = 600.0
     simulate: dict[str, Any] = field(default_factory=dict)
+    tokenize: str = "auto"  # one of TOKENIZE_CHOICES
 
 
 @dataclass(frozen=True, slots=True)

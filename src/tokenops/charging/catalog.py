@@ -94,6 +94,8 @@ def _model_price(o: _Obj) -> ModelPrice:
         output=parse_rate(o.data.get("output", 0), f"{o.path}.output"),
         cached_input=opt("cached_input"),
         cache_write=opt("cache_write"),
+        cache_write_1h=opt("cache_write_1h"),
+        reasoning=opt("reasoning"),
     )
     o.seen.update(("input", "output"))
     o.done()

@@ -63,17 +63,17 @@ def _money(rates: Rates, prompt: int, output: int, free: int) -> int:
     """Upper bound of what money pays for `prompt` + `output` tokens once `free` package tokens cover input first."""
     uncovered_in = max(0, prompt - free)
     uncovered_out = output - max(0, min(output, free - prompt))
-    return round_up((uncovered_in * rates.worst_input + uncovered_out * rates.output) / MTOK)
+    return round_up((uncovered_in * rates.worst_input + uncovered_out * rates.worst_output) / MTOK)
 
 
 def _max_output(rates: Rates, prompt: int, cap: int, free: int, room: int) -> int:
     """The most output tokens (≤ cap) whose bound fits in `room` accounting units; -1 if not even the input fits."""
     if _money(rates, prompt, 0, free) > room:
         return -1
-    if rates.output == 0:
+    if rates.worst_output == 0:
         return cap
     base = max(0, prompt - free) * rates.worst_input
-    paid = int((room * MTOK - base) // rates.output)
+    paid = int((room * MTOK - base) // rates.worst_output)
     return min(cap, max(0, free - prompt) + paid)
 
 
@@ -184,7 +184,7 @@ class CreditController:
         if not hold.open:
             return 0
         account = hold.account
-        rate = hold.rates.output
+        rate = hold.rates.worst_output
         free = sum(g.available for g in account.grants.values() if g.usable(hold.model, hold.started_ms))
         more = _fit(rate, free, wanted, self.headroom(account))
         for counter, _ in hold.budgets:
@@ -232,7 +232,7 @@ class CreditController:
             "key_id": hold.key_id,
             "session_id": hold.session_id,
             "started_ms": hold.started_ms,
-            "tokens": [tokens.input, tokens.cached, tokens.cache_write, tokens.output],
+            "tokens": tokens.as_list(),
             "packages": draws,
             "rated": amount,
         }

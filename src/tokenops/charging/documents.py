@@ -78,7 +78,8 @@ def invoice_doc(inv: Invoice) -> dict[str, Any]:
             for line in inv.lines]  # fmt: skip
     for p in inv.packages:
         rows.append({"model": f"package {p['package']}", "version": p["grant"], "requests": 0, "input_tokens": 0,
-                     "cached_tokens": 0, "output_tokens": 0, "package_tokens": p["tokens"],
+                     "cached_tokens": 0, "output_tokens": 0, "reasoning_tokens": 0, "cache_write_tokens": 0,
+                     "package_tokens": p["tokens"],
                      "exact": format_exact(p["amount"] * minor_step(money)),
                      "amount": format_minor(p["amount"], money)})  # fmt: skip
     return {

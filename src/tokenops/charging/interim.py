@@ -20,9 +20,10 @@ _CARRIED = ("key_id", "api", "model_requested", "session_id", "correlation_id", 
             "deployment_id", "region", "stream", "routing_score", "routing_choice")  # fmt: skip
 
 
-def interim_doc(record: UsageRecord, tokens: tuple[int, int, int, int], at_ms: int) -> str:
+def interim_doc(record: UsageRecord, tokens: tuple[int, ...], at_ms: int) -> str:
     """The JSON kept in the reservation: the request's identity, and its usage so far as a usage record counts it
-    (prompt tokens with the cached ones among them, cached, cache write, output)."""
+    (prompt tokens with the cached ones among them, cached, cache write, output; then reasoning and hour-long
+    cache writes, where there were any)."""
     doc: dict[str, Any] = {name: getattr(record, name) for name in _CARRIED}
     doc["tokens"], doc["at_ms"] = list(tokens), at_ms
     return orjson.dumps(doc).decode()
@@ -34,7 +35,8 @@ def interim_record(row: HoldRow) -> UsageRecord | None:
         return None
     try:
         doc = orjson.loads(row.interim)
-        inp, cached, cache_write, out = (int(n) for n in doc["tokens"])
+        inp, cached, cache_write, out, *more = (int(n) for n in doc["tokens"])
+        reasoning, cache_write_1h = (*more, 0, 0)[:2]
         fields = {name: doc.get(name) for name in _CARRIED}
         record = UsageRecord(row.request_id, row.created_ms, row.account_id, str(fields.pop("key_id") or ""),
                              str(fields.pop("api") or ""), str(fields.pop("model_requested") or ""), 200,
@@ -44,5 +46,6 @@ def interim_record(row: HoldRow) -> UsageRecord | None:
         return None
     record.input_tokens, record.cached_tokens, record.cache_write_tokens, record.output_tokens = (
         inp, cached, cache_write, out)  # fmt: skip
+    record.reasoning_tokens, record.cache_write_1h_tokens = reasoning, cache_write_1h
     record.usage_source, record.error_code = "interim", "process_stopped"
     return record

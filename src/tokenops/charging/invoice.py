@@ -26,6 +26,7 @@ from typing import Any
 from tokenops.catalog import Catalog
 from tokenops.charging.ledger import Entry
 from tokenops.charging.money import minor_step, rate_units, round_half_up, to_minor
+from tokenops.charging.prices import Tokens
 from tokenops.errors import ConfigError
 from tokenops.store import UsageRecord
 
@@ -38,6 +39,8 @@ class InvoiceLine:
     input_tokens: int = 0
     cached_tokens: int = 0
     output_tokens: int = 0
+    reasoning_tokens: int = 0  # of output_tokens
+    cache_write_tokens: int = 0  # of input_tokens
     package_tokens: int = 0
     exact: int = 0  # accounting units
     amount: int = 0  # minor units, as billed
@@ -82,11 +85,13 @@ def build_invoice(entries: list[Entry], tenant: str, period: str, currency: str,
         elif e.kind == "charge" and e.meta["started_ms"] < end:
             m = e.meta
             line = lines.setdefault((m["model"], m["version"]), InvoiceLine(m["model"], m["version"]))
-            inp, cached, write, out = m["tokens"]
+            t = Tokens(*m["tokens"])
             line.requests += 1
-            line.input_tokens += inp + cached + write
-            line.cached_tokens += cached
-            line.output_tokens += out
+            line.input_tokens += t.input + t.cached + t.cache_write + t.cache_write_1h
+            line.cached_tokens += t.cached
+            line.cache_write_tokens += t.cache_write + t.cache_write_1h
+            line.output_tokens += t.output + t.reasoning
+            line.reasoning_tokens += t.reasoning
             line.package_tokens += sum(m.get("packages", {}).values())
             line.exact += -e.amount
         elif e.kind == "package_grant" and start <= e.created_ms < end:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Protocol
 
 from tokenops.charging.money import MTOK, UNIT, UNIT_DIGITS, round_half_up, round_up
 
@@ -21,6 +22,8 @@ class ModelPrice:
     output: Decimal
     cached_input: Decimal | None = None  # default: the input price
     cache_write: Decimal | None = None  # default: the input price
+    cache_write_1h: Decimal | None = None  # writes kept an hour (Anthropic's long TTL); default: cache_write
+    reasoning: Decimal | None = None  # reasoning tokens; default: the output price
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,33 +42,63 @@ class PriceVersion:
     tenants: dict[str, TenantTerms] = field(default_factory=dict)
 
 
+class Counted(Protocol):
+    """A usage or a usage record: prompt tokens count the cached and written ones among them, output tokens the
+    reasoning ones, cache writes the hour-long ones."""
+
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    cache_write_tokens: int
+    cache_write_1h_tokens: int
+    reasoning_tokens: int
+
+
 @dataclass(frozen=True, slots=True)
 class Tokens:
-    """Token counts by price class; `input` excludes the cached and cache-write tokens."""
+    """Token counts by price class, each apart from the others: `input` excludes the cached and written tokens,
+    `cache_write` the hour-long writes, `output` the reasoning tokens."""
 
     input: int = 0
     cached: int = 0
     cache_write: int = 0
     output: int = 0
+    reasoning: int = 0
+    cache_write_1h: int = 0
 
     @classmethod
-    def of_usage(cls, prompt: int, cached: int, cache_write: int, output: int) -> Tokens:
-        return cls(max(0, prompt - cached - cache_write), cached, cache_write, output)
+    def of_usage(cls, prompt: int, cached: int, cache_write: int, output: int, reasoning: int = 0,
+                 cache_write_1h: int = 0) -> Tokens:  # fmt: skip
+        reasoning = min(max(reasoning, 0), output)
+        cache_write_1h = min(max(cache_write_1h, 0), cache_write)
+        return cls(max(0, prompt - cached - cache_write), cached, cache_write - cache_write_1h, output - reasoning,
+                   reasoning, cache_write_1h)  # fmt: skip
+
+    @classmethod
+    def of(cls, u: Counted) -> Tokens:
+        return cls.of_usage(u.input_tokens, u.cached_tokens, u.cache_write_tokens, u.output_tokens,
+                            u.reasoning_tokens, u.cache_write_1h_tokens)  # fmt: skip
 
     @property
     def total(self) -> int:
-        return self.input + self.cached + self.cache_write + self.output
+        return self.input + self.cached + self.cache_write + self.output + self.reasoning + self.cache_write_1h
+
+    def as_list(self) -> list[int]:
+        """As a ledger entry keeps them: four classes, six where reasoning or hour-long writes were used."""
+        four = [self.input, self.cached, self.cache_write, self.output]
+        return [*four, self.reasoning, self.cache_write_1h] if self.reasoning or self.cache_write_1h else four
 
     def after_package(self, covered: int) -> Tokens:
         """What money pays for once a package covered `covered` tokens: input classes first, then output."""
         if covered <= 0:
             return self
-        left = []
-        for n in (self.input, self.cached, self.cache_write, self.output):
+        left: dict[str, int] = {}
+        for name in ("input", "cached", "cache_write", "cache_write_1h", "output", "reasoning"):
+            n = getattr(self, name)
             take = min(n, covered)
             covered -= take
-            left.append(n - take)
-        return Tokens(*left)
+            left[name] = n - take
+        return Tokens(**left)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +112,15 @@ class Rates:
     cached: Decimal
     cache_write: Decimal
     worst_input: Decimal  # the dearest input class: what a prompt bound is reserved at
+    reasoning: Decimal = Decimal(0)
+    cache_write_1h: Decimal = Decimal(0)
+    worst_output: Decimal = Decimal(0)  # the dearer of output and reasoning: what an output bound is reserved at
 
     def exact(self, t: Tokens) -> Decimal:
         return (
             t.input * self.input + t.cached * self.cached + t.cache_write * self.cache_write + t.output * self.output
-        ) / MTOK
+            + t.reasoning * self.reasoning + t.cache_write_1h * self.cache_write_1h
+        ) / MTOK  # fmt: skip
 
     def charge(self, t: Tokens, digits: int = UNIT_DIGITS) -> int:
         """The cost rounded once, half up, to the accounting unit; or, for an entry rated before it (migrated,
@@ -93,7 +130,7 @@ class Rates:
 
     def bound(self, prompt: int, output: int) -> int:
         """An upper bound of any charge for up to `prompt` input and `output` output tokens."""
-        return round_up((prompt * self.worst_input + output * self.output) / MTOK)
+        return round_up((prompt * self.worst_input + output * self.worst_output) / MTOK)
 
 
 class PriceBook:
@@ -154,5 +191,7 @@ def _resolve(version: PriceVersion, tenant: str, sector: str, model: str) -> Rat
         factor = version.sectors.get(sector, Decimal(1)) * (1 - terms.discount) * scale
     cached = price.cached_input if price.cached_input is not None else price.input
     write = price.cache_write if price.cache_write is not None else price.input
-    rates = (price.input * factor, price.output * factor, cached * factor, write * factor)
-    return Rates(version.id, version.currency, *rates, max(rates[0], rates[2], rates[3]))
+    write_1h = price.cache_write_1h if price.cache_write_1h is not None else write
+    reasoning = price.reasoning if price.reasoning is not None else price.output
+    i, o, c, w, r, w1 = (x * factor for x in (price.input, price.output, cached, write, reasoning, write_1h))
+    return Rates(version.id, version.currency, i, o, c, w, max(i, c, w, w1), r, w1, max(o, r))

@@ -76,7 +76,7 @@ def _rerate(book: PriceBook, sectors: dict[str, str], record: UsageRecord, at_ms
     rates = book.rates(at_ms, record.tenant_id, sectors.get(record.tenant_id, ""), model)
     if rates is None:
         return 0
-    tokens = Tokens.of_usage(record.input_tokens, record.cached_tokens, record.cache_write_tokens, record.output_tokens)
+    tokens = Tokens.of(record)
     covered = sum(entry.meta.get("packages", {}).values()) if entry is not None else 0
     digits = entry.hashed_digits if entry is not None else UNIT_DIGITS  # a migrated charge was rated to the fen
     return rates.charge(tokens.after_package(covered), digits) * int(10 ** (UNIT_DIGITS - digits))

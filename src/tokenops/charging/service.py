@@ -152,9 +152,7 @@ class ChargingService:
             return None
         hold = Hold(record.request_id, account, rates, model, tenant, record.key_id, record.session_id,
                     record.created_ms, 0, record.input_tokens, record.output_tokens)  # fmt: skip
-        tokens = Tokens.of_usage(
-            record.input_tokens, record.cached_tokens, record.cache_write_tokens, record.output_tokens
-        )
+        tokens = Tokens.of(record)
         if self.leases is not None:  # nothing of this replica's lease was reserved for it: lease its cost
             await self.leases.top_up(account, rates.charge(tokens))
         self.credit.holds[hold.request_id] = hold
@@ -199,9 +197,7 @@ class ChargingService:
             if record is None:
                 self.credit.release(hold)
             else:
-                tokens = Tokens.of_usage(
-                    record.input_tokens, record.cached_tokens, record.cache_write_tokens, record.output_tokens
-                )
+                tokens = Tokens.of(record)
                 entry = self.credit.settle(hold, tokens, at)
                 if entry is not None:
                     await self.store.append([entry])

@@ -86,9 +86,7 @@ def _check_charge(book: PriceBook, sectors: dict[str, str], record: UsageRecord,
     m = e.meta
     t = Tokens(*m["tokens"])
     subject = f"entry {e.seq} ({charge_key(record.request_id)})"
-    if (t.input + t.cached + t.cache_write, t.output, t.cached, t.cache_write) != (
-        record.input_tokens, record.output_tokens, record.cached_tokens, record.cache_write_tokens,
-    ):  # fmt: skip
+    if t != Tokens.of(record):
         return [Problem("rated_usage", subject, "tokens differ from the usage record")]
     model = record.model_served or record.model_requested
     rates = book.rates(record.created_ms, record.tenant_id, sectors.get(record.tenant_id, ""), model)

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from tokenops import __version__, migrations
 from tokenops.catalog import load_catalog
-from tokenops.catalog.model import EXACT_TOKENIZERS
+from tokenops.catalog.model import EXACT_TOKENIZERS, TOKENIZE_STYLES
 from tokenops.cli import accounts as accounts_cli
 from tokenops.cli import admin as admin_cli
 from tokenops.cli import charging as charging_cli
@@ -33,6 +33,7 @@ from tokenops.errors import ConfigError
 from tokenops.server import serve, simulate
 from tokenops.simulator.engine import SimConfig
 from tokenops.store.backing import Backing
+from tokenops.tokenize import is_tokenizer_file
 
 
 def _home(args: argparse.Namespace) -> Path:
@@ -61,6 +62,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         cut_after=args.cut_after,
         omit_usage=args.omit_usage,
         tokenizer=args.tokenizer,
+        imitate=args.imitate or "",
     )
     print(f"simulated upstream on http://{args.host}:{args.port}/v1", flush=True)
     simulate(config, args.host, args.port)
@@ -74,12 +76,22 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{len(spec.deployments)} deployments, {len(spec.aliases)} aliases"
     )
     for model in spec.models.values():
-        if model.kind == "chat" and model.tokenizer not in EXACT_TOKENIZERS:
-            print(
-                f"warning: model {model.name!r} has no exact tokenizer: when its upstream sends no usage, "
-                "its tokens are estimated (about four bytes a token) and the estimate is billed",
-                file=sys.stderr,
-            )
+        if model.kind != "chat" or model.tokenizer in EXACT_TOKENIZERS or is_tokenizer_file(model.tokenizer):
+            continue
+        asking = [d.id for d in spec.deployments.values() if d.model == model.name and d.provider == "openai"
+                  and d.tokenize != "none"]  # fmt: skip
+        fallback = (
+            f"its server's tokenize endpoint counts it where one answers (probed on {', '.join(asking)}), "
+            "else it is estimated"
+            if asking
+            else "it is estimated (about four bytes a token)"
+        )
+        print(
+            f"warning: model {model.name!r} has no exact tokenizer here: when its upstream sends no usage, "
+            f"{fallback} and that is billed; name its tokenizer file (tokenizer: /path/model.gguf or "
+            "tokenizer.json) to count exactly",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -146,7 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--error-status", type=int, default=500, help="HTTP status of a failure")
     sim.add_argument("--cut-after", type=int, default=0, help="cut streams after N tokens")
     sim.add_argument("--omit-usage", action="store_true", help="never send usage in streams")
-    sim.add_argument("--tokenizer", default="cl100k", help="how it counts tokens (default %(default)s)")
+    sim.add_argument("--tokenizer", default="cl100k",
+                     help="how it counts tokens: a family or a tokenizer file (default %(default)s)")  # fmt: skip
+    sim.add_argument("--imitate", choices=TOKENIZE_STYLES,
+                     help="offer this server's tokenize endpoints (llama-cpp-python: no stream usage)")  # fmt: skip
     sim.set_defaults(func=cmd_simulate)
 
     check = sub.add_parser("check-config", help="validate a YAML catalog")

@@ -168,7 +168,7 @@ def _dearest(
         if rates is None:
             unpriced.add(model.name)
             continue
-        cost = rates.worst_input * prompt + rates.output * cap
+        cost = rates.worst_input * prompt + rates.worst_output * cap
         if worst is None or cost > worst:
             chosen, worst = model.name, cost
     if unpriced - {plan.model.name}:
@@ -260,7 +260,7 @@ class GrantedStream:
         if got >= short or credit.leases is None or not hold.open:
             return got
         missing = wanted - got
-        money = round_up(missing * hold.rates.output / MTOK)
+        money = round_up(missing * hold.rates.worst_output / MTOK)
         await credit.leases.top_up(hold.account, money)
         pool = credit.budgets.pool
         if pool is not None:  # and the hold's shared budgets

@@ -1,13 +1,16 @@
-"""Meter: the usage of a request — the upstream's own figures, else counted, and which it was."""
+"""Meter: the usage of a request — the upstream's own figures, else its tokenize endpoint's, else counted here,
+and which it was (the record's `usage_source`: upstream, upstream_tokenize, tokenizer, estimate)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from tokenops.providers.tokenize import UpstreamTokenize
 from tokenops.tokenize import Counter, content_text, count_messages
 from tokenops.usage import Usage
 
@@ -26,23 +29,46 @@ def _output_tokens(counter: Counter, texts: Iterable[str], calls: Iterable[tuple
     return total + sum(counter.count(name + args) for name, args in calls)
 
 
-def completion_usage(upstream: Usage | None, counter: Counter, body: dict[str, Any], result: dict[str, Any]) -> Usage:
-    if upstream is not None:
-        return upstream
-    usage = prompt_usage(counter, body)
-    texts: list[str] = []
-    calls: list[tuple[str, str]] = []
+@dataclass(slots=True)
+class Generated:
+    """What the upstream generated: answer text, reasoning text, tool calls (name, arguments)."""
+
+    texts: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def output(self, counter: Counter) -> tuple[int, int]:
+        """(output tokens, of them reasoning) as this counter counts them."""
+        reasoning = counter.count("".join(self.reasoning))
+        return _output_tokens(counter, self.texts, self.calls) + reasoning, reasoning
+
+    def text(self) -> str:
+        return "".join(self.reasoning) + "".join(self.texts) + "".join(n + a for n, a in self.calls)
+
+
+def _reasoning(part: dict[str, Any]) -> str | None:
+    """Reasoning text as DeepSeek-R1, Qwen3 and vLLM's reasoning parsers send it."""
+    value = part.get("reasoning_content")
+    if value is None:
+        value = part.get("reasoning")
+    return value if isinstance(value, str) else None
+
+
+def generated_of(result: dict[str, Any]) -> Generated:
+    out = Generated()
     for choice in result.get("choices") or ():
         message = choice.get("message") or {} if isinstance(choice, dict) else {}
-        texts.append(content_text(message.get("content")))
+        out.texts.append(content_text(message.get("content")))
+        reasoning = _reasoning(message)
+        if reasoning:
+            out.reasoning.append(reasoning)
         for call in message.get("tool_calls") or ():
             fn = call.get("function") or {}
-            calls.append((str(fn.get("name", "")), str(fn.get("arguments", ""))))
-    usage.output_tokens = _output_tokens(counter, texts, calls)
-    return usage
+            out.calls.append((str(fn.get("name", "")), str(fn.get("arguments", ""))))
+    return out
 
 
-def _deltas(payload: bytes, texts: list[str], calls: dict[tuple[int, int], list[str]]) -> dict[str, Any] | None:
+def _deltas(payload: bytes, out: Generated, calls: dict[tuple[int, int], list[str]]) -> dict[str, Any] | None:
     """Collect one chunk's generated text and tool-call fragments; the chunk's `usage` object, if it has one."""
     try:
         data = orjson.loads(payload)
@@ -54,7 +80,10 @@ def _deltas(payload: bytes, texts: list[str], calls: dict[tuple[int, int], list[
         delta = choice.get("delta") or {}
         content = delta.get("content")
         if isinstance(content, str):
-            texts.append(content)
+            out.texts.append(content)
+        reasoning = _reasoning(delta)
+        if reasoning:
+            out.reasoning.append(reasoning)
         for call in delta.get("tool_calls") or ():
             slot = calls.setdefault((choice.get("index", 0), call.get("index", 0)), ["", ""])
             fn = call.get("function") or {}
@@ -64,17 +93,45 @@ def _deltas(payload: bytes, texts: list[str], calls: dict[tuple[int, int], list[
     return usage if isinstance(usage, dict) else None
 
 
-def stream_usage(upstream: Usage | None, counter: Counter, body: dict[str, Any], chunks: list[bytes]) -> Usage:
-    """Usage of a stream; when the upstream never said, count what it generated (also when cut short)."""
-    if upstream is not None:
-        return upstream
-    usage = prompt_usage(counter, body)
-    texts: list[str] = []
+def generated_of_chunks(chunks: Iterable[bytes]) -> Generated:
+    out = Generated()
     calls: dict[tuple[int, int], list[str]] = {}
     for payload in chunks:
-        _deltas(payload, texts, calls)
-    usage.output_tokens = _output_tokens(counter, texts, ((n, a) for n, a in calls.values()))
+        _deltas(payload, out, calls)
+    out.calls = [(n, a) for n, a in calls.values()]
+    return out
+
+
+def counted(counter: Counter, body: dict[str, Any], out: Generated) -> Usage:
+    """The usage as this gateway counts it."""
+    usage = prompt_usage(counter, body)
+    usage.output_tokens, usage.reasoning_tokens = out.output(counter)
     return usage
+
+
+async def measured(
+    upstream: Usage | None, counter: Counter, body: dict[str, Any], out: Generated,
+    counts: UpstreamTokenize | None = None, prompt: Awaitable[int | None] | None = None,
+) -> Usage:  # fmt: skip
+    """The request's usage: the upstream's own report; else, for a model with no exact counter here, the
+    upstream's tokenize endpoint (its chat template on the prompt, its tokenizer on the output); else counted.
+    `prompt` is the server's prompt count already asked for (as the stream started)."""
+    if upstream is not None:
+        if prompt is not None:
+            await prompt
+        return upstream
+    local = counted(counter, body, out)
+    if counter.exact or counts is None:
+        if prompt is not None:
+            await prompt
+        return local
+    server_prompt, server_output = await asyncio.gather(prompt or counts.prompt(body), counts.text(out.text()))
+    if server_output is None:
+        return local
+    reasoning = await counts.text("".join(out.reasoning)) if out.reasoning else 0
+    if server_prompt is None:  # a server with no template endpoint: the prompt stays an estimate
+        return Usage(local.input_tokens, server_output, reasoning_tokens=reasoning or 0, source=local.source)
+    return Usage(server_prompt, server_output, reasoning_tokens=reasoning or 0, source="upstream_tokenize")
 
 
 class StreamProgress:
@@ -98,13 +155,14 @@ class StreamProgress:
         return self._so_far(self._prompt)
 
     def _so_far(self, prompt: Usage) -> Usage:
-        texts: list[str] = []
+        out = Generated()
         calls: dict[tuple[int, int], list[str]] = {}
         new = self._chunks[self._seen :]
         self._seen += len(new)
         for payload in new:
-            self._upstream = _deltas(payload, texts, calls) or self._upstream
-        self._output += _output_tokens(self._counter, texts, ((n, a) for n, a in calls.values()))
+            self._upstream = _deltas(payload, out, calls) or self._upstream
+        out.calls = [(n, a) for n, a in calls.values()]
+        self._output += out.output(self._counter)[0]
         up = self._upstream
         if up is not None and isinstance(up.get("completion_tokens"), int):
             counted = up.get("prompt_tokens")

@@ -9,6 +9,7 @@ forward and meter steps (`handlers/embeddings.py`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -151,7 +152,9 @@ async def _complete(
 ) -> None:  # fmt: skip
     deployment, result = await forward.chat(state, plan, body)
     served(req, record, deployment)
-    usage = meter.completion_usage(result.usage, state.counter(deployment.model), body, result.body)
+    counts = state.providers[deployment.id].counts
+    usage = await meter.measured(result.usage, state.counter(deployment.model), body, meter.generated_of(result.body),
+                                 counts)  # fmt: skip
     payload = api.render(result.body, usage, chat)
     add_usage(record, usage)
     finish(req, record)
@@ -183,7 +186,10 @@ async def _stream(
 ) -> None:  # fmt: skip
     deployment, upstream = await forward.chat_stream(state, plan, body)
     encoder = api.encoder(chat, deployment.upstream_model)
-    counter = state.counter(plan.model.name)
+    counter = state.counter(deployment.model)
+    counts = None if counter.exact else state.providers[deployment.id].counts
+    # a server known to send no stream usage counts the prompt while the stream runs, not after it
+    early = asyncio.create_task(counts.prompt(body)) if counts is not None and counts.omits_stream_usage else None
     stream: ChatStream = upstream
     if admission.sliced and admission.hold is not None:
         stream = GrantedStream(upstream, state.charging.credit, admission.hold, counter)
@@ -192,6 +198,10 @@ async def _stream(
     try:
         served(req, record, deployment)
         outcome = await relay(req, stream, _ErrorsLast(encoder))
+    except BaseException:
+        if early is not None:
+            early.cancel()
+        raise
     finally:
         state.health.leave(deployment.id)
     tail = b""
@@ -200,7 +210,10 @@ async def _stream(
         first = upstream.chunks[0] if upstream.chunks else None
         tail = encoder.chunk(length_chunk(first, deployment.upstream_model))
         record.error_code = "credit_exhausted"
-    usage = meter.stream_usage(upstream.usage, counter, body, upstream.chunks)
+    if counts is not None and upstream.usage is None and outcome.outcome == "ok":
+        counts.omits_stream_usage = True
+    usage = await meter.measured(upstream.usage, counter, body, meter.generated_of_chunks(upstream.chunks), counts,
+                                 early)  # fmt: skip
     add_usage(record, usage)
     record.ttft_ms = round(outcome.ttft_ms, 3) if outcome.ttft_ms is not None else None
     record.outcome = outcome.outcome
@@ -223,7 +236,10 @@ def _report_interim(state: AppState, hold: Hold, record: UsageRecord, progress: 
 
     async def probe(at_ms: int) -> str:
         u = await progress.measure()
-        return interim_doc(record, (u.input_tokens, u.cached_tokens, u.cache_write_tokens, u.output_tokens), at_ms)
+        counts: tuple[int, ...] = (u.input_tokens, u.cached_tokens, u.cache_write_tokens, u.output_tokens)
+        if u.reasoning_tokens or u.cache_write_1h_tokens:
+            counts += (u.reasoning_tokens, u.cache_write_1h_tokens)
+        return interim_doc(record, counts, at_ms)
 
     state.sink.report(hold.request_id, probe)
 

@@ -42,6 +42,8 @@ def add_usage(record: UsageRecord, usage: Usage) -> None:
     record.output_tokens = usage.output_tokens
     record.cached_tokens = usage.cached_tokens
     record.cache_write_tokens = usage.cache_write_tokens
+    record.reasoning_tokens = usage.reasoning_tokens
+    record.cache_write_1h_tokens = usage.cache_write_1h_tokens
     record.usage_source = usage.source
 
 

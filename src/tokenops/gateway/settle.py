@@ -211,7 +211,7 @@ class UsageSink:
 
 
 def tokens_of(usage: Usage) -> Tokens:
-    return Tokens.of_usage(usage.input_tokens, usage.cached_tokens, usage.cache_write_tokens, usage.output_tokens)
+    return Tokens.of(usage)
 
 
 async def settle(

@@ -27,6 +27,7 @@ from tokenops.gateway.settle import UsageSink
 from tokenops.health import Health
 from tokenops.keys import KeyHasher
 from tokenops.providers import Provider, build_provider
+from tokenops.providers.tokenize import Detections
 from tokenops.routing import ComplexityRouter
 from tokenops.security import Guard
 from tokenops.sessions import SQLiteTranscripts
@@ -83,6 +84,7 @@ class AppState:
     telemetry: Telemetry = field(default_factory=Telemetry)  # metrics, request log, dashboard aggregates, traces
     catalog: Catalog = field(init=False)
     providers: dict[str, Provider] = field(default_factory=dict)
+    tokenize_endpoints: Detections = field(default_factory=dict)  # what each upstream server offers, kept on reload
     sink: UsageSink = field(init=False)
     session: aiohttp.ClientSession | None = None
     ready: bool = False
@@ -136,7 +138,7 @@ class AppState:
         providers = {}
         for dep in catalog.deployments.values():
             model = catalog.models[dep.model]
-            providers[dep.id] = build_provider(dep, model, self.session)
+            providers[dep.id] = build_provider(dep, model, self.session, self.tokenize_endpoints)
         if self.scorer is None and any(a.router == "complexity" for a in catalog.aliases.values()):
             self.scorer = await asyncio.to_thread(ComplexityRouter.load_default)
         for family in sorted({m.tokenizer for m in catalog.models.values()}):

@@ -26,6 +26,7 @@ from tokenops.errors import (
 )
 from tokenops.providers import http
 from tokenops.providers.base import ChatResult, EmbedResult, Usage, map_upstream_error
+from tokenops.providers.tokenize import UpstreamTokenize
 from tokenops.translate.anthropic_stream import AnthropicStreamDecoder
 from tokenops.translate.chat_anthropic import to_anthropic, to_completion
 
@@ -90,6 +91,8 @@ class _AnthropicStream:
 
 
 class AnthropicProvider:
+    counts: UpstreamTokenize | None = None  # Anthropic reports usage on every response and stream
+
     def __init__(self, session: aiohttp.ClientSession, deployment: Deployment, model: Model) -> None:
         self._session = session
         self._url = (deployment.base_url or "").rstrip("/") + "/messages"

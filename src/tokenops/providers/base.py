@@ -19,6 +19,7 @@ from tokenops.errors import (
     TokenopsError,
     UpstreamError,
 )
+from tokenops.providers.tokenize import UpstreamTokenize
 from tokenops.usage import Usage
 
 __all__ = ["ChatResult", "ChatStream", "EmbedResult", "Provider", "Usage", "usage_of_chunk"]
@@ -56,6 +57,8 @@ class ChatStream(Protocol):
 
 
 class Provider(Protocol):
+    counts: UpstreamTokenize | None  # the upstream's own tokenize endpoint, where it may have one
+
     async def chat(self, body: dict[str, Any]) -> ChatResult: ...
 
     async def chat_stream(self, body: dict[str, Any]) -> ChatStream:

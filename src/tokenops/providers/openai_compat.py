@@ -20,6 +20,7 @@ from tokenops.providers.base import (
     map_upstream_error,
     usage_of_chunk,
 )
+from tokenops.providers.tokenize import Detections, UpstreamTokenize
 
 
 class _SSEStream:
@@ -76,7 +77,7 @@ class _SSEStream:
 
 
 class OpenAICompatProvider:
-    def __init__(self, session: aiohttp.ClientSession, deployment: Deployment) -> None:
+    def __init__(self, session: aiohttp.ClientSession, deployment: Deployment, detections: Detections) -> None:
         self._session = session
         base = (deployment.base_url or "").rstrip("/")
         self._chat_url = base + "/chat/completions"
@@ -87,6 +88,9 @@ class OpenAICompatProvider:
             if secret:
                 headers["authorization"] = f"Bearer {secret}"
         self._headers = headers
+        self.counts: UpstreamTokenize | None = UpstreamTokenize(
+            session, base, deployment.upstream_model, headers, deployment.tokenize, detections
+        )
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=deployment.timeout_s)
 
     async def _post(self, url: str, body: dict[str, Any]) -> aiohttp.ClientResponse:

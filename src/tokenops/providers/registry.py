@@ -10,13 +10,17 @@ from tokenops.providers.anthropic import AnthropicProvider
 from tokenops.providers.base import Provider
 from tokenops.providers.openai_compat import OpenAICompatProvider
 from tokenops.providers.simulated import SimulatedProvider
+from tokenops.providers.tokenize import Detections
 
 
-def build_provider(deployment: Deployment, model: Model, session: aiohttp.ClientSession) -> Provider:
+def build_provider(
+    deployment: Deployment, model: Model, session: aiohttp.ClientSession, detections: Detections | None = None
+) -> Provider:
+    """`detections`: what probing found of each server's tokenize endpoint, kept by the caller across rebuilds."""
     if deployment.provider == "simulated":
         return SimulatedProvider(deployment, model)
     if deployment.provider == "openai":
-        return OpenAICompatProvider(session, deployment)
+        return OpenAICompatProvider(session, deployment, {} if detections is None else detections)
     if deployment.provider == "anthropic":
         return AnthropicProvider(session, deployment, model)
     raise ConfigError(f"deployments[{deployment.id}].provider: {deployment.provider!r} is not available yet")

@@ -12,6 +12,7 @@ import orjson
 from tokenops.catalog import Deployment, Model
 from tokenops.errors import ConfigError, UpstreamError, UpstreamTimeout
 from tokenops.providers.base import ChatResult, EmbedResult, Usage, map_upstream_error
+from tokenops.providers.tokenize import UpstreamTokenize
 from tokenops.simulator import openai_wire
 from tokenops.simulator.engine import SimConfig, SimEngine, SimReply
 
@@ -55,6 +56,8 @@ class _SimStream:
 
 
 class SimulatedProvider:
+    counts: UpstreamTokenize | None = None  # it reports usage unless told not to, counting with the model's counter
+
     def __init__(self, deployment: Deployment, model: Model) -> None:
         self._config = sim_config(deployment, model)
         self._engine = SimEngine(self._config)

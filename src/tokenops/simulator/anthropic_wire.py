@@ -22,8 +22,14 @@ def engine_body(data: dict[str, Any]) -> dict[str, Any]:
     return messages_chat.to_chat(data)
 
 
-def usage(reply: SimReply) -> Usage:
-    return Usage(input_tokens=reply.prompt_tokens, output_tokens=reply.completion_tokens)
+def usage(reply: SimReply, config: SimConfig | None = None) -> Usage:
+    if config is None:
+        return Usage(input_tokens=reply.prompt_tokens, output_tokens=reply.completion_tokens)
+    cached = min(config.cached_tokens, reply.prompt_tokens)
+    written = min(config.cache_write_tokens, reply.prompt_tokens - cached)
+    long_writes = min(config.cache_write_1h_tokens, written)
+    return Usage(input_tokens=reply.prompt_tokens, output_tokens=reply.completion_tokens, cached_tokens=cached,
+                 cache_write_tokens=written, cache_write_1h_tokens=long_writes)  # fmt: skip
 
 
 def error_body(reply: SimReply, config: SimConfig) -> dict[str, Any]:
@@ -34,8 +40,8 @@ def error_body(reply: SimReply, config: SimConfig) -> dict[str, Any]:
     return {"type": "error", "error": {"type": kind, "message": message}}
 
 
-def message(reply: SimReply, model: str, rid: str) -> dict[str, Any]:
-    return messages_chat.to_message(openai_wire.completion(reply, model, rid), usage(reply), model)
+def message(reply: SimReply, model: str, rid: str, config: SimConfig | None = None) -> dict[str, Any]:
+    return messages_chat.to_message(openai_wire.completion(reply, model, rid), usage(reply, config), model)
 
 
 async def stream(reply: SimReply, config: SimConfig, model: str, rid: str) -> AsyncIterator[bytes]:
@@ -43,4 +49,4 @@ async def stream(reply: SimReply, config: SimConfig, model: str, rid: str) -> As
     encoder = MessagesStreamEncoder(model, input_tokens=reply.prompt_tokens)
     async for payload in openai_wire.stream(reply, config, model, rid, include_usage=False):
         yield encoder.chunk(payload)
-    yield encoder.finish(usage(reply))
+    yield encoder.finish(usage(reply, config))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tokenops.simulator import agent
-from tokenops.tokenize import count_messages, counter_for
+from tokenops.tokenize import count_messages, counter_for, is_tokenizer_file
 
 _TEXT = (
     " the grid load is stable and the line level holds within the normal band for this hour"
@@ -40,7 +40,13 @@ class SimConfig:
     timeout: bool = False  # hang without answering
     cut_after: int = 0  # end the stream abruptly after this many tokens (0: never)
     omit_usage: bool = False  # never send usage in streams (like llama.cpp's server)
-    tokenizer: str = "cl100k"
+    tokenizer: str = "cl100k"  # a family or a tokenizer file: then prompts count through its chat template
+    imitate: str = ""  # offer this server's tokenize endpoints: vllm, llama.cpp, llama-cpp-python or tgi
+    reasoning_tokens: int = 0  # think first: this many tokens as reasoning_content deltas (DeepSeek-R1 style)
+    cached_tokens: int = 0  # prompt tokens reported as read from the prompt cache
+    cache_write_tokens: int = 0  # prompt tokens reported as written to it (Anthropic wire)
+    cache_write_1h_tokens: int = 0  # of those, kept an hour
+    usage_style: str = "openai"  # how cached tokens are reported: openai (prompt_tokens_details) or deepseek
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SimConfig:
@@ -58,13 +64,24 @@ class SimReply:
     hang: bool = False
     cut_after: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    reasoning: list[str] = field(default_factory=list)  # thought before the answer, a token a piece
+    tokenizer: str = "cl100k"
 
     @property
     def completion_tokens(self) -> int:
         if self.tool_calls:
             counter = counter_for("cl100k")
             return sum(counter.count(c["function"]["name"] + c["function"]["arguments"]) for c in self.tool_calls)
-        return len(self.pieces)
+        if is_tokenizer_file(self.tokenizer):  # a server counts what it generated with its own tokenizer
+            counter = counter_for(self.tokenizer)
+            return counter.count("".join(self.pieces)) + self.reasoning_tokens
+        return len(self.pieces) + len(self.reasoning)
+
+    @property
+    def reasoning_tokens(self) -> int:
+        if is_tokenizer_file(self.tokenizer):
+            return counter_for(self.tokenizer).count("".join(self.reasoning))
+        return len(self.reasoning)
 
 
 class SimEngine:
@@ -81,7 +98,8 @@ class SimEngine:
         cfg = self.config
         seed = _seed(messages)
         rng = random.Random(seed)
-        reply = SimReply([], None, prompt_tokens, "stop", cut_after=cfg.cut_after, hang=cfg.timeout)
+        reply = SimReply([], None, prompt_tokens, "stop", cut_after=cfg.cut_after, hang=cfg.timeout,
+                         tokenizer=cfg.tokenizer)  # fmt: skip
         if cfg.error_rate > 0 and rng.random() < cfg.error_rate:
             reply.error = (cfg.error_status, "simulated_fault", "simulated upstream failure")
             return reply
@@ -108,6 +126,9 @@ class SimEngine:
         reply.pieces = [WORDS[(start + i) % len(WORDS)] for i in range(n)]
         if reply.pieces:
             reply.pieces[0] = reply.pieces[0].lstrip()
+        if cfg.reasoning_tokens:
+            reply.reasoning = [WORDS[(start + 7 + i) % len(WORDS)] for i in range(cfg.reasoning_tokens)]
+            reply.reasoning[0] = reply.reasoning[0].lstrip()
         return reply
 
     def embed(self, texts: list[str], dimensions: int) -> tuple[list[list[float]], int]:

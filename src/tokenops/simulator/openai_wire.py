@@ -24,18 +24,28 @@ def error_body(reply: SimReply) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 
-def usage(reply: SimReply) -> dict[str, Any]:
+def usage(reply: SimReply, config: SimConfig | None = None) -> dict[str, Any]:
     out = reply.completion_tokens
-    return {
+    cached = min(config.cached_tokens, reply.prompt_tokens) if config is not None else 0
+    body: dict[str, Any] = {
         "prompt_tokens": reply.prompt_tokens,
         "completion_tokens": out,
         "total_tokens": reply.prompt_tokens + out,
-        "prompt_tokens_details": {"cached_tokens": 0},
     }
+    if config is not None and config.usage_style == "deepseek":
+        body["prompt_cache_hit_tokens"] = cached
+        body["prompt_cache_miss_tokens"] = reply.prompt_tokens - cached
+    else:
+        body["prompt_tokens_details"] = {"cached_tokens": cached}
+    if reply.reasoning:
+        body["completion_tokens_details"] = {"reasoning_tokens": reply.reasoning_tokens}
+    return body
 
 
-def completion(reply: SimReply, model: str, rid: str) -> dict[str, Any]:
+def completion(reply: SimReply, model: str, rid: str, config: SimConfig | None = None) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": "".join(reply.pieces) or None}
+    if reply.reasoning:
+        message["reasoning_content"] = "".join(reply.reasoning)
     if reply.tool_calls:
         message["tool_calls"] = reply.tool_calls
     return {
@@ -44,7 +54,7 @@ def completion(reply: SimReply, model: str, rid: str) -> dict[str, Any]:
         "created": int(time.time()),
         "model": model,
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}],
-        "usage": usage(reply),
+        "usage": usage(reply, config),
     }
 
 
@@ -86,6 +96,10 @@ async def stream(reply: SimReply, config: SimConfig, model: str, rid: str, inclu
                 if gap:
                     await asyncio.sleep(gap)
                 yield chunk({"tool_calls": [{"index": i, "function": {"arguments": args[j : j + step]}}]})
+    for piece in reply.reasoning:
+        if gap:
+            await asyncio.sleep(gap)
+        yield chunk({"reasoning_content": piece})
     for n, piece in enumerate(reply.pieces):
         if reply.cut_after and n >= reply.cut_after:
             raise StreamCut
@@ -94,7 +108,7 @@ async def stream(reply: SimReply, config: SimConfig, model: str, rid: str, inclu
         yield chunk({"content": piece})
     yield chunk({}, reply.finish_reason)
     if include_usage and not config.omit_usage:
-        yield head + b'[],"usage":' + orjson.dumps(usage(reply)) + b"}"
+        yield head + b'[],"usage":' + orjson.dumps(usage(reply, config)) + b"}"
 
 
 def embeddings(vectors: list[list[float]], tokens: int, model: str, encoding_format: Any) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """`tokenops simulate`: the simulated models as an HTTP server speaking the OpenAI wire format.
 
-Besides the OpenAI endpoints it has `/_sim/config` (GET/POST: change pace and faults
+Besides the OpenAI endpoints (and, when it imitates a server, that server's tokenize endpoints:
+`simulator.tokenize`) it has `/_sim/config` (GET/POST: change pace and faults
 at run time) and `/_sim/stats` (requests seen, streams the client cancelled, tokens sent),
 so tests can check what the upstream really experienced.
 """
@@ -17,6 +18,7 @@ import orjson
 from tokenops.asgi import Receive, Request, Scope, Send
 from tokenops.simulator import anthropic_wire, openai_wire
 from tokenops.simulator.engine import SimConfig, SimEngine
+from tokenops.simulator.tokenize import tokenize_endpoint
 
 
 class SimServer:
@@ -49,6 +51,14 @@ class SimServer:
                 changes = orjson.loads(await req.body(1 << 20) or b"{}")
                 self.engine.config = dataclasses.replace(self.engine.config, **changes)
             await req.respond(200, orjson.dumps(dataclasses.asdict(self.engine.config)))
+        elif method == "POST" and (answer := tokenize_endpoint(self.engine.config, path)) is not None:
+            self.stats["tokenize"] = self.stats.get("tokenize", 0) + 1
+            try:
+                data = orjson.loads(await req.body(64 << 20) or b"{}")
+                status, out = answer(data)
+            except (orjson.JSONDecodeError, AttributeError, TypeError, KeyError):
+                status, out = 400, {"error": {"message": "bad tokenize request", "type": "invalid_request_error"}}
+            await req.respond(status, orjson.dumps(out))
         elif path == "/_sim/stats":
             await req.respond(200, orjson.dumps(self.stats))
         elif path == "/healthz":
@@ -78,9 +88,10 @@ class SimServer:
                 if config.tokens_per_s:
                     pace += reply.completion_tokens / config.tokens_per_s
                 await asyncio.sleep(pace)
-            await req.respond(200, orjson.dumps(openai_wire.completion(reply, model, rid)))
+            await req.respond(200, orjson.dumps(openai_wire.completion(reply, model, rid, config)))
             return
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = include_usage and config.imitate != "llama-cpp-python"  # it never sends stream usage
         await self._stream(req, openai_wire.stream(reply, config, model, rid, include_usage))
 
     async def _messages(self, req: Request) -> None:
@@ -104,7 +115,7 @@ class SimServer:
         if data.get("stream"):
             await self._stream(req, anthropic_wire.stream(reply, config, model, rid), framed=True)
         else:
-            await req.respond(200, orjson.dumps(anthropic_wire.message(reply, model, rid)))
+            await req.respond(200, orjson.dumps(anthropic_wire.message(reply, model, rid, config)))
 
     async def _stream(self, req: Request, chunks: Any, framed: bool = False) -> None:
         self.stats["streams"] += 1

@@ -41,6 +41,8 @@ class UsageRecord:
     ttft_ms: float | None = None
     routing_score: float | None = None  # the complexity router's score, when it chose the model
     routing_choice: str | None = None  # "weak" or "strong"
+    reasoning_tokens: int = 0  # of output_tokens
+    cache_write_1h_tokens: int = 0  # of cache_write_tokens: writes kept an hour
 
 
 USAGE_COLUMNS: tuple[str, ...] = tuple(UsageRecord.__dataclass_fields__)

@@ -27,6 +27,8 @@ _TYPES = {
     "output_tokens": "bigint",
     "cached_tokens": "bigint",
     "cache_write_tokens": "bigint",
+    "reasoning_tokens": "bigint",
+    "cache_write_1h_tokens": "bigint",
     "latency_ms": "float8",
     "ttft_ms": "float8",
     "routing_score": "float8",

@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS usage_records (
     stream BOOLEAN NOT NULL, input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,
     cached_tokens BIGINT NOT NULL, cache_write_tokens BIGINT NOT NULL DEFAULT 0, usage_source TEXT NOT NULL,
     error_code TEXT, latency_ms DOUBLE PRECISION NOT NULL, ttft_ms DOUBLE PRECISION,
-    routing_score DOUBLE PRECISION, routing_choice TEXT
+    routing_score DOUBLE PRECISION, routing_choice TEXT,
+    reasoning_tokens BIGINT NOT NULL DEFAULT 0, cache_write_1h_tokens BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS usage_by_tenant_time ON usage_records (tenant_id, created_ms);
 CREATE TABLE IF NOT EXISTS charging_config (key TEXT PRIMARY KEY, doc TEXT NOT NULL);

@@ -69,7 +69,9 @@ CREATE TABLE IF NOT EXISTS usage_records (
     latency_ms REAL NOT NULL,
     ttft_ms REAL,
     routing_score REAL,
-    routing_choice TEXT
+    routing_choice TEXT,
+    reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS usage_by_tenant_time ON usage_records (tenant_id, created_ms);
 """
@@ -219,6 +221,8 @@ _ADDED_COLUMNS = {
     "cache_write_tokens": "INTEGER NOT NULL DEFAULT 0",
     "routing_score": "REAL",
     "routing_choice": "TEXT",
+    "reasoning_tokens": "INTEGER NOT NULL DEFAULT 0",
+    "cache_write_1h_tokens": "INTEGER NOT NULL DEFAULT 0",
 }
 
 

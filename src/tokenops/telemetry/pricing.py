@@ -29,7 +29,7 @@ def money_of(record: UsageRecord, catalog: Catalog, charging: ChargingService) -
     model = record.model_served or record.model_requested
     rates = charging.credit.book.rates(record.created_ms, tenant, charging.sectors.get(tenant, ""), model)
     currency = rates.currency if rates is not None else charging.config.currency
-    tokens = Tokens.of_usage(record.input_tokens, record.cached_tokens, 0, record.output_tokens)
+    tokens = Tokens.of(record)
     rated = rates.charge(tokens) if rates is not None else 0
     cost = 0
     dep = catalog.deployments.get(record.deployment_id or "")

@@ -18,22 +18,31 @@ def from_anthropic(data: Any) -> Usage | None:
         return None
     read = _int(data, "cache_read_input_tokens")
     write = _int(data, "cache_creation_input_tokens")
+    split = data.get("cache_creation")  # writes by how long they are kept
+    long_writes = _int(split, "ephemeral_1h_input_tokens") if isinstance(split, dict) else 0
     return Usage(
         input_tokens=_int(data, "input_tokens") + read + write,
         output_tokens=_int(data, "output_tokens"),
         cached_tokens=read,
         cache_write_tokens=write,
+        cache_write_1h_tokens=min(long_writes, write),
     )
 
 
 def to_anthropic(usage: Usage) -> dict[str, Any]:
     uncached = max(usage.input_tokens - usage.cached_tokens - usage.cache_write_tokens, 0)
-    return {
+    out: dict[str, Any] = {
         "input_tokens": uncached,
         "output_tokens": usage.output_tokens,
         "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cached_tokens,
     }
+    if usage.cache_write_tokens:
+        out["cache_creation"] = {
+            "ephemeral_5m_input_tokens": usage.cache_write_5m_tokens,
+            "ephemeral_1h_input_tokens": usage.cache_write_1h_tokens,
+        }
+    return out
 
 
 def to_responses(usage: Usage) -> dict[str, Any]:
@@ -54,4 +63,6 @@ def to_openai(usage: Usage) -> dict[str, Any]:
     out = usage.to_openai()
     if usage.cache_write_tokens:
         out["prompt_tokens_details"]["cache_write_tokens"] = usage.cache_write_tokens
+        if usage.cache_write_1h_tokens:
+            out["prompt_tokens_details"]["cache_write_1h_tokens"] = usage.cache_write_1h_tokens
     return out
