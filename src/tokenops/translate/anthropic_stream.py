@@ -44,7 +44,7 @@ class AnthropicStreamDecoder:
         generated is counted instead of trusting the start's placeholder output count.
         """
         if isinstance(data, dict):
-            self._usage.update({k: v for k, v in data.items() if isinstance(v, int)})
+            self._usage.update({k: v for k, v in data.items() if isinstance(v, int | dict)})  # dict: cache_creation
         if final:
             self.usage = from_anthropic(self._usage)
 

@@ -68,8 +68,13 @@ class ChatCompletionsAPI:
         completion["model"] = chat.model
         if not isinstance(completion.get("usage"), dict):
             completion["usage"] = usage.to_openai()
-        elif usage.cost is not None:
-            completion["usage"]["cost"] = usage.cost
+        else:  # the upstream's own fields stay (DeepSeek's cache counts); the standard details say the same
+            upstream, ours = completion["usage"], usage.to_openai()
+            for key in ("prompt_tokens_details", "completion_tokens_details"):
+                theirs = upstream.get(key)
+                upstream[key] = {**(theirs if isinstance(theirs, dict) else {}), **ours[key]}
+            if usage.cost is not None:
+                upstream["cost"] = usage.cost
         return orjson.dumps(completion)
 
     def encoder(self, chat: ChatRequest, upstream_model: str) -> ChatCompletionsEncoder:
