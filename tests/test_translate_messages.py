@@ -51,6 +51,8 @@ def test_request_blocks_become_canonical_messages_with_tool_results_after_their_
             "role": "assistant",
             "content": None,
             "tool_calls": [{"id": "toolu_1", "type": "function", "function": {"name": "get", "arguments": '{"a":1}'}}],
+            "reasoning_content": "hmm",  # signed thinking is kept, to go back to an Anthropic upstream
+            "reasoning_signature": "s",
         },
         {"role": "tool", "tool_call_id": "toolu_1", "content": "ok"},
         {

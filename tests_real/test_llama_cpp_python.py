@@ -104,9 +104,10 @@ def test_a_streamed_request_is_recorded_with_the_servers_own_counts(gw: Any, rea
     else:  # no tokenizer named: the server's tokenize endpoint counts the output; it has no template endpoint
         assert record["output_tokens"] == truth["completion_tokens"]
         assert record["usage_source"] == "estimate"
-    _figures.setdefault(f"streams_exact_{mode}", 0)
-    _figures[f"streams_exact_{mode}"] += int(record["input_tokens"] == truth["prompt_tokens"]
-                                             and record["output_tokens"] == truth["completion_tokens"])  # fmt: skip
+    for side, ours, theirs in (("prompt", "input_tokens", "prompt_tokens"), ("output", "output_tokens",
+                                                                            "completion_tokens")):  # fmt: skip
+        key = f"streams_{mode}_{side}_exact"
+        _figures[key] = _figures.get(key, 0) + int(record[ours] == truth[theirs])
 
 
 def test_whole_responses_keep_the_servers_usage(gw: Any, real_server: RealServer) -> None:

@@ -12,6 +12,7 @@ import orjson
 
 from tokenops.providers.tokenize import UpstreamTokenize
 from tokenops.tokenize import Counter, content_text, count_messages
+from tokenops.translate.reasoning import reasoning_text
 from tokenops.usage import Usage
 
 
@@ -46,20 +47,12 @@ class Generated:
         return "".join(self.reasoning) + "".join(self.texts) + "".join(n + a for n, a in self.calls)
 
 
-def _reasoning(part: dict[str, Any]) -> str | None:
-    """Reasoning text as DeepSeek-R1, Qwen3 and vLLM's reasoning parsers send it."""
-    value = part.get("reasoning_content")
-    if value is None:
-        value = part.get("reasoning")
-    return value if isinstance(value, str) else None
-
-
 def generated_of(result: dict[str, Any]) -> Generated:
     out = Generated()
     for choice in result.get("choices") or ():
         message = choice.get("message") or {} if isinstance(choice, dict) else {}
         out.texts.append(content_text(message.get("content")))
-        reasoning = _reasoning(message)
+        reasoning = reasoning_text(message)
         if reasoning:
             out.reasoning.append(reasoning)
         for call in message.get("tool_calls") or ():
@@ -81,7 +74,7 @@ def _deltas(payload: bytes, out: Generated, calls: dict[tuple[int, int], list[st
         content = delta.get("content")
         if isinstance(content, str):
             out.texts.append(content)
-        reasoning = _reasoning(delta)
+        reasoning = reasoning_text(delta)
         if reasoning:
             out.reasoning.append(reasoning)
         for call in delta.get("tool_calls") or ():

@@ -76,6 +76,21 @@ class _SSEStream:
         self._response.close()
 
 
+_REASONING_KEYS = ("reasoning_content", "reasoning_signature")
+
+
+def _outbound(body: dict[str, Any]) -> dict[str, Any]:
+    """Earlier turns' reasoning stays out of what is sent: DeepSeek refuses a request that carries it back, and
+    a signature only means something to Anthropic."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not any(
+        isinstance(m, dict) and any(k in m for k in _REASONING_KEYS) for m in messages
+    ):
+        return body
+    clean = [{k: v for k, v in m.items() if k not in _REASONING_KEYS} if isinstance(m, dict) else m for m in messages]
+    return {**body, "messages": clean}
+
+
 class OpenAICompatProvider:
     def __init__(self, session: aiohttp.ClientSession, deployment: Deployment, detections: Detections) -> None:
         self._session = session
@@ -100,11 +115,11 @@ class OpenAICompatProvider:
         return await http.read_json(await self._post(url, body))
 
     async def chat(self, body: dict[str, Any]) -> ChatResult:
-        data = await self._json(self._chat_url, body)
+        data = await self._json(self._chat_url, _outbound(body))
         return ChatResult(data, Usage.from_openai(data.get("usage")))
 
     async def chat_stream(self, body: dict[str, Any]) -> _SSEStream:
-        return _SSEStream(await self._post(self._chat_url, body))
+        return _SSEStream(await self._post(self._chat_url, _outbound(body)))
 
     async def embed(self, body: dict[str, Any]) -> EmbedResult:
         data = await self._json(self._embed_url, body)

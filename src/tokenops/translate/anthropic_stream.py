@@ -85,6 +85,8 @@ class AnthropicStreamDecoder:
             return [self._chunk({"content": delta["text"]})]
         if kind == "thinking_delta" and delta.get("thinking"):
             return [self._chunk({"reasoning_content": delta["thinking"]})]
+        if kind == "signature_delta" and delta.get("signature"):  # the client needs it to send the thinking back
+            return [self._chunk({"reasoning_signature": delta["signature"]})]
         if kind == "input_json_delta" and delta.get("partial_json") and index in self._tools:
             call = {"index": self._tools[index], "function": {"arguments": delta["partial_json"]}}
             return [self._chunk({"tool_calls": [call]})]

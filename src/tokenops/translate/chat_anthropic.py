@@ -87,6 +87,10 @@ class _Conversation:
 
     def assistant(self, message: dict[str, Any]) -> None:
         blocks = _blocks(message.get("content"))
+        signature = message.get("reasoning_signature")
+        if isinstance(signature, str) and signature:  # signed thinking goes back first, as Anthropic requires
+            blocks.insert(0, {"type": "thinking", "thinking": str(message.get("reasoning_content") or ""),
+                              "signature": signature})  # fmt: skip
         self._pending = []
         for call in message.get("tool_calls") or ():
             fn = call.get("function") or {}
@@ -193,6 +197,7 @@ def to_completion(message: dict[str, Any], model: str) -> tuple[dict[str, Any], 
     """The canonical chat completion (and usage) of an Anthropic message."""
     texts: list[str] = []
     thinking: list[str] = []
+    signature = ""
     calls: list[dict[str, Any]] = []
     for block in message.get("content") or ():
         kind = block.get("type") if isinstance(block, dict) else None
@@ -200,12 +205,15 @@ def to_completion(message: dict[str, Any], model: str) -> tuple[dict[str, Any], 
             texts.append(str(block.get("text", "")))
         elif kind == "thinking":
             thinking.append(str(block.get("thinking", "")))
+            signature = str(block.get("signature") or signature)
         elif kind == "tool_use":
             function = {"name": block.get("name"), "arguments": orjson.dumps(block.get("input") or {}).decode()}
             calls.append({"id": block.get("id"), "type": "function", "function": function})
     reply: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if thinking:
         reply["reasoning_content"] = "".join(thinking)
+        if signature:
+            reply["reasoning_signature"] = signature
     if calls:
         reply["tool_calls"] = calls
     from_usage = from_anthropic(message.get("usage"))

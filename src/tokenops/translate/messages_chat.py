@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from tokenops.translate.reasoning import reasoning_text
 from tokenops.translate.usage import to_anthropic
 from tokenops.usage import Usage
 
@@ -105,10 +106,13 @@ def _assistant(content: Any) -> dict[str, Any]:
         return {"role": "assistant", "content": str(content or "")}
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
+    thinking: dict[str, str] = {}
     for block in content:
         if not isinstance(block, dict):
             continue
-        if block.get("type") == "text":
+        if block.get("type") == "thinking" and isinstance(block.get("signature"), str) and block["signature"]:
+            thinking = {"reasoning_content": str(block.get("thinking", "")), "reasoning_signature": block["signature"]}
+        elif block.get("type") == "text":
             texts.append(str(block.get("text", "")))
         elif block.get("type") in ("tool_use", "server_tool_use"):
             arguments = orjson.dumps(block.get("input") or {}).decode()
@@ -117,7 +121,7 @@ def _assistant(content: Any) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if calls:
         message["tool_calls"] = calls
-    return message
+    return {**message, **thinking}
 
 
 def _system(system: Any) -> dict[str, Any] | None:
@@ -218,9 +222,10 @@ def to_message(completion: dict[str, Any], usage: Usage, model: str) -> dict[str
     choice = choices[0] if isinstance(choices[0], dict) else {}
     message = choice.get("message") or {}
     content: list[dict[str, Any]] = []
-    reasoning = message.get("reasoning_content")
-    if isinstance(reasoning, str) and reasoning:
-        content.append({"type": "thinking", "thinking": reasoning, "signature": ""})
+    reasoning = reasoning_text(message)
+    if reasoning:
+        signature = str(message.get("reasoning_signature") or "")
+        content.append({"type": "thinking", "thinking": reasoning, "signature": signature})
     text = message.get("content")
     if isinstance(text, str) and text:
         content.append({"type": "text", "text": text})

@@ -13,6 +13,7 @@ import orjson
 
 from tokenops.errors import TokenopsError
 from tokenops.translate.messages_chat import message_id, stop_reason
+from tokenops.translate.reasoning import reasoning_text
 from tokenops.translate.usage import to_anthropic
 from tokenops.usage import Usage
 
@@ -69,11 +70,14 @@ class MessagesStreamEncoder:
         out = b"" if self._started else self._start(data.get("id"))
         for choice in data.get("choices") or ():
             delta = choice.get("delta") or {}
-            reasoning = delta.get("reasoning_content")
+            reasoning = reasoning_text(delta)
             if isinstance(reasoning, str) and reasoning:
                 if self._open != "thinking":
                     out += self._open_block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
                 out += self._delta({"type": "thinking_delta", "thinking": reasoning})
+            signature = delta.get("reasoning_signature")
+            if isinstance(signature, str) and signature and self._open == "thinking":
+                out += self._delta({"type": "signature_delta", "signature": signature})
             text = delta.get("content")
             if isinstance(text, str) and text:
                 if self._open != "text":

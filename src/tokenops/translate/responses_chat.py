@@ -12,6 +12,7 @@ import secrets
 import time
 from typing import Any
 
+from tokenops.translate.reasoning import reasoning_text
 from tokenops.translate.usage import to_responses
 from tokenops.usage import Usage
 
@@ -140,6 +141,11 @@ def to_chat(data: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def reasoning_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
+    """The model's reasoning as an output item: its text as the item's summary."""
+    return {"id": item_id, "type": "reasoning", "status": status, "summary": [{"type": "summary_text", "text": text}]}
+
+
 def message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
     part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
     return {"id": item_id, "type": "message", "status": status, "role": "assistant", "content": [part]}
@@ -206,10 +212,9 @@ def to_response(completion: dict[str, Any], usage: Usage, data: dict[str, Any], 
     choice = choices[0] if isinstance(choices[0], dict) else {}
     message = choice.get("message") or {}
     response = envelope(data, new_id("resp"), model, "completed")
-    reasoning = message.get("reasoning_content")
-    if isinstance(reasoning, str) and reasoning:
-        summary = [{"type": "summary_text", "text": reasoning}]
-        response["output"].append({"id": new_id("rs"), "type": "reasoning", "summary": summary})
+    reasoning = reasoning_text(message)
+    if reasoning:
+        response["output"].append(reasoning_item(new_id("rs"), reasoning))
     text = message.get("content")
     if isinstance(text, str) and text:
         response["output"].append(message_item(new_id("msg"), text))

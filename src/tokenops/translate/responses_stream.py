@@ -1,6 +1,7 @@
 """Canonical chat chunks → OpenAI Responses SSE events, with the real event sequence.
 
 `response.created`, `response.in_progress`; per output item `response.output_item.added`,
+for reasoning `response.reasoning_summary_part.added` and `response.reasoning_summary_text.delta` ... `.done`,
 for text `response.content_part.added` and `response.output_text.delta` ... `.done`, for
 a function call `response.function_call_arguments.delta` ... `.done`; then
 `response.output_item.done` and finally `response.completed` (or `response.incomplete`)
@@ -14,7 +15,8 @@ from typing import Any
 import orjson
 
 from tokenops.errors import TokenopsError
-from tokenops.translate.responses_chat import call_item, envelope, finish, message_item, new_id
+from tokenops.translate.reasoning import reasoning_text
+from tokenops.translate.responses_chat import call_item, envelope, finish, message_item, new_id, reasoning_item
 from tokenops.usage import Usage
 
 
@@ -25,6 +27,7 @@ class ResponsesStreamEncoder:
         self._started = False
         self._error: TokenopsError | None = None
         self._message: dict[str, Any] | None = None  # the open message item
+        self._thought: dict[str, Any] | None = None  # the open reasoning item
         self._calls: dict[int, dict[str, Any]] = {}  # canonical tool-call index → open call item
         self._finish: Any = None
 
@@ -61,8 +64,33 @@ class ResponsesStreamEncoder:
         out += self._event("response.content_part.done", {**where, "part": part})
         return out + self._item_done(item)
 
-    def _text(self, text: str) -> bytes:
+    def _reasoning(self, text: str) -> bytes:
         out = b""
+        if self._thought is None:
+            out += self._close_message()
+            self._thought = reasoning_item(new_id("rs"), "", "in_progress")
+            out += self._add(dict(self._thought, summary=[]))
+            self._response["output"][-1] = self._thought
+            part = {"type": "summary_text", "text": ""}
+            where = {"item_id": self._thought["id"], "output_index": len(self._response["output"]) - 1}
+            out += self._event("response.reasoning_summary_part.added", {**where, "summary_index": 0, "part": part})
+        self._thought["summary"][0]["text"] += text
+        where = {"item_id": self._thought["id"], "output_index": self._response["output"].index(self._thought)}
+        return out + self._event("response.reasoning_summary_text.delta", {**where, "summary_index": 0, "delta": text})
+
+    def _close_reasoning(self) -> bytes:
+        item = self._thought
+        if item is None:
+            return b""
+        self._thought = None
+        part = item["summary"][0]
+        where = {"item_id": item["id"], "output_index": self._response["output"].index(item), "summary_index": 0}
+        out = self._event("response.reasoning_summary_text.done", {**where, "text": part["text"]})
+        out += self._event("response.reasoning_summary_part.done", {**where, "part": part})
+        return out + self._item_done(item)
+
+    def _text(self, text: str) -> bytes:
+        out = self._close_reasoning()
         if self._message is None:
             self._message = message_item(new_id("msg"), "", "in_progress")
             out += self._add(self._message)
@@ -81,7 +109,7 @@ class ResponsesStreamEncoder:
         item = self._calls.get(position)
         fn = call.get("function") or {}
         if item is None:
-            out += self._close_message()
+            out += self._close_reasoning() + self._close_message()
             item = call_item(new_id("fc"), {"id": call.get("id"), "function": {"name": fn.get("name")}}, "in_progress")
             self._calls[position] = item
             out += self._add(item)
@@ -97,6 +125,9 @@ class ResponsesStreamEncoder:
         out = b"" if self._started else self._start()
         for choice in data.get("choices") or ():
             delta = choice.get("delta") or {}
+            thought = reasoning_text(delta)
+            if thought:
+                out += self._reasoning(thought)
             text = delta.get("content")
             if isinstance(text, str) and text:
                 out += self._text(text)
@@ -110,7 +141,7 @@ class ResponsesStreamEncoder:
         out = b"" if self._started else self._start()
         if self._error is not None:
             return out + self._failed(usage, self._error)
-        out += self._close_message()
+        out += self._close_reasoning() + self._close_message()
         for item in self._calls.values():
             where = {"item_id": item["id"], "output_index": self._response["output"].index(item)}
             out += self._event("response.function_call_arguments.done", {**where, "arguments": item["arguments"]})
