@@ -4,7 +4,7 @@ and which it was (the record's `usage_source`: upstream, upstream_tokenize, toke
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,20 +104,17 @@ def counted(counter: Counter, body: dict[str, Any], out: Generated) -> Usage:
 
 async def measured(
     upstream: Usage | None, counter: Counter, body: dict[str, Any], out: Generated,
-    counts: UpstreamTokenize | None = None, prompt: Awaitable[int | None] | None = None,
+    counts: UpstreamTokenize | None = None, prompt: asyncio.Task[int | None] | None = None,
 ) -> Usage:  # fmt: skip
     """The request's usage: the upstream's own report; else, for a model with no exact counter here, the
     upstream's tokenize endpoint (its chat template on the prompt, its tokenizer on the output); else counted.
-    `prompt` is the server's prompt count already asked for (as the stream started)."""
-    if upstream is not None:
+    `prompt` is the server's prompt count already asked for (as the stream started); not needed, it is
+    cancelled rather than waited for."""
+    if upstream is not None or counter.exact or counts is None:
         if prompt is not None:
-            await prompt
-        return upstream
+            prompt.cancel()
+        return upstream if upstream is not None else counted(counter, body, out)
     local = counted(counter, body, out)
-    if counter.exact or counts is None:
-        if prompt is not None:
-            await prompt
-        return local
     server_prompt, server_output = await asyncio.gather(prompt or counts.prompt(body), counts.text(out.text()))
     if server_output is None:
         return local

@@ -210,8 +210,8 @@ async def _stream(
         first = upstream.chunks[0] if upstream.chunks else None
         tail = encoder.chunk(length_chunk(first, deployment.upstream_model))
         record.error_code = "credit_exhausted"
-    if counts is not None and upstream.usage is None and outcome.outcome == "ok":
-        counts.omits_stream_usage = True
+    if counts is not None and outcome.outcome == "ok":  # what this server does with stream usage, as seen last
+        counts.omits_stream_usage = upstream.usage is None
     usage = await meter.measured(upstream.usage, counter, body, meter.generated_of_chunks(upstream.chunks), counts,
                                  early)  # fmt: skip
     add_usage(record, usage)
