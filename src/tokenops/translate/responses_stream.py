@@ -19,6 +19,8 @@ from tokenops.translate.reasoning import reasoning_text
 from tokenops.translate.responses_chat import call_item, envelope, finish, message_item, new_id, reasoning_item
 from tokenops.usage import Usage
 
+_PARTS = {"message": "content", "reasoning": "summary"}  # where each item kind keeps its parts
+
 
 class ResponsesStreamEncoder:
     def __init__(self, data: dict[str, Any], model: str) -> None:
@@ -45,7 +47,8 @@ class ResponsesStreamEncoder:
     def _add(self, item: dict[str, Any]) -> bytes:
         index = len(self._response["output"])
         self._response["output"].append(item)
-        added = dict(item, content=[]) if item["type"] == "message" else dict(item)
+        parts = _PARTS.get(item["type"])
+        added = dict(item, **{parts: []}) if parts else dict(item)  # announced before any part is
         return self._event("response.output_item.added", {"output_index": index, "item": added})
 
     def _item_done(self, item: dict[str, Any]) -> bytes:
@@ -53,24 +56,27 @@ class ResponsesStreamEncoder:
         index = self._response["output"].index(item)
         return self._event("response.output_item.done", {"output_index": index, "item": item})
 
+    def _close_part(self, item: dict[str, Any], index: str, done: tuple[str, str], extra: dict[str, Any]) -> bytes:
+        """The text-done and part-done events of an item's one part (its `index` field 0), then the item's done."""
+        part = item[_PARTS[item["type"]]][0]
+        where = {"item_id": item["id"], "output_index": self._response["output"].index(item), index: 0}
+        out = self._event(done[0], {**where, "text": part["text"], **extra})
+        out += self._event(done[1], {**where, "part": part})
+        return out + self._item_done(item)
+
     def _close_message(self) -> bytes:
-        item = self._message
+        item, self._message = self._message, None
         if item is None:
             return b""
-        self._message = None
-        part = item["content"][0]
-        where = {"item_id": item["id"], "output_index": self._response["output"].index(item), "content_index": 0}
-        out = self._event("response.output_text.done", {**where, "text": part["text"], "logprobs": []})
-        out += self._event("response.content_part.done", {**where, "part": part})
-        return out + self._item_done(item)
+        done = ("response.output_text.done", "response.content_part.done")
+        return self._close_part(item, "content_index", done, {"logprobs": []})
 
     def _reasoning(self, text: str) -> bytes:
         out = b""
         if self._thought is None:
             out += self._close_message()
             self._thought = reasoning_item(new_id("rs"), "", "in_progress")
-            out += self._add(dict(self._thought, summary=[]))
-            self._response["output"][-1] = self._thought
+            out += self._add(self._thought)
             part = {"type": "summary_text", "text": ""}
             where = {"item_id": self._thought["id"], "output_index": len(self._response["output"]) - 1}
             out += self._event("response.reasoning_summary_part.added", {**where, "summary_index": 0, "part": part})
@@ -79,15 +85,11 @@ class ResponsesStreamEncoder:
         return out + self._event("response.reasoning_summary_text.delta", {**where, "summary_index": 0, "delta": text})
 
     def _close_reasoning(self) -> bytes:
-        item = self._thought
+        item, self._thought = self._thought, None
         if item is None:
             return b""
-        self._thought = None
-        part = item["summary"][0]
-        where = {"item_id": item["id"], "output_index": self._response["output"].index(item), "summary_index": 0}
-        out = self._event("response.reasoning_summary_text.done", {**where, "text": part["text"]})
-        out += self._event("response.reasoning_summary_part.done", {**where, "part": part})
-        return out + self._item_done(item)
+        done = ("response.reasoning_summary_text.done", "response.reasoning_summary_part.done")
+        return self._close_part(item, "summary_index", done, {})
 
     def _text(self, text: str) -> bytes:
         out = self._close_reasoning()
