@@ -114,12 +114,12 @@ async def measured(
         if prompt is not None:
             prompt.cancel()
         return upstream if upstream is not None else counted(counter, body, out)
-    local = counted(counter, body, out)
     server_prompt, server_output = await asyncio.gather(prompt or counts.prompt(body), counts.text(out.text()))
     if server_output is None:
-        return local
+        return counted(counter, body, out)
     reasoning = await counts.text("".join(out.reasoning)) if out.reasoning else 0
     if server_prompt is None:  # a server with no template endpoint: the prompt stays an estimate
+        local = prompt_usage(counter, body)
         return Usage(local.input_tokens, server_output, reasoning_tokens=reasoning or 0, source=local.source)
     return Usage(server_prompt, server_output, reasoning_tokens=reasoning or 0, source="upstream_tokenize")
 
