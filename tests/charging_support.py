@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,15 @@ async def _verify(home: Path) -> list[Problem]:
         return found.problems
     finally:
         await store.close()
+
+
+def charges(home: Path) -> dict[str, int]:
+    """Each request's charge in the gateway's ledger, in accounting units, by request id."""
+    db = sqlite3.connect(home / "tokenops.db")
+    try:
+        return dict(db.execute("SELECT request_id, -amount_units FROM ledger_entries WHERE kind = 'charge'"))
+    finally:
+        db.close()
 
 
 def verify(home: Path) -> list[Problem]:

@@ -7,24 +7,15 @@ unit, to what the ledger debited.
 
 from __future__ import annotations
 
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
 import openai
 
-from tests.charging_support import balances, verify
+from tests.charging_support import balances, charges, verify
 from tests.conftest import demo_catalog, start_gateway
 
 KEY = "sk-demo-consumer"  # ringback-app, retail
-
-
-def _charges(home: Path) -> dict[str, int]:
-    db = sqlite3.connect(home / "tokenops.db")
-    try:
-        return dict(db.execute("SELECT request_id, -amount_units FROM ledger_entries WHERE kind = 'charge'"))
-    finally:
-        db.close()
 
 
 def test_the_cost_a_client_is_told_is_what_the_ledger_charged(tmp_path: Path) -> None:
@@ -64,7 +55,7 @@ def test_the_cost_a_client_is_told_is_what_the_ledger_charged(tmp_path: Path) ->
             assert err.status_code == 400 and "'usage'" in str(err)
     finally:
         gw.server.stop()
-    charged = _charges(gw.home)
+    charged = charges(gw.home)
     for request_id, cost in told.items():
         assert charged[request_id] == int(cost * 1_000_000)
     assert sorted(charged.values()) == sorted([int(c * 1_000_000) for c in told.values()] + [int(streamed * 1_000_000)])

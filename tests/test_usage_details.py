@@ -8,7 +8,6 @@ own rate here, so a token charged in the wrong class shows in the amount.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import httpx2 as httpx
 import openai
 import pytest
 
-from tests.charging_support import verify
+from tests.charging_support import charges, verify
 from tests.conftest import Gateway, ServerThread, start_gateway
 from tokenops.simulator.engine import SimConfig
 from tokenops.simulator.server import SimServer
@@ -77,14 +76,6 @@ def expected_units(r: dict[str, Any]) -> int:
         "output": r["output_tokens"] - r["reasoning_tokens"], "reasoning": r["reasoning_tokens"],
     }  # fmt: skip
     return sum(n * int(PRICE[name]) for name, n in classes.items())
-
-
-def charges(home: Path) -> dict[str, int]:
-    db = sqlite3.connect(home / "tokenops.db")
-    try:
-        return dict(db.execute("SELECT request_id, -amount_units FROM ledger_entries WHERE kind = 'charge'"))
-    finally:
-        db.close()
 
 
 MESSAGES = [{"role": "user", "content": "Why did cell 7 drop its calls at 03:00?"}]
