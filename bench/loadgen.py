@@ -31,7 +31,9 @@ class PhaseResult:
     wall_s: float = 0.0
 
 
-def build_request(host: str, port: int, path: str, body: bytes, token: str | None) -> bytes:
+def build_request(
+    host: str, port: int, path: str, body: bytes, token: str | None, headers: tuple[tuple[str, str], ...] = ()
+) -> bytes:
     lines = [
         f"POST {path} HTTP/1.1",
         f"host: {host}:{port}",
@@ -40,6 +42,7 @@ def build_request(host: str, port: int, path: str, body: bytes, token: str | Non
     ]
     if token:
         lines.append(f"authorization: Bearer {token}")
+    lines += [f"{name}: {value}" for name, value in headers]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 

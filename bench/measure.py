@@ -42,7 +42,7 @@ async def _watch_rss(pids: list[int], peak: list[int]) -> None:
 
 async def run_cell(target: Target, spec: CellSpec, client_pids: list[int], round_no: int) -> dict[str, Any]:
     stream = spec.mode == "stream"
-    request = build_request("127.0.0.1", target.port, PATH, chat_body(stream), target.token)
+    request = build_request("127.0.0.1", target.port, PATH, chat_body(stream), target.token, target.headers)
     gen = LoadGenerator("127.0.0.1", target.port, request, stream, spec.concurrency)
     try:
         await gen.phase(spec.warmup_s)
@@ -87,7 +87,7 @@ async def run_cell(target: Target, spec: CellSpec, client_pids: list[int], round
 
 
 def _single(target: Target, body: bytes) -> LoadGenerator:
-    request = build_request("127.0.0.1", target.port, PATH, body, target.size_token or target.token)
+    request = build_request("127.0.0.1", target.port, PATH, body, target.size_token or target.token, target.headers)
     return LoadGenerator("127.0.0.1", target.port, request, False, 1)
 
 

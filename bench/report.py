@@ -49,19 +49,21 @@ def summarise(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows.values(), key=lambda r: (r["mode"], r["concurrency"], _ORDER.get(r["target"], 9)))
 
 
-_ORDER = {"direct": 0, "tokenops": 1, "litellm": 2}
+_ORDER = {"direct": 0, "floor": 1, "tokenops": 2, "portkey": 3, "litellm": 4}
+PEERS = ("floor", "portkey", "litellm")
 
 
-def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """tokenops vs LiteLLM per mode and concurrency: how many times better tokenops is."""
+def ratios(rows: list[dict[str, Any]], peer: str = "litellm") -> list[dict[str, Any]]:
+    """tokenops vs `peer` per mode and concurrency: how many times better tokenops is (below 1: worse)."""
     index = {(r["target"], r["mode"], r["concurrency"]): r for r in rows}
     out = []
     for (target, mode, conc), ours in index.items():
-        theirs = index.get(("litellm", mode, conc))
+        theirs = index.get((peer, mode, conc))
         if target != "tokenops" or theirs is None:
             continue
         out.append(
             {
+                "peer": peer,
                 "mode": mode,
                 "concurrency": conc,
                 "throughput_x": _div(ours["rps"], theirs["rps"]),
@@ -134,11 +136,28 @@ def ratio_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def floor_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Each gateway's CPU per request as a multiple of the Python floor's, per mode and concurrency."""
+    index = {(r["target"], r["mode"], r["concurrency"]): r for r in rows}
+    names = [n for n in ("tokenops", "portkey", "litellm") if any(k[0] == n for k in index)]
+    lines = ["| mode | conc | floor CPU ms/req | " + " | ".join(f"{n} ÷ floor" for n in names) + " |"]
+    lines.append("|" + "---|" * (3 + len(names)))
+    for (target, mode, conc), floor in sorted(index.items(), key=lambda kv: (kv[0][1], kv[0][2])):
+        if target != "floor":
+            continue
+        cells = [mode, str(conc), _f(floor["gateway_cpu_ms_per_req"], 3)]
+        for name in names:
+            row = index.get((name, mode, conc))
+            cells.append(_f(_div(row["gateway_cpu_ms_per_req"], floor["gateway_cpu_ms_per_req"]), 1) if row else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def size_table(rows: list[dict[str, Any]]) -> list[str]:
     by_tokens: dict[int, dict[str, dict[str, Any]]] = {}
     for r in rows:
         by_tokens.setdefault(r["tokens"], {})[r["target"]] = r
-    names = [n for n in ("direct", "tokenops", "litellm") if any(n in v for v in by_tokens.values())]
+    names = [n for n in _ORDER if any(n in v for v in by_tokens.values())]
     head = "| prompt tokens | body KB | " + " | ".join(f"{n} median ms" for n in names)
     head += " | " + " | ".join(f"{n} added ms" for n in names if n != "direct") + " |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]

@@ -1,4 +1,6 @@
-"""`make bench`: direct vs tokenops vs LiteLLM on one fast fake upstream, in one run; results to bench/results/.
+"""`make bench`: direct, the Python floor, tokenops, Portkey and LiteLLM on one fake upstream, in one run.
+
+Results to bench/results/.
 
 The load generator (this process) and the fake upstream share core 0; the gateway under
 test runs alone on core 1. Cells (target x mode x concurrency) are interleaved round by
@@ -25,11 +27,22 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import portkey_setup
 import report
 import uvloop
 from litellm_setup import LITELLM_VERSION, SetupFailed, ensure_litellm, litellm_config
 from measure import CellSpec, machine_facts, run_cell, run_sizes
-from targets import BENCH, LITELLM_KEY, REPO, Target, start_fake_upstream, start_litellm, start_tokenops
+from targets import (
+    BENCH,
+    LITELLM_KEY,
+    REPO,
+    Target,
+    start_fake_upstream,
+    start_floor,
+    start_litellm,
+    start_portkey,
+    start_tokenops,
+)
 
 CLIENT_CORE = 0
 GATEWAY_CORE = 1
@@ -72,7 +85,7 @@ async def _measure_all(plan: Plan, targets: list[Target], gateways: list[Target]
         for mode in plan.modes:
             for conc in plan.concurrency:
                 for target in targets:
-                    if target.name == "litellm" and round_no >= plan.litellm_rounds:
+                    if (target.name == "litellm" and round_no >= plan.litellm_rounds) or mode not in target.modes:
                         continue
                     _select(target, gateways)
                     spec = CellSpec(mode, conc, plan.warmup_s, plan.seconds)
@@ -90,7 +103,7 @@ async def _measure_all(plan: Plan, targets: list[Target], gateways: list[Target]
     return cells
 
 
-def _versions(litellm_ok: bool) -> dict[str, str]:
+def _versions(litellm_ok: bool, portkey_ok: bool) -> dict[str, str]:
     out = {"python": platform.python_version(), "kernel": platform.release()}
     for name in ("tokenops", "uvicorn", "uvloop", "httptools", "aiohttp", "orjson"):
         try:
@@ -103,6 +116,8 @@ def _versions(litellm_ok: bool) -> dict[str, str]:
     out["tokenops_commit"] = head.stdout.strip() + (" (src/ has uncommitted changes)" if dirty.stdout.strip() else "")
     if litellm_ok:
         out["litellm"] = LITELLM_VERSION
+    if portkey_ok:
+        out["portkey"] = portkey_setup.PORTKEY_VERSION
     return out
 
 
@@ -173,9 +188,20 @@ def _markdown(doc: dict[str, Any]) -> str:
         *report.load_table(doc["summary"], "stream"),
         "",
     ]
-    if doc["ratios"]:
-        lines += ["## tokenops vs LiteLLM (x = how many times better tokenops is)", ""]
-        lines += [*report.ratio_table(doc["ratios"]), ""]
+    lines += [
+        "## Against the Python floor (gateway CPU per request ÷ the floor's, same run)",
+        "",
+        "The floor (bench/floor_proxy.py) parses the body, checks the key, forwards on a pooled aiohttp "
+        "session, reads the usage and relays the answer: what any gateway must do, with no features.",
+        "",
+        *report.floor_table(doc["summary"]),
+        "",
+    ]
+    for peer, title in (("portkey", "Portkey's gateway"), ("litellm", "LiteLLM")):
+        rows = [r for r in doc["ratios"] if r["peer"] == peer]
+        if rows:
+            lines += [f"## tokenops vs {title} (x = how many times better tokenops is; below 1: worse)", ""]
+            lines += [*report.ratio_table(rows), ""]
     if doc["sizes"]:
         lines += [
             "## Size: one non-streaming request at a time, growing prompts",
@@ -194,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one short round (~1-2 minutes)")
     parser.add_argument("--no-litellm", action="store_true", help="skip LiteLLM (no install, no cells)")
+    parser.add_argument("--no-portkey", action="store_true", help="skip Portkey's gateway (no install, no cells)")
     parser.add_argument("--no-sizes", action="store_true", help="skip the size benchmark")
     parser.add_argument("--rounds", type=int, help="override the number of rounds")
     parser.add_argument("--seconds", type=float, help="override the measured seconds per cell")
@@ -233,13 +260,34 @@ def main(argv: list[str] | None = None) -> int:
             litellm_note = f"LiteLLM {LITELLM_VERSION} could not be installed, so it was not measured: {exc}"
             print(litellm_note, file=sys.stderr)
 
+    portkey: tuple[Path, Path] | None = None
+    portkey_note = ""
+    if args.no_portkey:
+        portkey_note = "Portkey skipped (--no-portkey)."
+    else:
+        try:
+            portkey = portkey_setup.ensure_portkey(work)
+        except portkey_setup.SetupFailed as exc:
+            portkey_note = (
+                f"Portkey {portkey_setup.PORTKEY_VERSION} could not be installed, so it was not measured: {exc}"
+            )
+            print(portkey_note, file=sys.stderr)
+
     upstream_port = _free_port()
     fake = start_fake_upstream(upstream_port, work, client_core)
     direct = Target("direct", upstream_port, None)
     gateways: list[Target] = []
     try:
-        print("starting tokenops ...", flush=True)
+        print("starting the floor and tokenops ...", flush=True)
+        gateways.append(start_floor(_free_port(), upstream_port, work, gateway_core))
         gateways.append(start_tokenops(_free_port(), upstream_port, work, gateway_core))
+        if portkey is not None:
+            print("starting Portkey ...", flush=True)
+            try:
+                gateways.append(start_portkey(*portkey, _free_port(), upstream_port, work, gateway_core))
+            except RuntimeError as exc:
+                portkey_note = f"Portkey did not start, so it was not measured: {exc}"
+                print(portkey_note, file=sys.stderr)
         if litellm_cmd is not None:
             print("starting LiteLLM ...", flush=True)
             try:
@@ -270,14 +318,15 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "duration_s": time.monotonic() - t0,
         "machine": machine_facts(),
-        "versions": _versions(litellm_cmd is not None and any(g.name == "litellm" for g in gateways)),
+        "versions": _versions(*(any(g.name == n for g in gateways) for n in ("litellm", "portkey"))),
         "plan": _plan_dict(plan),
         "summary": summary,
-        "ratios": report.ratios(summary),
+        "ratios": [r for peer in report.PEERS for r in report.ratios(summary, peer)],
         "sizes": sizes,
         "cells": cells,
     }
-    doc["notes"] = _notes(summary, litellm_note)
+    peer_notes = [portkey_note, litellm_note, *(g.note for g in gateways)]
+    doc["notes"] = _notes(summary, " ".join(n for n in peer_notes if n))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{stem}.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))

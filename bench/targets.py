@@ -1,4 +1,4 @@
-"""The processes under test: the fake upstream, tokenops and LiteLLM, each pinned to a core.
+"""The processes under test: the fake upstream, the Python floor, tokenops, Portkey and LiteLLM, each pinned.
 
 A target is what the load generator talks to: direct (the fake upstream itself) or a
 gateway in front of it. Gateways not being measured are paused (SIGSTOP), so an idle
@@ -24,6 +24,7 @@ REPO = BENCH.parent
 TOKENOPS_KEY = "sk-bench-tokenops"
 TOKENOPS_SIZE_KEY = "sk-bench-size"  # its own tenant: per-key detector state of the load cells does not carry over
 LITELLM_KEY = "sk-bench-litellm"
+FLOOR_KEY = "sk-bench-floor"
 MODEL = "bench-model"
 
 
@@ -40,6 +41,9 @@ class Target:
     port: int
     token: str | None
     size_token: str | None = None  # key for the size benchmark (default: token)
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request (Portkey routes by its headers)
+    modes: tuple[str, ...] = ("chat", "stream")  # what it can serve (a mode it fails at is left out, with a note)
+    note: str = ""
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _pids: list[int] = field(default_factory=list)
@@ -205,3 +209,46 @@ def start_litellm(command: Path, config_text: str, port: int, work: Path, core: 
     target.port, target.token = port, LITELLM_KEY
     _wait_ready(target, "/health/liveliness", 120)
     return target
+
+
+def start_floor(port: int, upstream_port: int, work: Path, core: int | None) -> Target:
+    """The Python floor (bench/floor_proxy.py): a pass-through proxy with no features."""
+    argv = [sys.executable, str(BENCH / "floor_proxy.py"), "--port", str(port),
+            "--upstream", f"http://127.0.0.1:{upstream_port}", "--key", FLOOR_KEY]  # fmt: skip
+    target = _spawn("floor", argv, work / "floor.log", core, {}, REPO)
+    target.port, target.token = port, FLOOR_KEY
+    _wait_ready(target, "/healthz", 30)
+    return target
+
+
+def start_portkey(node: Path, script: Path, port: int, upstream_port: int, work: Path, core: int | None) -> Target:
+    """Portkey's open-source gateway under Node, routing every request to the fake upstream by its headers."""
+    argv = [str(node), str(script), f"--port={port}"]
+    target = _spawn("portkey", argv, work / "portkey.log", core, {"NODE_ENV": "production"}, script.parent)
+    target.port, target.token = port, "sk-fake-upstream"  # Portkey passes the key on to the upstream
+    target.headers = (
+        ("x-portkey-provider", "openai"),
+        ("x-portkey-custom-host", f"http://127.0.0.1:{upstream_port}/v1"),
+    )
+    _wait_ready(target, "/", 60)
+    failed = _stream_fails(target)
+    if failed:
+        target.modes = ("chat",)
+        target.note = f"Portkey's gateway answered a stream with {failed}, so its stream cells were left out."
+    return target
+
+
+def _stream_fails(target: Target) -> str:
+    """Why one streamed chat completion through `target` fails ('' when it streams to [DONE])."""
+    body = b'{"model":"fake-model","stream":true,"stream_options":{"include_usage":true},'
+    body += b'"messages":[{"role":"user","content":"hi"}]}'
+    headers = {"content-type": "application/json", "authorization": f"Bearer {target.token}", **dict(target.headers)}
+    request = urllib.request.Request(f"http://127.0.0.1:{target.port}/v1/chat/completions", body, headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            text = answer.read()
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code} ({exc.read()[:80]!r})"
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        return repr(exc)
+    return "" if text.rstrip().endswith(b"[DONE]") else f"a body that does not end in [DONE] ({text[-80:]!r})"
