@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import sys
 from pathlib import Path
 
 import uvicorn
@@ -30,10 +32,13 @@ def build_gateway(
     return Gateway(state)
 
 
-def _run(app: object, host: str, port: int, grace_s: float, trusted_proxies: str = "") -> None:
+def _run(
+    app: object, host: str, port: int, grace_s: float, trusted_proxies: str = "", sock: socket.socket | None = None
+) -> None:
+    """Serve `app` on host:port, or on `sock` when a parent bound the port for several workers."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     raise_descriptor_limit()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=host,
         port=port,
@@ -52,12 +57,19 @@ def _run(app: object, host: str, port: int, grace_s: float, trusted_proxies: str
         timeout_keep_alive=15,  # idle connections (slow or vanished clients) are closed
         h11_max_incomplete_event_size=64 * 1024,  # header limit when running on h11
     )
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock] if sock is not None else None)
+    if not server.started:
+        sys.exit(3)  # as uvicorn.run: start-up failed (the port taken, the lifespan refused)
 
 
-def serve(spec: CatalogSpec | None, home: Path, host: str, port: int, backing: Backing | None = None) -> None:
+def serve(
+    spec: CatalogSpec | None, home: Path, host: str, port: int, backing: Backing | None = None,
+    sock: socket.socket | None = None,
+) -> None:  # fmt: skip
     settings = Settings.from_env()
     app = build_gateway(spec, home, settings, backing)
-    _run(app, host, port, settings.shutdown_grace_s, settings.trusted_proxies)
+    _run(app, host, port, settings.shutdown_grace_s, settings.trusted_proxies, sock)
 
 
 def simulate(config: SimConfig, host: str, port: int) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 from rich.table import Table
 
-from tokenops import __version__, migrations
+from tokenops import __version__, migrations, workers
 from tokenops.catalog import load_catalog
 from tokenops.catalog.model import EXACT_TOKENIZERS, TOKENIZE_STYLES
 from tokenops.cli import accounts as accounts_cli
@@ -30,6 +30,8 @@ from tokenops.cli import sla as sla_cli
 from tokenops.cli import tenants as tenants_cli
 from tokenops.cli.common import console, read_store
 from tokenops.errors import ConfigError
+from tokenops.gateway.state import Settings
+from tokenops.keys import load_secret
 from tokenops.server import serve, simulate
 from tokenops.simulator.engine import SimConfig
 from tokenops.store.backing import Backing
@@ -42,13 +44,35 @@ def _home(args: argparse.Namespace) -> Path:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     config = args.config or os.environ.get("TOKENOPS_CONFIG")
-    spec = load_catalog(config) if config else None
     port = args.port or int(os.environ.get("TOKENOPS_PORT", "8080"))
     backing = Backing.from_env(args.database_url, args.redis_url)
-    print(f"tokenops {__version__} serving on http://{args.host}:{port} ({backing.describe(_home(args))})", flush=True)
-    migrations.upgrade(backing, _home(args))
-    serve(spec, _home(args), args.host, port, backing)
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, not {args.workers}")
+    if args.workers > 1:
+        return _serve_workers(args, config, port, backing)
+    spec = load_catalog(config) if config else None
+    sock = workers.inherited_socket()
+    if sock is None:  # a worker's parent has already upgraded the store
+        print(f"tokenops {__version__} serving on http://{args.host}:{port} ({backing.describe(_home(args))})",
+              flush=True)  # fmt: skip
+        migrations.upgrade(backing, _home(args))
+    serve(spec, _home(args), args.host, port, backing, sock)
     return 0
+
+
+def _serve_workers(args: argparse.Namespace, config: str | None, port: int, backing: Backing) -> int:
+    workers.check_scaled_out(args.workers, backing.database_url, backing.redis_url)
+    if config:
+        load_catalog(config)  # a broken catalog is reported once, here, not by every worker
+    home = _home(args)
+    migrations.upgrade(backing, home)
+    load_secret(home)  # made once, before the workers start: they must all hash keys alike
+    sock = workers.listening_socket(args.host, port)
+    print(f"tokenops {__version__} serving on http://{args.host}:{port} with {args.workers} workers "
+          f"({backing.describe(home)})", flush=True)  # fmt: skip
+    env = {"TOKENOPS_DATABASE_URL": backing.database_url or "", "TOKENOPS_REDIS_URL": backing.redis_url or ""}
+    argv = workers.worker_command(config, args.host, port, str(home))
+    return workers.Supervisor(argv, sock, args.workers, Settings.from_env().shutdown_grace_s, env).run()
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -145,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")
     serve.add_argument("--database-url", help="postgresql://… to scale out (default: $TOKENOPS_DATABASE_URL)")
     serve.add_argument("--redis-url", help="redis://… for shared limits (default: $TOKENOPS_REDIS_URL)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="gateway processes on this port, e.g. one per core (more than one needs the scaled-out "
+                            "stores: --database-url and --redis-url; default %(default)s)")  # fmt: skip
     serve.set_defaults(func=cmd_serve)
 
     sim = sub.add_parser("simulate", help="run the simulated upstream (OpenAI wire format)")
