@@ -12,8 +12,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
-
 from tokenops.catalog import Catalog, CatalogSpec
 from tokenops.charging.catalog import parse_charging
 from tokenops.charging.ledgers import ledger_for
@@ -27,6 +25,7 @@ from tokenops.gateway.settle import UsageSink
 from tokenops.health import Health
 from tokenops.keys import KeyHasher
 from tokenops.providers import Provider, build_provider
+from tokenops.providers.client import Upstream
 from tokenops.providers.tokenize import Detections
 from tokenops.routing import ComplexityRouter
 from tokenops.security import Guard
@@ -86,7 +85,7 @@ class AppState:
     providers: dict[str, Provider] = field(default_factory=dict)
     tokenize_endpoints: Detections = field(default_factory=dict)  # what each upstream server offers, kept on reload
     sink: UsageSink = field(init=False)
-    session: aiohttp.ClientSession | None = None
+    upstream: Upstream | None = None  # keep-alive connections to the upstreams, shared by every provider
     ready: bool = False
     draining: bool = False
     in_flight: int = 0
@@ -118,8 +117,7 @@ class AppState:
             await archive.open()
         self.compaction = CompactionStep(archive)
         await self.charging.start(parse_charging(self.spec) if self.spec is not None else None)
-        connector = aiohttp.TCPConnector(limit=self.settings.upstream_connections, limit_per_host=0, ttl_dns_cache=300)
-        self.session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
+        self.upstream = Upstream(self.settings.upstream_connections)
         self.sink.observers.append(self.guard.settled)
         await self.guard.start(self.spec.raw if self.spec else None, self.hasher, self.reload)
         if self.feed is not None:
@@ -133,12 +131,12 @@ class AppState:
 
     async def reload(self) -> None:
         """Take a fresh catalog snapshot from the store and rebuild the providers."""
-        assert self.session is not None
+        assert self.upstream is not None
         catalog = await self.store.load_catalog()
         providers = {}
         for dep in catalog.deployments.values():
             model = catalog.models[dep.model]
-            providers[dep.id] = build_provider(dep, model, self.session, self.tokenize_endpoints)
+            providers[dep.id] = build_provider(dep, model, self.upstream, self.tokenize_endpoints)
         if self.scorer is None and any(a.router == "complexity" for a in catalog.aliases.values()):
             self.scorer = await asyncio.to_thread(ComplexityRouter.load_default)
         for family in sorted({m.tokenizer for m in catalog.models.values()}):
@@ -225,6 +223,6 @@ class AppState:
             await self.feed.stop()
         for provider in self.providers.values():
             await provider.close()
-        if self.session is not None:
-            await self.session.close()
+        if self.upstream is not None:
+            await self.upstream.close()
         await self.store.close()

@@ -12,7 +12,6 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 
 from tokenops.catalog import Deployment, Model
@@ -22,10 +21,10 @@ from tokenops.errors import (
     ServiceUnavailable,
     TokenopsError,
     UpstreamError,
-    UpstreamTimeout,
 )
 from tokenops.providers import http
 from tokenops.providers.base import ChatResult, EmbedResult, Usage, map_upstream_error
+from tokenops.providers.client import Response, Upstream
 from tokenops.providers.tokenize import UpstreamTokenize
 from tokenops.translate.anthropic_stream import AnthropicStreamDecoder
 from tokenops.translate.chat_anthropic import to_anthropic, to_completion
@@ -52,7 +51,7 @@ def map_anthropic_error(status: int, body: bytes) -> TokenopsError:
 
 
 class _AnthropicStream:
-    def __init__(self, response: aiohttp.ClientResponse, model: str) -> None:
+    def __init__(self, response: Response, model: str) -> None:
         self._response = response
         self._decoder = AnthropicStreamDecoder(model)
         self.usage: Usage | None = None
@@ -64,27 +63,22 @@ class _AnthropicStream:
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         decoder = self._decoder
-        try:
-            async for line in self._response.content:
-                if not line.startswith(b"data:"):
-                    continue
-                try:
-                    data = orjson.loads(line[5:])
-                except orjson.JSONDecodeError:
-                    continue
-                if not isinstance(data, dict):
-                    continue
-                for payload in decoder.feed(str(data.get("type", "")), data):
-                    self.chunks.append(payload)
-                    yield payload
-                self.usage = decoder.usage
-                if decoder.done:
-                    return
-            raise UpstreamError("upstream stream ended without message_stop: connection closed mid-stream")
-        except TimeoutError:
-            raise UpstreamTimeout("upstream stopped sending") from None
-        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
-            raise UpstreamError(f"upstream stream broke: {exc.__class__.__name__}") from None
+        async for line in self._response.lines():
+            if not line.startswith(b"data:"):
+                continue
+            try:
+                data = orjson.loads(line[5:])
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(data, dict):
+                continue
+            for payload in decoder.feed(str(data.get("type", "")), data):
+                self.chunks.append(payload)
+                yield payload
+            self.usage = decoder.usage
+            if decoder.done:
+                return
+        raise UpstreamError("upstream stream ended without message_stop: connection closed mid-stream")
 
     async def aclose(self) -> None:
         self._response.close()
@@ -93,9 +87,7 @@ class _AnthropicStream:
 class AnthropicProvider:
     counts: UpstreamTokenize | None = None  # Anthropic reports usage on every response and stream
 
-    def __init__(self, session: aiohttp.ClientSession, deployment: Deployment, model: Model) -> None:
-        self._session = session
-        self._url = (deployment.base_url or "").rstrip("/") + "/messages"
+    def __init__(self, upstream: Upstream, deployment: Deployment, model: Model) -> None:
         self._model = deployment.upstream_model
         self._max_tokens = model.max_output_tokens
         headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
@@ -103,12 +95,12 @@ class AnthropicProvider:
             secret = os.environ.get(deployment.api_key_env)
             if secret:
                 headers["x-api-key"] = secret
-        self._headers = headers
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=deployment.timeout_s)
+        self._messages = upstream.endpoint((deployment.base_url or "").rstrip("/") + "/messages", headers)
+        self._timeout = deployment.timeout_s
 
-    async def _post(self, body: dict[str, Any]) -> aiohttp.ClientResponse:
+    async def _post(self, body: dict[str, Any]) -> Response:
         payload = orjson.dumps(to_anthropic(body, self._max_tokens))
-        return await http.post(self._session, self._url, payload, self._headers, self._timeout, map_anthropic_error)
+        return await http.post(self._messages, payload, self._timeout, map_anthropic_error)
 
     async def chat(self, body: dict[str, Any]) -> ChatResult:
         data = await http.read_json(await self._post(dict(body, stream=False)))

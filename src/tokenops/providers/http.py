@@ -1,54 +1,33 @@
-"""The one way providers talk HTTP to an upstream: post, map transport and status errors, read JSON."""
+"""The one way providers talk HTTP to an upstream: post, map an error status, read JSON."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import orjson
 
 from tokenops.errors import TokenopsError, UpstreamError, UpstreamTimeout
+from tokenops.providers.client import Endpoint, Response
 
 ErrorMapper = Callable[[int, bytes], TokenopsError]
 
 
-async def post(
-    session: aiohttp.ClientSession,
-    url: str,
-    payload: bytes,
-    headers: dict[str, str],
-    timeout: aiohttp.ClientTimeout,
-    map_error: ErrorMapper,
-) -> aiohttp.ClientResponse:
+async def post(endpoint: Endpoint, payload: bytes, read_timeout: float | None, map_error: ErrorMapper) -> Response:
     """The upstream's response once its status is known; an error status is raised as ours."""
-    try:
-        response = await session.post(url, data=payload, headers=headers, timeout=timeout)
-    except TimeoutError:
-        raise UpstreamTimeout("upstream did not answer in time") from None
-    except aiohttp.ClientError as exc:
-        raise UpstreamError(f"cannot reach upstream: {exc.__class__.__name__}") from None
+    response = await endpoint.post(payload, read_timeout)
     if response.status >= 400:
         try:
             body = await response.read()
-        except (aiohttp.ClientError, TimeoutError):
+        except (UpstreamError, UpstreamTimeout):
             body = b""
-        finally:
-            response.release()
         raise map_error(response.status, body)
     return response
 
 
-async def read_json(response: aiohttp.ClientResponse) -> dict[str, Any]:
+async def read_json(response: Response) -> dict[str, Any]:
     """The whole body of a successful response as a JSON object."""
-    try:
-        raw = await response.read()
-    except TimeoutError:
-        raise UpstreamTimeout("upstream did not answer in time") from None
-    except aiohttp.ClientError as exc:
-        raise UpstreamError(f"upstream answer broke: {exc.__class__.__name__}") from None
-    finally:
-        response.release()
+    raw = await response.read()
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:

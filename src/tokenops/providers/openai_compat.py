@@ -7,11 +7,10 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 
 from tokenops.catalog import Deployment
-from tokenops.errors import UpstreamError, UpstreamTimeout
+from tokenops.errors import UpstreamError
 from tokenops.providers import http
 from tokenops.providers.base import (
     ChatResult,
@@ -20,6 +19,7 @@ from tokenops.providers.base import (
     map_upstream_error,
     usage_of_chunk,
 )
+from tokenops.providers.client import Endpoint, Response, Upstream
 from tokenops.providers.tokenize import Detections, UpstreamTokenize
 
 
@@ -30,7 +30,7 @@ class _SSEStream:
     relay can send them to the client in one write instead of one write an event.
     """
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: Response) -> None:
         self._response = response
         self.usage: Usage | None = None
         self.chunks: list[bytes] = []
@@ -41,36 +41,31 @@ class _SSEStream:
         return bool(self._pending)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        content = self._response.content
+        response = self._response
         rest = b""
         pending = self._pending
-        try:
-            while True:
-                data = await content.readany()
-                if not data:
-                    raise UpstreamError("upstream stream ended without [DONE]: connection closed mid-stream")
-                lines = (rest + data).split(b"\n")
-                rest = lines.pop()
-                pending.extend(line[5:].strip() for line in lines if line.startswith(b"data:"))
-                while pending:
-                    payload = pending.pop(0)
-                    if payload == b"[DONE]":
-                        pending.clear()
-                        return
-                    if payload.startswith(b'{"error"'):
-                        err = orjson.loads(payload).get("error") or {}
-                        raise UpstreamError(f"upstream error mid-stream: {err.get('message', 'unknown')}")
-                    usage, usage_only = usage_of_chunk(payload)
-                    if usage is not None:
-                        self.usage = usage
-                        if usage_only:
-                            continue
-                    self.chunks.append(payload)
-                    yield payload
-        except TimeoutError:
-            raise UpstreamTimeout("upstream stopped sending") from None
-        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
-            raise UpstreamError(f"upstream stream broke: {exc.__class__.__name__}") from None
+        while True:
+            data = await response.readany()
+            if not data:
+                raise UpstreamError("upstream stream ended without [DONE]: connection closed mid-stream")
+            lines = (rest + data).split(b"\n")
+            rest = lines.pop()
+            pending.extend(line[5:].strip() for line in lines if line.startswith(b"data:"))
+            while pending:
+                payload = pending.pop(0)
+                if payload == b"[DONE]":
+                    pending.clear()
+                    return
+                if payload.startswith(b'{"error"'):
+                    err = orjson.loads(payload).get("error") or {}
+                    raise UpstreamError(f"upstream error mid-stream: {err.get('message', 'unknown')}")
+                usage, usage_only = usage_of_chunk(payload)
+                if usage is not None:
+                    self.usage = usage
+                    if usage_only:
+                        continue
+                self.chunks.append(payload)
+                yield payload
 
     async def aclose(self) -> None:
         self._response.close()
@@ -92,37 +87,35 @@ def _outbound(body: dict[str, Any]) -> dict[str, Any]:
 
 
 class OpenAICompatProvider:
-    def __init__(self, session: aiohttp.ClientSession, deployment: Deployment, detections: Detections) -> None:
-        self._session = session
+    def __init__(self, upstream: Upstream, deployment: Deployment, detections: Detections) -> None:
         base = (deployment.base_url or "").rstrip("/")
-        self._chat_url = base + "/chat/completions"
-        self._embed_url = base + "/embeddings"
         headers = {"content-type": "application/json"}
         if deployment.api_key_env:
             secret = os.environ.get(deployment.api_key_env)
             if secret:
                 headers["authorization"] = f"Bearer {secret}"
-        self._headers = headers
+        self._chat = upstream.endpoint(base + "/chat/completions", headers)
+        self._embed = upstream.endpoint(base + "/embeddings", headers)
         self.counts: UpstreamTokenize | None = UpstreamTokenize(
-            session, base, deployment.upstream_model, headers, deployment.tokenize, detections
+            upstream, base, deployment.upstream_model, headers, deployment.tokenize, detections
         )
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=deployment.timeout_s)
+        self._timeout = deployment.timeout_s
 
-    async def _post(self, url: str, body: dict[str, Any]) -> aiohttp.ClientResponse:
-        return await http.post(self._session, url, orjson.dumps(body), self._headers, self._timeout, map_upstream_error)
+    async def _post(self, endpoint: Endpoint, body: dict[str, Any]) -> Response:
+        return await http.post(endpoint, orjson.dumps(body), self._timeout, map_upstream_error)
 
-    async def _json(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await http.read_json(await self._post(url, body))
+    async def _json(self, endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
+        return await http.read_json(await self._post(endpoint, body))
 
     async def chat(self, body: dict[str, Any]) -> ChatResult:
-        data = await self._json(self._chat_url, _outbound(body))
+        data = await self._json(self._chat, _outbound(body))
         return ChatResult(data, Usage.from_openai(data.get("usage")))
 
     async def chat_stream(self, body: dict[str, Any]) -> _SSEStream:
-        return _SSEStream(await self._post(self._chat_url, _outbound(body)))
+        return _SSEStream(await self._post(self._chat, _outbound(body)))
 
     async def embed(self, body: dict[str, Any]) -> EmbedResult:
-        data = await self._json(self._embed_url, body)
+        data = await self._json(self._embed, body)
         return EmbedResult(data, Usage.from_openai(data.get("usage")))
 
     async def close(self) -> None:

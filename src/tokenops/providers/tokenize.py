@@ -12,14 +12,16 @@ an error: the caller falls back to counting itself.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 import orjson
 
 from tokenops.catalog.model import TOKENIZE_STYLES
+from tokenops.errors import UpstreamError, UpstreamTimeout
+from tokenops.providers.client import Endpoint, Upstream
 
 _PROBE_S = 2.0
 _COUNT_S = 5.0
@@ -48,10 +50,11 @@ class UpstreamTokenize:
     """One deployment's access to its server's tokenizer."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, base_url: str, model: str, headers: dict[str, str], choice: str,
+        self, upstream: Upstream, base_url: str, model: str, headers: dict[str, str], choice: str,
         detections: Detections,
     ) -> None:  # fmt: skip
-        self._session = session
+        self._upstream = upstream
+        self._endpoints: dict[str, Endpoint] = {}
         self._root = server_root(base_url)
         self._model = model
         self._headers = headers
@@ -61,15 +64,23 @@ class UpstreamTokenize:
 
     async def _post(self, path: str, body: dict[str, Any], timeout_s: float) -> Any:
         """The JSON answer, or None on any failure."""
+        endpoint = self._endpoints.get(path)
+        if endpoint is None:
+            endpoint = self._endpoints[path] = self._upstream.endpoint(self._root + path, self._headers)
         try:
-            async with self._session.post(
-                self._root + path, data=orjson.dumps(body), headers=self._headers,
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
-            ) as response:  # fmt: skip
-                if response.status != 200:
-                    return None
-                return orjson.loads(await response.read())
-        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError):
+            async with asyncio.timeout(timeout_s):
+                response = await endpoint.post(orjson.dumps(body), timeout_s)
+                try:
+                    raw = await response.read()
+                finally:
+                    response.close()
+        except (UpstreamError, UpstreamTimeout, TimeoutError):
+            return None
+        if response.status != 200:
+            return None
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
             return None
 
     async def _text_count(self, style: str, text: str, timeout_s: float) -> int | None:
