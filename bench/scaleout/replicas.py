@@ -1,4 +1,5 @@
-"""Replica scaling: 1, 2 and 4 tokenops replicas on PostgreSQL + Redis vs one replica on the embedded store.
+"""Replica scaling: 1, 2 and 4 tokenops replicas on PostgreSQL + Redis vs one replica on the embedded store,
+and `tokenops serve --workers 2` (one port, the kernel dealing the connections) on one core and on both.
 
 Every configuration serves the same catalog (a charged prepaid tenant, so reservation,
 rating and debit are on the measured path) in front of one fast fake upstream. The load
@@ -123,6 +124,30 @@ def start_replica(index: int, upstream_port: int, config: Path, work: Path, env:
     target = _spawn(f"postgres-{index}", argv, work / f"replica-{index}.log", GATEWAY_CORE, env, REPO)
     target.port, target.token = port, TOKENOPS_KEY
     _wait_ready(target, "/readyz", 60)
+    return target
+
+
+def start_workers(n: int, cores: set[int], upstream_port: int, config: Path, work: Path,
+                  env: dict[str, str | None]) -> Target:  # fmt: skip
+    """`tokenops serve --workers n` on the shared stores, its workers pinned to `cores`."""
+    port = _free_port()
+    home = work / f"workers-{n}-{len(cores)}"
+    home.mkdir(parents=True, exist_ok=True)
+    argv = [str(TOKENOPS), "serve", "--workers", str(n), "--config", str(config), "--port", str(port),
+            "--home", str(home)]  # fmt: skip
+    name = f"workers x{n}, {len(cores)} core{'s' if len(cores) > 1 else ''}"
+    target = _spawn(name, argv, work / f"workers-{n}-{len(cores)}.log", None, env, REPO)
+    assert target.process is not None
+    os.sched_setaffinity(target.process.pid, cores)  # the workers it starts inherit the cores
+    target.port, target.token = port, TOKENOPS_KEY
+    _wait_ready(target, "/readyz", 60)
+    deadline = time.monotonic() + 60
+    while len(procstat.descendants(target.process.pid)) < n + 1:  # the parent and each worker
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name}: the workers did not all start")
+        time.sleep(0.2)
+    time.sleep(2)  # the later workers load their catalog
+    target._pids = []
     return target
 
 
@@ -312,9 +337,13 @@ def _markdown(doc: dict[str, Any]) -> str:
         "",
         "**Two cores are shared by everything**: the load generator and the fake upstream are pinned to core 0, "
         "every tokenops replica (1, 2 or 4 of them, or the embedded one) to core 1, and PostgreSQL and Redis run "
-        "unpinned on both. The gateway's CPU budget is therefore one core in every configuration: these figures "
-        "show what the shared stores and splitting the load cost, not how far more machines would scale. Read the "
-        "ratios, not the absolutes; on real hardware, replicas x cores / gateway CPU per request bounds throughput.",
+        "unpinned on both. The gateway's CPU budget is therefore one core in every configuration but the last: "
+        "these figures show what the shared stores and splitting the load cost, not how far more machines would "
+        "scale. `workers x2, 2 cores` is one `tokenops serve --workers 2` whose workers may use both cores, which "
+        "they share with the load generator, the upstream and the stores: its throughput against `postgres x1` "
+        "(one worker) is the gain of a second core on this machine, a lower bound of what a host with free cores "
+        "gets. Read the ratios, not the absolutes; on real hardware, replicas x cores / gateway CPU per request "
+        "bounds throughput.",
         "",
         "Set-up: each configuration serves the catalog of `bench/targets.py` (one model, a charged prepaid tenant: "
         "every request is reserved against its balance, rated and debited, so credit control is on the measured "
@@ -435,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", help="comma-separated concurrencies (default 64,256)")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres", help="admin DSN")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--no-workers", action="store_true", help="leave out the `serve --workers 2` configurations")
     parser.add_argument("--out", default=str(BENCH / "results"), help="folder for the .md and .json results")
     parser.add_argument("--name", help="file name stem (default scaleout-replicas-YYYY-MM-DD[-quick])")
     args = parser.parse_args(argv)
@@ -485,14 +515,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"starting PostgreSQL replica {i + 1} ...", flush=True)
             pg_replicas.append(start_replica(i, upstream_port, config, work, env))
         gateways += pg_replicas
+        workers = []
+        if not args.no_workers:
+            for cores in ({GATEWAY_CORE}, {CLIENT_CORE, GATEWAY_CORE}):
+                print(f"starting tokenops serve --workers 2 on {len(cores)} core(s) ...", flush=True)
+                workers.append(start_workers(2, cores, upstream_port, config, work, env))
+        gateways += workers
         clusters = [Cluster("direct", [Target("direct", upstream_port, None)]), Cluster(EMBEDDED, [embedded])]
         clusters += [Cluster(f"postgres x{n}", pg_replicas[:n]) for n in plan.replicas]
+        clusters += [Cluster(w.name, [w]) for w in workers]
         assert fake.process is not None
         client_pids = [os.getpid(), fake.process.pid]
         print(f"measuring {', '.join(c.name for c in clusters)} ...", flush=True)
         cells = uvloop.run(measure_all(plan, clusters, gateways, client_pids))
         time.sleep(1.5)  # the last group commits land
-        for gw in pg_replicas:
+        for gw in pg_replicas + workers:
             gw.stop()
         print("ledger verify ...", flush=True)
         verify = asyncio.run(asyncio.wait_for(ledger_check(dsn, schema), 120))
