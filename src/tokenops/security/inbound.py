@@ -62,7 +62,8 @@ def body_deadline(receive: Receive, chunk_s: float = CHUNK_TIMEOUT_S, total_s: f
             return await receive()
         wait = min(chunk_s, deadline - time.monotonic())
         try:
-            message = await asyncio.wait_for(receive(), max(wait, 0.0))
+            async with asyncio.timeout(max(wait, 0.0)):  # a timer, not a task: the body is usually there already
+                message = await receive()
         except TimeoutError:
             raise RequestTimeout("the request body arrived too slowly") from None
         if message.get("type") != "http.request" or not message.get("more_body"):
