@@ -30,7 +30,7 @@ from tokenops.cli import sla as sla_cli
 from tokenops.cli import tenants as tenants_cli
 from tokenops.cli.common import console, read_store
 from tokenops.errors import ConfigError
-from tokenops.server import serve, simulate
+from tokenops.server import catalog_to_seed, serve, simulate
 from tokenops.simulator.engine import SimConfig
 from tokenops.store.backing import Backing
 from tokenops.tokenize import is_tokenizer_file
@@ -42,12 +42,12 @@ def _home(args: argparse.Namespace) -> Path:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     config = args.config or os.environ.get("TOKENOPS_CONFIG")
-    spec = load_catalog(config) if config else None
     port = args.port or int(os.environ.get("TOKENOPS_PORT", "8080"))
     backing = Backing.from_env(args.database_url, args.redis_url)
     print(f"tokenops {__version__} serving on http://{args.host}:{port} ({backing.describe(_home(args))})", flush=True)
     migrations.upgrade(backing, _home(args))
-    serve(spec, _home(args), args.host, port, backing)
+    serve(catalog_to_seed(Path(config), _home(args), backing) if config else None, _home(args), args.host, port,
+          backing)  # fmt: skip
     return 0
 
 

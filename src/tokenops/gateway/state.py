@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
+import gc
 import ipaddress
 import logging
 import os
@@ -15,6 +18,7 @@ from pathlib import Path
 import aiohttp
 
 from tokenops.catalog import Catalog, CatalogSpec
+from tokenops.catalog.load import SECTION_GROUPS, changed_groups
 from tokenops.charging.catalog import parse_charging
 from tokenops.charging.ledgers import ledger_for
 from tokenops.charging.pools import budget_pool, credit_leases
@@ -48,6 +52,14 @@ def trusted_proxies(value: str) -> str:
         except ValueError:
             raise ConfigError(f"TOKENOPS_TRUSTED_PROXIES: {item!r} is not an address or a network") from None
     return ",".join(items)
+
+
+def release_free_memory() -> None:
+    """Give the heap's free pages back to the system (glibc keeps them after a large parse otherwise)."""
+    name = ctypes.util.find_library("c")
+    if name:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(name).malloc_trim(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +115,9 @@ class AppState:
     async def start(self) -> None:
         await self.store.open()
         await self.clock.sync(self.store.clock_ms)
-        if self.spec is not None:
-            await self.store.seed(self.spec, self.hasher)
+        spec, groups = self.spec, await self._groups_to_seed()
+        if spec is not None and "catalog" in groups:
+            await self.store.seed(spec, self.hasher)
         ledger = ledger_for(self.store)
         spool = Spool(self.spool_dir) if self.spool_dir is not None else None
         if spool is not None:
@@ -117,11 +130,11 @@ class AppState:
         if archive is not None:
             await archive.open()
         self.compaction = CompactionStep(archive)
-        await self.charging.start(parse_charging(self.spec) if self.spec is not None else None)
+        await self.charging.start(parse_charging(spec) if spec is not None and "charging" in groups else None)
         connector = aiohttp.TCPConnector(limit=self.settings.upstream_connections, limit_per_host=0, ttl_dns_cache=300)
         self.session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
         self.sink.observers.append(self.guard.settled)
-        await self.guard.start(self.spec.raw if self.spec else None, self.hasher, self.reload)
+        await self.guard.start(spec.raw if spec is not None and "admin" in groups else None, self.hasher, self.reload)
         if self.feed is not None:
             await self.feed.start(self.guard.nudge.set)
         await self.reload()
@@ -129,7 +142,23 @@ class AppState:
         await self.charging.recover()  # after reload: rating needs the tenants' sectors
         self._upkeep = asyncio.create_task(self._charging_upkeep())
         self._interim = asyncio.create_task(self._interim_usage(self.settings.interim_usage_s))
+        if spec is not None and spec.fingerprint:
+            await self.store.mark_seeded(spec.fingerprint)
+        self.spec = spec = None  # the parsed file is not kept (tens of MB at operator scale): the store is the truth
+        gc.collect()
+        release_free_memory()
         self.ready = True
+
+    async def _groups_to_seed(self) -> set[str]:
+        """Which groups of the catalog's sections to seed: those changed since the store was last seeded from a
+        file (every group of a catalog not read from a file)."""
+        if self.spec is None:
+            return set()
+        if not self.spec.fingerprint:
+            return set(SECTION_GROUPS)
+        groups = changed_groups(self.spec.fingerprint, await self.store.seeded())
+        logging.getLogger("tokenops").info("seeding the catalog's changed sections: %s", sorted(groups) or "none")
+        return groups
 
     async def reload(self) -> None:
         """Take a fresh catalog snapshot from the store and rebuild the providers."""

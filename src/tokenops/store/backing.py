@@ -60,6 +60,13 @@ class Stores:
     spool_dir: Path | None = None  # usage kept on local disk while PostgreSQL is unreachable
 
 
+def main_store(backing: Backing, home: Path) -> Store:
+    """The catalog and usage store alone (for a command that reads it), not yet opened."""
+    if backing.database_url is None:
+        return SQLiteStore(home / "tokenops.db")
+    return PostgresStore(backing.database_url, backing.schema, pool_size=2)
+
+
 def open_stores(backing: Backing, home: Path) -> Stores:
     """The stores a gateway uses (not yet opened: the gateway opens them on its own event loop)."""
     if backing.database_url is None:

@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS usage_records (
     reasoning_tokens BIGINT NOT NULL DEFAULT 0, cache_write_1h_tokens BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS usage_by_tenant_time ON usage_records (tenant_id, created_ms);
+CREATE INDEX IF NOT EXISTS usage_by_session ON usage_records (tenant_id, session_id, created_ms);
+CREATE INDEX IF NOT EXISTS usage_by_time ON usage_records (created_ms);
 CREATE TABLE IF NOT EXISTS charging_config (key TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (
     id TEXT PRIMARY KEY, type TEXT NOT NULL, currency TEXT NOT NULL,
