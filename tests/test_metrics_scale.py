@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from bench.scale.catalog import operator_catalog
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.scale.catalog import operator_catalog
 from tokenops.catalog import Catalog, parse_catalog
 from tokenops.charging.accounts import Account
 from tokenops.charging.service import ChargingService

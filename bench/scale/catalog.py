@@ -27,7 +27,7 @@ GOV_DEDICATED = 3  # government tenants with dedicated deployments of their sect
 
 def model_names() -> list[str]:
     names = list(BASE) + [f"{s}-expert-{i}" for s in SECTORS for i in range(PER_SECTOR)]
-    return names + ["tele-vision", "tele-audio", "tele-rerank"]
+    return [*names, "tele-vision", "tele-audio", "tele-rerank"]
 
 
 def tenant_id(i: int) -> str:
@@ -58,9 +58,10 @@ def operator_catalog(tenants: int, keys_per_tenant: int = 2) -> dict[str, Any]:
         sector = SECTORS[i % len(SECTORS)]
         dedicated = i < GOV_DEDICATED
         mine = [*BASE[:2], "tele-embed", *(f"{sector}-expert-{k}" for k in range(PER_SECTOR))]
+        kind = "government" if dedicated or sector == "government" else ("consumer" if i % 97 == 5 else "enterprise")
         tenant: dict[str, Any] = {
             "id": tid, "name": f"Customer {i:05d} ({sector})",
-            "kind": "government" if dedicated or sector == "government" else ("consumer" if i % 97 == 5 else "enterprise"),
+            "kind": kind,
             "sector": sector, "residency": ["cn-west"] if dedicated else list(REGIONS[:2]),
             "isolation": "dedicated" if dedicated else "shared", "models": mine,
             "keys": [{"id": f"{tid}-k{j}", "key": key_of(i, j)} for j in range(keys_per_tenant)],

@@ -81,6 +81,12 @@ def start(catalog: Path, home: Path, env: dict[str, str], timeout_s: float = 600
     raise RuntimeError("gateway not ready in time")
 
 
+def metric_series(gw: Gateway) -> int:
+    """Series in one /metrics scrape (sample lines, not comments)."""
+    text = gw.get("/metrics", "adm-bench-operator").decode()
+    return sum(1 for line in text.splitlines() if line and line[0] != "#")
+
+
 def environment(database_url: str | None, schema: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENOPS_")}
     env["TOKENOPS_SECRET"] = "bench-scale-secret"
@@ -100,7 +106,7 @@ def main() -> None:
         env = environment(args.database_url, "bench_" + str(os.getpid()) if args.database_url else None)
         for label in ("first start (seeds)", "restart (seeded)"):
             gw = start(args.catalog, Path(tmp), env)
-            series = sum(1 for line in gw.get("/metrics", "adm-bench-operator").decode().splitlines() if line and line[0] != "#")
+            series = metric_series(gw)
             print(f"{label}: ready {gw.ready_s:.2f} s, RSS {rss_mb(gw.proc.pid):.0f} MB, /metrics {series:,} series",
                   flush=True)  # fmt: skip
             gw.stop()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import uvicorn
 
+from tokenops.assembly import assemble
 from tokenops.catalog import CatalogSpec, load_catalog
 from tokenops.catalog.load import file_digest, read_catalog_file
 from tokenops.connections import ConnectionLimits, protocol, raise_descriptor_limit
@@ -17,15 +18,18 @@ from tokenops.keys import KeyHasher, load_secret
 from tokenops.security import Guard
 from tokenops.simulator.engine import SimConfig
 from tokenops.simulator.server import SimServer
-from tokenops.store.backing import Backing, main_store, open_stores
+from tokenops.store.backing import Backing, main_store
 
 
 def build_gateway(
     spec: CatalogSpec | None, home: Path, settings: Settings | None = None, backing: Backing | None = None
 ) -> Gateway:
-    stores = open_stores(backing or Backing(), home)
+    parts = assemble(backing or Backing(), home)
+    stores = parts.stores
     hasher = KeyHasher(load_secret(home))
-    state = AppState(store=stores.store, hasher=hasher, spec=spec, settings=settings or Settings())
+    state = AppState(store=stores.store, hasher=hasher, ledger=parts.ledger, archive=parts.transcripts, spec=spec,
+                     settings=settings or Settings())  # fmt: skip
+    parts.transcripts.residency = lambda tenant: state.catalog.tenants[tenant].residency
     state.guard = Guard(stores.admin, stores.counters)
     state.feed = stores.feed
     state.spool_dir = stores.spool_dir

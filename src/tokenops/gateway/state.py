@@ -20,10 +20,10 @@ import aiohttp
 from tokenops.catalog import Catalog, CatalogSpec
 from tokenops.catalog.load import SECTION_GROUPS, changed_groups
 from tokenops.charging.catalog import parse_charging
-from tokenops.charging.ledgers import ledger_for
 from tokenops.charging.pools import budget_pool, credit_leases
 from tokenops.charging.service import ChargingService
 from tokenops.charging.spool import Spool
+from tokenops.charging.store import ChargingStore
 from tokenops.clock import Clock
 from tokenops.errors import ConfigError
 from tokenops.gateway.compact import CompactionStep
@@ -34,8 +34,8 @@ from tokenops.providers import Provider, build_provider
 from tokenops.providers.tokenize import Detections
 from tokenops.routing import ComplexityRouter
 from tokenops.security import Guard
-from tokenops.sessions import SQLiteTranscripts
-from tokenops.store import SQLiteStore, Store
+from tokenops.sessions import TranscriptStore
+from tokenops.store import Store
 from tokenops.store.redis_feed import ChangeFeed
 from tokenops.telemetry import Telemetry
 from tokenops.tokenize import Counter, counter_for
@@ -88,6 +88,8 @@ class Settings:
 class AppState:
     store: Store
     hasher: KeyHasher
+    ledger: ChargingStore  # the charging store on the same database as `store`
+    archive: TranscriptStore | None = None  # where transcripts are kept (inside each tenant's residency)
     spec: CatalogSpec | None = None
     settings: Settings = field(default_factory=Settings)
     health: Health = field(default_factory=Health)
@@ -118,7 +120,7 @@ class AppState:
         spec, groups = self.spec, await self._groups_to_seed()
         if spec is not None and "catalog" in groups:
             await self.store.seed(spec, self.hasher)
-        ledger = ledger_for(self.store)
+        ledger = self.ledger
         spool = Spool(self.spool_dir) if self.spool_dir is not None else None
         if spool is not None:
             spool.open()
@@ -126,10 +128,9 @@ class AppState:
         self.charging = ChargingService(ledger, stale_ms=int(self.settings.replica_stale_s * 1000), clock=self.clock)
         self.charging.leases = credit_leases(self.guard.counters, self.charging.headroom, ledger.writer)
         self.charging.budget_pool = budget_pool(self.guard.counters, self.charging.budget_usage)
-        archive = SQLiteTranscripts(self.store) if isinstance(self.store, SQLiteStore) else None
-        if archive is not None:
-            await archive.open()
-        self.compaction = CompactionStep(archive)
+        if self.archive is not None:
+            await self.archive.open()
+        self.compaction = CompactionStep(self.archive)
         await self.charging.start(parse_charging(spec) if spec is not None and "charging" in groups else None)
         connector = aiohttp.TCPConnector(limit=self.settings.upstream_connections, limit_per_host=0, ttl_dns_cache=300)
         self.session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
