@@ -16,6 +16,7 @@ from tokenops.charging.sqlite import ChargingSQLite
 from tokenops.charging.store import ChargingStore
 from tokenops.sessions import PostgresTranscripts, RegionalTranscripts, SQLiteTranscripts, TranscriptStore
 from tokenops.sessions.regional import parse_regions
+from tokenops.store import SQLiteStore, Store
 from tokenops.store.backing import Backing, Stores, open_stores
 from tokenops.store.postgres import PostgresStore
 
@@ -25,6 +26,15 @@ class Assembly:
     stores: Stores
     ledger: ChargingStore
     transcripts: RegionalTranscripts
+
+
+def store_and_ledger(backing: Backing, home: Path) -> tuple[Store, ChargingStore]:
+    """The main store and the ledger on the same database, for a command that reads both (not yet opened)."""
+    if backing.database_url is None:
+        embedded = SQLiteStore(home / "tokenops.db")
+        return embedded, ChargingSQLite(embedded)
+    scaled = PostgresStore(backing.database_url, backing.schema, pool_size=2)
+    return scaled, ChargingPostgres(scaled)
 
 
 def assemble(backing: Backing, home: Path) -> Assembly:

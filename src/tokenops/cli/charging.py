@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -23,39 +21,26 @@ import asyncpg
 import orjson
 from rich.table import Table
 
+from tokenops.assembly import store_and_ledger
 from tokenops.charging.catalog import to_ms
 from tokenops.charging.documents import invoice_doc, problem_doc, rows_csv
 from tokenops.charging.invoice import build_invoice, margin_rows, month_bounds
 from tokenops.charging.ledger import FloorBreached, LedgerConflict
 from tokenops.charging.money import format_exact, format_minor, parse_amount, to_minor
-from tokenops.charging.postgres import ChargingPostgres
 from tokenops.charging.service import ChargingService, operator_key
-from tokenops.charging.sqlite import ChargingSQLite
 from tokenops.charging.store import ChargingStore
 from tokenops.charging.verify import verify_ledger
 from tokenops.cli.admin import api_options, call, show
-from tokenops.cli.common import console, this_month
+from tokenops.cli.common import backing_of, console, home_of, this_month
 from tokenops.errors import ConfigError
-from tokenops.store import SQLiteStore, Store
-from tokenops.store.postgres import PostgresStore
+from tokenops.store import Store
 
 T = TypeVar("T")
 
 
 def _open(args: argparse.Namespace) -> tuple[Store, ChargingStore]:
-    """The store a command reads: PostgreSQL with --database-url (or $TOKENOPS_DATABASE_URL unless --home is
-    given), else the embedded file under --home."""
-    url = getattr(args, "database_url", None) or (None if args.home else os.environ.get("TOKENOPS_DATABASE_URL"))
-    if url:
-        if not url.startswith(("postgresql://", "postgres://")):
-            raise ConfigError("the database URL must be postgresql://…")
-        pg = PostgresStore(url, os.environ.get("TOKENOPS_DATABASE_SCHEMA") or None, pool_size=2)
-        return pg, ChargingPostgres(pg)
-    path = Path(args.home or os.environ.get("TOKENOPS_HOME") or ".tokenops") / "tokenops.db"
-    if not path.exists():
-        raise ConfigError(f"no store at {path}: start the gateway first, or pass --home")
-    embedded = SQLiteStore(path)
-    return embedded, ChargingSQLite(embedded)
+    """The store a command reads (see `backing_of`) and the ledger beside it."""
+    return store_and_ledger(backing_of(args), home_of(args))
 
 
 def run_on_store(args: argparse.Namespace, work: Callable[[Store, ChargingService], Awaitable[T]]) -> T:

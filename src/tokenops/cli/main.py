@@ -28,7 +28,7 @@ from tokenops.cli import reconcile as reconcile_cli
 from tokenops.cli import routing as routing_cli
 from tokenops.cli import sla as sla_cli
 from tokenops.cli import tenants as tenants_cli
-from tokenops.cli.common import console, read_store
+from tokenops.cli.common import console, read_store, store_options
 from tokenops.errors import ConfigError
 from tokenops.server import catalog_to_seed, serve, simulate
 from tokenops.simulator.engine import SimConfig
@@ -109,9 +109,7 @@ def _since(value: str | None) -> int | None:
 
 def cmd_usage(args: argparse.Namespace) -> int:
     since = _since(args.since)
-    rows = read_store(_home(args), lambda store: store.usage_summary(since))
-    if args.tenant:
-        rows = [r for r in rows if r["tenant"] == args.tenant]
+    rows = read_store(args, lambda store: store.usage_summary(since, None, args.tenant))
     if args.json:
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
@@ -172,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--json", action="store_true", help="print JSON instead of a table")
     usage.add_argument("--tenant", help="only this tenant")
     usage.add_argument("--since", help="ISO date or time (UTC)")
-    usage.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")
+    store_options(usage)
     usage.set_defaults(func=cmd_usage)
 
     routing_cli.add_parser(sub)
