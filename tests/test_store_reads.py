@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import asyncpg
 import pytest
@@ -12,6 +13,8 @@ from tests.conftest import demo_catalog
 from tests.scaleout_support import Backend
 from tokenops.catalog import parse_catalog
 from tokenops.charging.budgets import Alert
+from tokenops.charging.invoice import build_invoice, month_bounds
+from tokenops.charging.invoicing import invoice_of
 from tokenops.charging.ledger import Entry, charge_key
 from tokenops.charging.queries import PACKAGE_DRAWS, RECENT_SPEND, SPENDS, among
 from tokenops.charging.service import ChargingService
@@ -41,7 +44,7 @@ def _record(rid: str, created: int, tenant: str, session: str | None = None) -> 
 
 
 def _charge(rid: str, tenant: str, at: int, amount: int, packages: int = 0) -> Entry:
-    meta = {"tenant": tenant, "key_id": "k1", "session_id": None, "tokens": [10, 0, 0, 0, 5, 0, 0],
+    meta = {"tenant": tenant, "key_id": "k1", "session_id": None, "tokens": [10, 0, 0, 0, 5, 0],
             "model": "tele-lite", "version": "v", "started_ms": at, "rated": amount}  # fmt: skip
     if packages:
         meta["packages"] = {"g1": packages}
@@ -137,6 +140,21 @@ async def test_transcripts_are_kept_on_either_store_and_only_inside_a_tenants_re
         assert await regional.purge("gov", 11) == 1 and await regional.get(here) is None
     finally:
         await other.close()
+
+
+async def test_an_invoice_read_from_the_period_on_equals_the_one_from_the_whole_history(
+    service: ChargingService,
+) -> None:
+    start, end = month_bounds("2026-11")
+    charges = [_charge("oct-1", "t1", start - 5 * DAY, 1_234_567), _charge("nov-1", "t1", start + DAY, 2_500_001),
+               _charge("nov-2", "t1", start + 2 * DAY, 777), _charge("dec-1", "t1", end + DAY, 9_999)]  # fmt: skip
+    late = _charge("nov-late", "t1", end - 1000, 4_444)  # started in November, written in December (a recovery)
+    late = Entry(late.account_id, late.kind, late.amount, late.idem_key, end + 2 * DAY, late.request_id, late.meta)
+    await service.store.append([*charges, late])
+    whole = build_invoice(await service.store.entries("t1"), "t1", "2026-11", "CNY", Decimal("0.06"))
+    bounded = await invoice_of(service.store, "t1", "2026-11", "CNY", Decimal("0.06"))
+    assert bounded == whole and sum(line.requests for line in bounded.lines) == 3
+    assert bounded.carried_in == whole.carried_in != 0  # October's rounding carried in, from one sum
 
 
 def test_the_demo_catalog_parses_for_these_tests() -> None:

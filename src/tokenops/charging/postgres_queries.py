@@ -12,6 +12,7 @@ from tokenops.charging.budgets import Alert, Spend
 from tokenops.charging.ledger import Entry
 from tokenops.charging.queries import (
     ALERTS,
+    CHARGED_BEFORE,
     CHARGED_SINCE,
     PACKAGE_DRAWS,
     RECENT_SPEND,
@@ -120,6 +121,9 @@ class PostgresChargingQueries:
             await self.pool.executemany(
                 "INSERT INTO budget_alerts VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING", rows
             )
+
+    async def charged_before(self, account_id: str, before_ms: int) -> int:
+        return int(await self.pool.fetchval(numbered(CHARGED_BEFORE), account_id, before_ms))
 
     async def charged_since(self, since_ms: int) -> int:
         return int(await self.pool.fetchval(numbered(CHARGED_SINCE), since_ms))

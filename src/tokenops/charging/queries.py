@@ -25,6 +25,10 @@ PACKAGE_DRAWS = (
     "WHERE kind = 'charge' AND created_ms >= ? AND meta LIKE '%\"packages\"%'"
 )
 CHARGED_SINCE = "SELECT coalesce(sum(-amount_units), 0) FROM ledger_entries WHERE kind = 'charge' AND created_ms >= ?"
+CHARGED_BEFORE = (
+    "SELECT coalesce(sum(-amount_units), 0) FROM ledger_entries WHERE account_id = ? AND kind = 'charge' "
+    "AND created_ms < ?"
+)
 ALERTS = "SELECT budget_id, subject, period, threshold, spent, limit_value, at_ms FROM budget_alerts"
 LEDGER_INDEXES = (
     "CREATE INDEX IF NOT EXISTS ledger_by_account_time ON ledger_entries (account_id, created_ms)",

@@ -12,6 +12,7 @@ from tokenops.charging.budgets import Alert, Spend
 from tokenops.charging.ledger import Entry
 from tokenops.charging.queries import (
     ALERTS,
+    CHARGED_BEFORE,
     CHARGED_SINCE,
     PACKAGE_DRAWS,
     RECENT_SPEND,
@@ -126,6 +127,9 @@ class ChargingQueries:
                 db.executemany("INSERT OR IGNORE INTO budget_alerts VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
         await self._store.run(run)
+
+    async def charged_before(self, account_id: str, before_ms: int) -> int:
+        return int((await self._all(CHARGED_BEFORE, (account_id, before_ms)))[0][0])
 
     async def charged_since(self, since_ms: int) -> int:
         return int((await self._all(CHARGED_SINCE, (since_ms,)))[0][0])

@@ -102,6 +102,9 @@ class ChargingStore(Protocol):
     ) -> dict[str, RecentSpend]:
         """Per account: charged since `day_ms`, since `month_ms`, and money and package tokens since `burn_ms`."""
 
+    async def charged_before(self, account_id: str, before_ms: int) -> int:
+        """What an account's charges written before `before_ms` add up to (one index range)."""
+
     async def charged_since(self, since_ms: int) -> int:
         """Every account's charges since `since_ms`, summed (one index range, not a row each)."""
 
