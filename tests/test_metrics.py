@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Gateway
 from tokenops.store import UsageRecord
+from tokenops.telemetry.config import TelemetryConfig
 from tokenops.telemetry.metrics import Metrics
 
 
@@ -77,7 +78,7 @@ def test_metrics_show_limiter_rejections_by_reason_and_deployment_state(gateway:
 
 
 def test_metrics_fold_label_sets_past_the_series_cap_into_other() -> None:
-    metrics = Metrics(max_series=2)
+    metrics = Metrics(TelemetryConfig(max_series=20))  # the requests family's share: 2 label sets
     for tenant in ("a", "b", "c", "d"):
         metrics.observe(UsageRecord(f"r-{tenant}", 0, tenant, "k", "chat.completions", "m", 200, "ok"), None)
     families = {f.name: f for f in text_string_to_metric_families(metrics.render(None))}

@@ -56,7 +56,7 @@ from targets import (  # noqa: E402
 )
 from workload import chat_body  # noqa: E402
 
-from tokenops.charging.ledgers import ledger_for  # noqa: E402
+from tokenops.charging.postgres import ChargingPostgres  # noqa: E402
 from tokenops.charging.verify import verify_ledger  # noqa: E402
 from tokenops.store.postgres import PostgresStore  # noqa: E402
 
@@ -445,7 +445,7 @@ async def ledger_check(dsn: str, schema: str) -> dict[str, Any]:
     store = PostgresStore(dsn, schema, pool_size=2)
     await store.open()
     try:
-        ledger = ledger_for(store)
+        ledger = ChargingPostgres(store)
         await ledger.open()
         catalog = await store.load_catalog()
         sectors = {t.id: t.sector for t in catalog.tenants.values()}

@@ -27,7 +27,8 @@ from tests.conftest import demo_catalog  # noqa: E402
 from tokenops.catalog import parse_catalog  # noqa: E402
 from tokenops.charging.catalog import parse_charging  # noqa: E402
 from tokenops.charging.ledger import Entry, charge_key  # noqa: E402
-from tokenops.charging.ledgers import ledger_for  # noqa: E402
+from tokenops.charging.postgres import ChargingPostgres  # noqa: E402
+from tokenops.charging.sqlite import ChargingSQLite  # noqa: E402
 from tokenops.charging.store import ChargingStore  # noqa: E402
 from tokenops.charging.verify import check_balances, check_chains  # noqa: E402
 from tokenops.store import SQLiteStore, Store, UsageRecord  # noqa: E402
@@ -50,10 +51,9 @@ def _batch(n: int, start: int) -> tuple[list[UsageRecord], list[Entry]]:
     return records, charges
 
 
-async def _measure(store: Store, requests: int, batch: int) -> tuple[float, int]:
+async def _measure(store: Store, ledger: ChargingStore, requests: int, batch: int) -> tuple[float, int]:
     await store.open()
     try:
-        ledger: ChargingStore = ledger_for(store)
         await ledger.open()
         await ledger.seed(parse_charging(parse_catalog(demo_catalog())), int(time.time() * 1000))
         batches = [_batch(batch, i) for i in range(0, requests, batch)]
@@ -73,14 +73,16 @@ async def main(args: argparse.Namespace) -> str:
     admin = await asyncpg.connect(args.pg)
     await admin.execute(f"CREATE DATABASE {name}")
     try:
+        pg = PostgresStore(args.pg.rsplit("/", 1)[0] + "/" + name)
         pg_rate, pg_problems = await _measure(
-            PostgresStore(args.pg.rsplit("/", 1)[0] + "/" + name), args.requests, args.batch
+            pg, ChargingPostgres(pg), args.requests, args.batch
         )
     finally:
         await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
         await admin.close()
     with tempfile.TemporaryDirectory() as tmp:
-        lite_rate, lite_problems = await _measure(SQLiteStore(Path(tmp) / "t.db"), args.requests, args.batch)
+        lite = SQLiteStore(Path(tmp) / "t.db")
+        lite_rate, lite_problems = await _measure(lite, ChargingSQLite(lite), args.requests, args.batch)
     return "\n".join([
         f"# Settlement throughput, {dt.date.today().isoformat()}",
         "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import sys
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import uvicorn
 
-from tokenops.catalog import CatalogSpec
+from tokenops.assembly import assemble
+from tokenops.catalog import CatalogSpec, load_catalog
+from tokenops.catalog.load import file_digest, read_catalog_file
 from tokenops.connections import ConnectionLimits, protocol, raise_descriptor_limit
 from tokenops.edge.app import Gateway
 from tokenops.gateway.state import AppState, Settings
@@ -17,15 +20,18 @@ from tokenops.keys import KeyHasher, load_secret
 from tokenops.security import Guard
 from tokenops.simulator.engine import SimConfig
 from tokenops.simulator.server import SimServer
-from tokenops.store.backing import Backing, open_stores
+from tokenops.store.backing import Backing, main_store
 
 
 def build_gateway(
     spec: CatalogSpec | None, home: Path, settings: Settings | None = None, backing: Backing | None = None
 ) -> Gateway:
-    stores = open_stores(backing or Backing(), home)
+    parts = assemble(backing or Backing(), home)
+    stores = parts.stores
     hasher = KeyHasher(load_secret(home))
-    state = AppState(store=stores.store, hasher=hasher, spec=spec, settings=settings or Settings())
+    state = AppState(store=stores.store, hasher=hasher, ledger=parts.ledger, archive=parts.transcripts, spec=spec,
+                     settings=settings or Settings())  # fmt: skip
+    parts.transcripts.residency = lambda tenant: state.catalog.tenants[tenant].residency
     state.guard = Guard(stores.admin, stores.counters)
     state.feed = stores.feed
     state.spool_dir = stores.spool_dir
@@ -69,7 +75,29 @@ def serve(
 ) -> None:  # fmt: skip
     settings = Settings.from_env()
     app = build_gateway(spec, home, settings, backing)
+    del spec  # the gateway drops the parsed file once it has seeded the store: nothing else may hold it
     _run(app, host, port, settings.shutdown_grace_s, settings.trusted_proxies, sock)
+
+
+def catalog_to_seed(path: Path, home: Path, backing: Backing | None = None) -> CatalogSpec | None:
+    """The catalog file, parsed, unless the store was last seeded from this very file: then None, and the
+    gateway starts from the store alone (a 37,000-tenant catalog is not parsed again at every restart)."""
+    digest = file_digest(read_catalog_file(path))
+
+    async def stored() -> dict[str, object] | None:
+        store = main_store(backing or Backing(), home)
+        await store.open()
+        try:
+            return await store.seeded()
+        finally:
+            await store.close()
+
+    if backing is not None and backing.database_url is None and not (home / "tokenops.db").exists():
+        return load_catalog(path)
+    if (asyncio.run(stored()) or {}).get("file") == digest:
+        logging.getLogger("tokenops").info("%s is unchanged since it seeded the store: not read again", path)
+        return None
+    return load_catalog(path)
 
 
 def simulate(config: SimConfig, host: str, port: int) -> None:

@@ -91,7 +91,8 @@ class Supervisor:
         self.workers = [_Worker(i) for i in range(self.count)]
         self._start(self.workers[0])  # the first seeds the store; the others start once it is ready
         if not self._wait_ready(self.workers[0]):
-            self._stop(signal.SIGTERM, None)
+            self._shutdown()
+            return 1  # it could not start (its error is on stderr): nor would the others
         for worker in self.workers[1:]:
             if not self.stopping:
                 self._start(worker)

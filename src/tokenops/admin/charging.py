@@ -17,7 +17,8 @@ from tokenops.asgi import send_bytes
 from tokenops.charging.accounts import Account
 from tokenops.charging.catalog import to_ms
 from tokenops.charging.documents import account_doc, entry_doc, grant_doc, invoice_doc, rows_csv
-from tokenops.charging.invoice import build_invoice, month_bounds
+from tokenops.charging.invoice import month_bounds
+from tokenops.charging.invoicing import invoice_of
 from tokenops.charging.ledger import Entry, FloorBreached, LedgerConflict
 from tokenops.charging.money import format_amount, parse_amount
 from tokenops.charging.service import ChargingService, operator_key
@@ -218,9 +219,7 @@ async def invoice(call: Call) -> Any:
         raise BadRequest("'format' must be json or csv", param="format")
     month_bounds(period)
     service = call.state.charging
-    inv = build_invoice(
-        await service.store.entries(account.id), account.id, period, service.config.currency, service.config.tax_rate
-    )
+    inv = await invoice_of(service.store, account.id, period, service.config.currency, service.config.tax_rate)
     doc = invoice_doc(inv)
     if fmt == "csv":
         await send_bytes(call.req, 200, rows_csv(doc["rows"], doc["total"]).encode(), b"text/csv; charset=utf-8")

@@ -28,7 +28,7 @@ async def get_session(call: Call) -> Any:
     if tenant is None:
         raise NotFound("name the session's tenant with ?tenant=", code="tenant_required")
     session_id = call.params["session_id"]
-    records = [r for r in await call.state.store.usage_records(tenant) if r.session_id == session_id]
+    records = await call.state.store.usage_records(tenant, session_id=session_id)
     if not records:
         raise NotFound("no such session", code="session_not_found")
     archive = call.state.compaction.archive

@@ -97,6 +97,39 @@ def period_key(period: str, at_ms: int) -> str:
     return "all"
 
 
+def period_start_ms(period: str, at_ms: int) -> int:
+    """When the period holding `at_ms` began (epoch ms); 0 for a budget with no period."""
+    moment = datetime.fromtimestamp(at_ms / 1000, UTC)
+    if period == "day":
+        start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    elif period == "month":
+        start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    else:
+        return 0
+    return int(start.timestamp() * 1000)
+
+
+def period_key_start_ms(period: str, key: str) -> int:
+    """When the period named `key` began (epoch ms); 0 for a budget with no period."""
+    if period == "day":
+        return int(datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() * 1000)
+    if period == "month":
+        return int(datetime.strptime(key, "%Y-%m").replace(tzinfo=UTC).timestamp() * 1000)
+    return 0
+
+
+def spend_window(specs: Iterable[BudgetSpec], now_ms: int) -> tuple[int, list[str] | None] | None:
+    """What of the ledger these budgets' current periods need: charges since the earliest period start, of the
+    tenants they concern (every tenant's, within the period, when a key's budget is among them); None: nothing."""
+    specs = list(specs)
+    if not specs:
+        return None
+    since = min(period_start_ms(s.period, now_ms) for s in specs)
+    if any(s.scope == "key" for s in specs):
+        return since, None
+    return since, sorted({s.target for s in specs})
+
+
 def period_end_ms(period: str, key: str) -> int:
     """When the period named `key` ends (epoch ms); 0 for a budget with no period."""
     if period == "day":

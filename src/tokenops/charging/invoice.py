@@ -70,13 +70,15 @@ def month_bounds(period: str) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
-def build_invoice(entries: list[Entry], tenant: str, period: str, currency: str, tax_rate: Decimal) -> Invoice:
-    """The invoice of `tenant` for `period`, from the account's entries (all of them: the running total
-    before the period decides how its first line is rounded)."""
+def build_invoice(
+    entries: list[Entry], tenant: str, period: str, currency: str, tax_rate: Decimal, before: int = 0
+) -> Invoice:
+    """The invoice of `tenant` for `period`, from the account's entries: all of them (the running total before
+    the period decides how its first line is rounded), or those written since the period began with `before`,
+    what the account's earlier entries charged (see `invoice_of`)."""
     start, end = month_bounds(period)
     invoice = Invoice(tenant, period, currency, tax_rate)
     lines: dict[tuple[str, str], InvoiceLine] = {}
-    before = 0
     for e in entries:
         if e.account_id != tenant:
             continue

@@ -10,10 +10,23 @@ import orjson
 
 from tokenops.charging.budgets import Alert, Spend
 from tokenops.charging.ledger import Entry
+from tokenops.charging.queries import (
+    ALERTS,
+    CHARGED_BEFORE,
+    CHARGED_SINCE,
+    PACKAGE_DRAWS,
+    RECENT_SPEND,
+    SPENDS,
+    RecentSpend,
+    among,
+    recent_of,
+    spends_of,
+)
 from tokenops.charging.store import HoldRow
 from tokenops.store.base import USAGE_COLUMNS, UsageRecord
 from tokenops.store.postgres import usage_of
 from tokenops.store.postgres_schema import NOW_MS
+from tokenops.store.sql import numbered
 
 ENTRY_COLUMNS = (
     "seq, account_id, kind, amount_units, idem_key, request_id, created_ms, meta, prev_hash, hash, hashed_digits"
@@ -86,13 +99,16 @@ class PostgresChargingQueries:
             await conn.execute(f"DELETE FROM replicas WHERE seen_ms < {NOW_MS} - 86400000")  # gone a day
         return [HoldRow(*r) for r in rows]
 
-    async def spends(self) -> list[Spend]:
-        rows = await self._all("SELECT amount_units, created_ms, meta FROM ledger_entries WHERE kind = 'charge'")
-        out = []
-        for amount, created, meta in rows:
-            m = orjson.loads(meta)
-            out.append(Spend(m["tenant"], m["key_id"], m.get("session_id"), created, -amount, sum(m["tokens"])))
-        return out
+    async def spends(self, since_ms: int = 0, accounts: Sequence[str] | None = None) -> list[Spend]:
+        return spends_of(await self._all(numbered(SPENDS + among("account_id", accounts)), since_ms, *(accounts or ())))
+
+    async def recent_spend(
+        self, accounts: Sequence[str], day_ms: int, month_ms: int, burn_ms: int
+    ) -> dict[str, RecentSpend]:
+        where = among("account_id", accounts)
+        sums = await self._all(numbered(RECENT_SPEND + where + " GROUP BY account_id"),
+                               day_ms, burn_ms, burn_ms, min(month_ms, burn_ms), *accounts)  # fmt: skip
+        return recent_of(sums, await self._all(numbered(PACKAGE_DRAWS + where), burn_ms, *accounts))
 
     async def usage_record(self, request_id: str) -> UsageRecord | None:
         sql = f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_records WHERE request_id = $1"
@@ -106,5 +122,11 @@ class PostgresChargingQueries:
                 "INSERT INTO budget_alerts VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING", rows
             )
 
-    async def alerts(self) -> list[Alert]:
-        return [Alert(*r) for r in await self._all("SELECT * FROM budget_alerts ORDER BY at_ms")]
+    async def charged_before(self, account_id: str, before_ms: int) -> int:
+        return int(await self.pool.fetchval(numbered(CHARGED_BEFORE), account_id, before_ms))
+
+    async def charged_since(self, since_ms: int) -> int:
+        return int(await self.pool.fetchval(numbered(CHARGED_SINCE), since_ms))
+
+    async def alerts(self, limit: int = 100) -> list[Alert]:
+        return [Alert(*r) for r in await self._all(numbered(ALERTS + " ORDER BY at_ms DESC LIMIT ?"), limit)]

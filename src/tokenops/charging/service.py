@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from tokenops.charging.budgets import BudgetCounter, BudgetPool, Budgets, period_key, subject_of
-from tokenops.charging.catalog import ChargingConfig, StoredConfig, config_from_docs
+from tokenops.charging.budgets import (
+    BudgetCounter,
+    BudgetPool,
+    Budgets,
+    Spend,
+    period_key,
+    period_key_start_ms,
+    spend_window,
+    subject_of,
+)
+from tokenops.charging.catalog import BudgetSpec, ChargingConfig, StoredConfig, config_from_docs
 from tokenops.charging.credit import CreditController, Hold
 from tokenops.charging.interim import interim_record
 from tokenops.charging.leases import CreditLeases
@@ -66,7 +76,12 @@ class ChargingService:
         )
         self.credit.leases = self.leases
         budgets.pool = self.budget_pool
-        budgets.load(await self.store.spends(), self.clock.now_ms())
+        budgets.load(await self._spends(self.config.budgets), self.clock.now_ms())
+
+    async def _spends(self, specs: Iterable[BudgetSpec]) -> list[Spend]:
+        """The charges these budgets' current periods count, and no others."""
+        window = spend_window(specs, self.clock.now_ms())
+        return await self.store.spends(*window) if window is not None else []
 
     async def recover(self) -> list[str]:
         """Close reservations a dead process left open: charge what its usage records say, or what a cut stream
@@ -115,7 +130,8 @@ class ChargingService:
     async def budget_usage(self, counter: BudgetCounter) -> tuple[int, int]:
         """From the ledger: what a budget's period has spent, and what open reservations may hold against it."""
         spec, spent, tenants = counter.spec, 0, set()
-        for s in await self.store.spends():
+        since = period_key_start_ms(spec.period, counter.period)
+        for s in await self.store.spends(since, None if spec.scope == "key" else [spec.target]):
             subject = subject_of(spec, s.tenant, s.key_id, s.session_id)
             if subject is None:
                 continue
@@ -299,7 +315,7 @@ class ChargingService:
         if new:  # a new budget counts what was already spent in its period
             fresh = Budgets(new)
             fresh.pool = budgets.pool
-            fresh.load(await self.store.spends(), self.clock.now_ms())
+            fresh.load(await self._spends(new), self.clock.now_ms())
             budgets.counters.update(fresh.counters)
         for account in (await self.store.accounts()).values():
             mine = self.credit.accounts.setdefault(account.id, account)

@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     prev_hash TEXT NOT NULL, hash TEXT NOT NULL, hashed_digits INTEGER NOT NULL DEFAULT 6
 );
 CREATE INDEX IF NOT EXISTS ledger_by_account ON ledger_entries (account_id, seq);
+CREATE INDEX IF NOT EXISTS ledger_by_account_time ON ledger_entries (account_id, created_ms);
+CREATE INDEX IF NOT EXISTS ledger_by_kind_time ON ledger_entries (kind, created_ms);
 CREATE TABLE IF NOT EXISTS package_grants (
     id TEXT PRIMARY KEY, account_id TEXT NOT NULL, package_id TEXT NOT NULL, models TEXT NOT NULL,
     total INTEGER NOT NULL, used INTEGER NOT NULL, starts_ms INTEGER NOT NULL,

@@ -10,6 +10,18 @@ import orjson
 
 from tokenops.charging.budgets import Alert, Spend
 from tokenops.charging.ledger import Entry
+from tokenops.charging.queries import (
+    ALERTS,
+    CHARGED_BEFORE,
+    CHARGED_SINCE,
+    PACKAGE_DRAWS,
+    RECENT_SPEND,
+    SPENDS,
+    RecentSpend,
+    among,
+    recent_of,
+    spends_of,
+)
 from tokenops.charging.store import HoldRow
 from tokenops.store.base import USAGE_COLUMNS, UsageRecord
 from tokenops.store.sqlite import SQLiteStore
@@ -86,13 +98,17 @@ class ChargingQueries:
 
         await self._store.run(run)
 
-    async def spends(self) -> list[Spend]:
-        rows = await self._all("SELECT amount_units, created_ms, meta FROM ledger_entries WHERE kind = 'charge'")
-        out = []
-        for amount, created, meta in rows:
-            m = orjson.loads(meta)
-            out.append(Spend(m["tenant"], m["key_id"], m.get("session_id"), created, -amount, sum(m["tokens"])))
-        return out
+    async def spends(self, since_ms: int = 0, accounts: Sequence[str] | None = None) -> list[Spend]:
+        sql = SPENDS + among("account_id", accounts)
+        return spends_of(await self._all(sql, (since_ms, *(accounts or ()))))
+
+    async def recent_spend(
+        self, accounts: Sequence[str], day_ms: int, month_ms: int, burn_ms: int
+    ) -> dict[str, RecentSpend]:
+        where = among("account_id", accounts)
+        sums = await self._all(RECENT_SPEND + where + " GROUP BY account_id",
+                               (day_ms, burn_ms, burn_ms, min(month_ms, burn_ms), *accounts))  # fmt: skip
+        return recent_of(sums, await self._all(PACKAGE_DRAWS + where, (burn_ms, *accounts)))
 
     async def usage_record(self, request_id: str) -> UsageRecord | None:
         sql = f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_records WHERE request_id = ?"
@@ -112,5 +128,11 @@ class ChargingQueries:
 
         await self._store.run(run)
 
-    async def alerts(self) -> list[Alert]:
-        return [Alert(*r) for r in await self._all("SELECT * FROM budget_alerts ORDER BY at_ms")]
+    async def charged_before(self, account_id: str, before_ms: int) -> int:
+        return int((await self._all(CHARGED_BEFORE, (account_id, before_ms)))[0][0])
+
+    async def charged_since(self, since_ms: int) -> int:
+        return int((await self._all(CHARGED_SINCE, (since_ms,)))[0][0])
+
+    async def alerts(self, limit: int = 100) -> list[Alert]:
+        return [Alert(*r) for r in await self._all(ALERTS + " ORDER BY at_ms DESC LIMIT ?", (limit,))]

@@ -14,6 +14,7 @@ from tokenops.charging.accounts import Account
 from tokenops.charging.budgets import Alert, Spend
 from tokenops.charging.catalog import ChargingConfig
 from tokenops.charging.ledger import Entry
+from tokenops.charging.queries import RecentSpend
 from tokenops.store import UsageRecord
 
 
@@ -93,7 +94,22 @@ class ChargingStore(Protocol):
         embedded store has one process, so every reservation another one left is an orphan.
         """
 
-    async def spends(self) -> list[Spend]: ...
+    async def spends(self, since_ms: int = 0, accounts: Sequence[str] | None = None) -> list[Spend]:
+        """The charges since `since_ms` (of these accounts only, when given), as budgets count them."""
+
+    async def recent_spend(
+        self, accounts: Sequence[str], day_ms: int, month_ms: int, burn_ms: int
+    ) -> dict[str, RecentSpend]:
+        """Per account: charged since `day_ms`, since `month_ms`, and money and package tokens since `burn_ms`."""
+
+    async def charged_before(self, account_id: str, before_ms: int) -> int:
+        """What an account's charges written before `before_ms` add up to (one index range)."""
+
+    async def charged_since(self, since_ms: int) -> int:
+        """Every account's charges since `since_ms`, summed (one index range, not a row each)."""
+
+    async def alerts(self, limit: int = 100) -> list[Alert]:
+        """The newest budget alerts first."""
 
     async def usage_record(self, request_id: str) -> UsageRecord | None: ...
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -23,39 +21,27 @@ import asyncpg
 import orjson
 from rich.table import Table
 
+from tokenops.assembly import store_and_ledger
 from tokenops.charging.catalog import to_ms
 from tokenops.charging.documents import invoice_doc, problem_doc, rows_csv
-from tokenops.charging.invoice import build_invoice, margin_rows, month_bounds
+from tokenops.charging.invoice import margin_rows, month_bounds
+from tokenops.charging.invoicing import invoice_of, invoices
 from tokenops.charging.ledger import FloorBreached, LedgerConflict
 from tokenops.charging.money import format_exact, format_minor, parse_amount, to_minor
-from tokenops.charging.postgres import ChargingPostgres
 from tokenops.charging.service import ChargingService, operator_key
-from tokenops.charging.sqlite import ChargingSQLite
 from tokenops.charging.store import ChargingStore
 from tokenops.charging.verify import verify_ledger
 from tokenops.cli.admin import api_options, call, show
-from tokenops.cli.common import console, this_month
+from tokenops.cli.common import backing_of, console, home_of, this_month
 from tokenops.errors import ConfigError
-from tokenops.store import SQLiteStore, Store
-from tokenops.store.postgres import PostgresStore
+from tokenops.store import Store
 
 T = TypeVar("T")
 
 
 def _open(args: argparse.Namespace) -> tuple[Store, ChargingStore]:
-    """The store a command reads: PostgreSQL with --database-url (or $TOKENOPS_DATABASE_URL unless --home is
-    given), else the embedded file under --home."""
-    url = getattr(args, "database_url", None) or (None if args.home else os.environ.get("TOKENOPS_DATABASE_URL"))
-    if url:
-        if not url.startswith(("postgresql://", "postgres://")):
-            raise ConfigError("the database URL must be postgresql://…")
-        pg = PostgresStore(url, os.environ.get("TOKENOPS_DATABASE_SCHEMA") or None, pool_size=2)
-        return pg, ChargingPostgres(pg)
-    path = Path(args.home or os.environ.get("TOKENOPS_HOME") or ".tokenops") / "tokenops.db"
-    if not path.exists():
-        raise ConfigError(f"no store at {path}: start the gateway first, or pass --home")
-    embedded = SQLiteStore(path)
-    return embedded, ChargingSQLite(embedded)
+    """The store a command reads (see `backing_of`) and the ledger beside it."""
+    return store_and_ledger(backing_of(args), home_of(args))
 
 
 def run_on_store(args: argparse.Namespace, work: Callable[[Store, ChargingService], Awaitable[T]]) -> T:
@@ -107,7 +93,35 @@ def _emit(args: argparse.Namespace, title: str, doc: dict[str, Any]) -> None:
         print("  ".join(f"{k}: {v}" for k, v in doc.items() if k != "rows"))
 
 
+def cmd_invoice_all(args: argparse.Namespace) -> int:
+    """Every account's invoice for the period, as JSON lines (stdout or --out), with progress on stderr."""
+    month_bounds(args.period)
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115 (closed below)
+
+    async def work(store: Store, svc: ChargingService) -> tuple[int, int, str]:
+        tenants, done, total, started = sorted(svc.credit.accounts), 0, 0, time.monotonic()
+        async for inv in invoices(svc.store, tenants, args.period, svc.config.currency, svc.config.tax_rate):
+            out.write(orjson.dumps(invoice_doc(inv)).decode() + "\n")
+            done, total = done + 1, total + inv.total
+            if done % 1000 == 0 or done == len(tenants):
+                rate = done / max(time.monotonic() - started, 1e-9)
+                print(f"invoiced {done:,} of {len(tenants):,} accounts ({rate:,.0f}/s)", file=sys.stderr, flush=True)
+        return done, total, svc.config.currency
+
+    try:
+        done, total, currency = run_on_store(args, work)
+    finally:
+        if args.out:
+            out.close()
+    print(f"{done:,} invoices for {args.period}, {format_minor(total, currency)} {currency} in all", file=sys.stderr)
+    return 0
+
+
 def cmd_invoice(args: argparse.Namespace) -> int:
+    if args.all:
+        return cmd_invoice_all(args)
+    if not args.tenant:
+        raise ConfigError("name the tenant (--tenant T), or invoice every account with --all")
     if args.url:
         month_bounds(args.period)  # a bad period is said here, not by the gateway
         path = f"/admin/accounts/{quote(args.tenant, safe='')}/invoices/{quote(args.period, safe='')}"
@@ -115,9 +129,8 @@ def cmd_invoice(args: argparse.Namespace) -> int:
     else:
 
         async def work(store: Store, svc: ChargingService) -> dict[str, Any]:
-            entries = await svc.store.entries(args.tenant)
-            return invoice_doc(build_invoice(entries, args.tenant, args.period, svc.config.currency,
-                                             svc.config.tax_rate))  # fmt: skip
+            inv = await invoice_of(svc.store, args.tenant, args.period, svc.config.currency, svc.config.tax_rate)
+            return invoice_doc(inv)
 
         doc = run_on_store(args, work)
     _emit(args, f"Invoice {doc['tenant']} {doc['period']}", doc)
@@ -251,7 +264,9 @@ def report_options(p: argparse.ArgumentParser, formats: bool = True) -> None:
 
 def add_parser(sub: Any) -> None:
     inv = sub.add_parser("invoice", help="a tenant's invoice for a calendar month (UTC)")
-    inv.add_argument("--tenant", required=True, help="the tenant to invoice")
+    inv.add_argument("--tenant", help="the tenant to invoice")
+    inv.add_argument("--all", action="store_true", help="every account's invoice (month-end run): JSON lines")
+    inv.add_argument("--out", help="with --all: write the invoices to this file (default: stdout)")
     inv.add_argument("--period", default=this_month(), help="YYYY-MM, UTC (default: the current month)")
     report_options(inv)
     inv.set_defaults(func=cmd_invoice)

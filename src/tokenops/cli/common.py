@@ -11,11 +11,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+import asyncpg
 from rich.console import Console
 
 from tokenops.errors import ConfigError
 from tokenops.periods import month_of
-from tokenops.store import SQLiteStore
+from tokenops.store import Store
+from tokenops.store.backing import Backing, main_store
 
 T = TypeVar("T")
 
@@ -24,15 +26,35 @@ def home_of(args: argparse.Namespace) -> Path:
     return Path(getattr(args, "home", None) or os.environ.get("TOKENOPS_HOME") or ".tokenops")
 
 
-def read_store(home: Path, fn: Callable[[SQLiteStore], Awaitable[T]]) -> T:
-    """Open the embedded store read-side, run `fn` on it, close it."""
-    path = home / "tokenops.db"
-    if not path.exists():
-        raise ConfigError(f"no store at {path}: start the gateway first, or pass --home")
+def store_options(p: argparse.ArgumentParser) -> None:
+    """Where a read-only command reads: the embedded store under --home, or PostgreSQL with --database-url."""
+    p.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")
+    p.add_argument("--database-url", help="read this PostgreSQL (default: $TOKENOPS_DATABASE_URL unless --home)")
+
+
+def backing_of(args: argparse.Namespace) -> Backing:
+    """The store a command reads: PostgreSQL with --database-url (or $TOKENOPS_DATABASE_URL unless --home is
+    given), else the embedded file under --home (which must exist)."""
+    url = getattr(args, "database_url", None) or (
+        None if getattr(args, "home", None) else os.environ.get("TOKENOPS_DATABASE_URL")
+    )
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("the database URL must be postgresql://…")
+    home = home_of(args)
+    if not url and not (home / "tokenops.db").exists():
+        raise ConfigError(f"no store at {home / 'tokenops.db'}: start the gateway first, or pass --home")
+    return Backing(url, None, os.environ.get("TOKENOPS_DATABASE_SCHEMA") or None)
+
+
+def read_store(args: argparse.Namespace, fn: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the store the command names (see `backing_of`), run `fn` on it, close it."""
+    store = main_store(backing_of(args), home_of(args))
 
     async def run() -> T:
-        store = SQLiteStore(path)
-        await store.open()
+        try:
+            await store.open()
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise ConfigError(f"the database is unreachable: {exc}") from None
         try:
             return await fn(store)
         finally:

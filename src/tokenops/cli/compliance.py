@@ -10,11 +10,11 @@ import orjson
 from rich.table import Table
 
 from tokenops.catalog import Catalog
-from tokenops.cli.common import console, home_of, read_store, this_month
+from tokenops.cli.common import console, read_store, store_options, this_month
 from tokenops.compliance import ComplianceReport, build_report
 from tokenops.errors import ConfigError
 from tokenops.periods import month_bounds
-from tokenops.store import SQLiteStore, UsageRecord
+from tokenops.store import Store, UsageRecord
 
 
 def add_parser(sub: Any) -> None:
@@ -24,20 +24,19 @@ def add_parser(sub: Any) -> None:
     report.add_argument("--tenant", required=True, help="the tenant to report on")
     report.add_argument("--period", default=this_month(), help="YYYY-MM, UTC (default: the current month)")
     report.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    report.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")
+    store_options(report)
     report.set_defaults(func=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     start, end = month_bounds(args.period)
 
-    async def load(store: SQLiteStore) -> tuple[Catalog, list[UsageRecord]]:
-        return await store.load_catalog(), await store.usage_records(args.tenant)
+    async def load(store: Store) -> tuple[Catalog, list[UsageRecord]]:
+        return await store.load_catalog(), await store.usage_records(args.tenant, start, end)
 
-    catalog, records = read_store(home_of(args), load)
+    catalog, records = read_store(args, load)
     if args.tenant not in catalog.tenants:
         raise ConfigError(f"--tenant: unknown tenant {args.tenant!r}")
-    records = [r for r in records if start <= r.created_ms < end]
     report = build_report(catalog, args.tenant, args.period, records)
     if args.json:
         sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -28,11 +28,11 @@ from tokenops.cli import reconcile as reconcile_cli
 from tokenops.cli import routing as routing_cli
 from tokenops.cli import sla as sla_cli
 from tokenops.cli import tenants as tenants_cli
-from tokenops.cli.common import console, read_store
+from tokenops.cli.common import console, read_store, store_options
 from tokenops.errors import ConfigError
 from tokenops.gateway.state import Settings
 from tokenops.keys import load_secret
-from tokenops.server import serve, simulate
+from tokenops.server import catalog_to_seed, serve, simulate
 from tokenops.simulator.engine import SimConfig
 from tokenops.store.backing import Backing
 from tokenops.tokenize import is_tokenizer_file
@@ -50,20 +50,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be at least 1, not {args.workers}")
     if args.workers > 1:
         return _serve_workers(args, config, port, backing)
-    spec = load_catalog(config) if config else None
     sock = workers.inherited_socket()
     if sock is None:  # a worker's parent has already upgraded the store
         print(f"tokenops {__version__} serving on http://{args.host}:{port} ({backing.describe(_home(args))})",
               flush=True)  # fmt: skip
         migrations.upgrade(backing, _home(args))
+    spec = catalog_to_seed(Path(config), _home(args), backing) if config else None
     serve(spec, _home(args), args.host, port, backing, sock)
     return 0
 
 
 def _serve_workers(args: argparse.Namespace, config: str | None, port: int, backing: Backing) -> int:
     workers.check_scaled_out(args.workers, backing.database_url, backing.redis_url)
-    if config:
-        load_catalog(config)  # a broken catalog is reported once, here, not by every worker
     home = _home(args)
     migrations.upgrade(backing, home)
     load_secret(home)  # made once, before the workers start: they must all hash keys alike
@@ -133,9 +131,7 @@ def _since(value: str | None) -> int | None:
 
 def cmd_usage(args: argparse.Namespace) -> int:
     since = _since(args.since)
-    rows = read_store(_home(args), lambda store: store.usage_summary(since))
-    if args.tenant:
-        rows = [r for r in rows if r["tenant"] == args.tenant]
+    rows = read_store(args, lambda store: store.usage_summary(since, None, args.tenant))
     if args.json:
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
@@ -199,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--json", action="store_true", help="print JSON instead of a table")
     usage.add_argument("--tenant", help="only this tenant")
     usage.add_argument("--since", help="ISO date or time (UTC)")
-    usage.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")
+    store_options(usage)
     usage.set_defaults(func=cmd_usage)
 
     routing_cli.add_parser(sub)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,14 @@ from rich.table import Table
 
 from tokenops.catalog import load_catalog
 from tokenops.charging.catalog import config_from_docs
-from tokenops.charging.sqlite import ChargingSQLite
-from tokenops.cli.common import console, read_store
+from tokenops.charging.service import ChargingService
+from tokenops.cli.charging import run_on_store
+from tokenops.cli.common import console
 from tokenops.errors import ConfigError
 from tokenops.policy import Policy, Report, attach_usage, from_records, load_jsonl, policy_of_spec, simulate
 from tokenops.policy.side import policy_of_store
 from tokenops.routing import ComplexityRouter
-from tokenops.store import SQLiteStore, UsageRecord
+from tokenops.store import Store, UsageRecord
 
 DEMO_CATALOG = Path(__file__).resolve().parents[3] / "examples" / "demo.yaml"
 
@@ -35,6 +37,7 @@ def add_parser(sub: Any) -> None:
     sim.add_argument("--catalog", required=True, help="the candidate catalog (YAML)")
     sim.add_argument("--baseline", help="the catalog in force (YAML; default: the store's with --home, else the demo)")
     sim.add_argument("--home", help="the store: policy in force, balances and usage records for output tokens")
+    sim.add_argument("--database-url", help="the store on PostgreSQL instead (as --home)")
     sim.add_argument("--max-cost-increase", type=float, help="fail when projected cost rises more (percent)")
     sim.add_argument("--allow-refusals", action="store_true", help="pass even if the candidate refuses more")
     sim.add_argument("--days", type=float, help="days of demand the traffic stands for (default: its time span)")
@@ -42,22 +45,25 @@ def add_parser(sub: Any) -> None:
     sim.set_defaults(func=cmd_simulate)
 
 
-def _from_store(home: Path) -> tuple[Policy, list[UsageRecord]]:
-    async def load(store: SQLiteStore) -> tuple[Policy, list[UsageRecord]]:
-        charging = ChargingSQLite(store)
-        config = config_from_docs(await charging.config_docs())
-        policy = policy_of_store("in force", await store.load_catalog(), config, await charging.accounts())
-        return policy, await store.usage_records()
+def _from_store(args: argparse.Namespace) -> tuple[Policy, list[UsageRecord]]:
+    def load(store: Store, charging: ChargingService) -> Awaitable[tuple[Policy, list[UsageRecord]]]:
+        async def work() -> tuple[Policy, list[UsageRecord]]:
+            config = config_from_docs(await charging.store.config_docs())
+            catalog = await store.load_catalog()
+            policy = policy_of_store("in force", catalog, config, await charging.store.accounts())
+            return policy, await store.usage_records()
 
-    return read_store(home, load)
+        return work()
+
+    return run_on_store(args, load)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     candidate = policy_of_spec("candidate", load_catalog(args.catalog))
     records: list[UsageRecord] = []
     stored = None
-    if args.home:
-        stored, records = _from_store(Path(args.home))
+    if args.home or args.database_url:
+        stored, records = _from_store(args)
     if args.baseline:
         baseline = policy_of_spec("in force", load_catalog(args.baseline))
     else:

@@ -9,18 +9,22 @@ from typing import Any
 import orjson
 from rich.table import Table
 
-from tokenops.cli.common import console, home_of, read_store, this_month
+from tokenops.cli.common import console, read_store, store_options, this_month
 from tokenops.errors import ConfigError
-from tokenops.store import SQLiteStore
+from tokenops.periods import month_bounds
+from tokenops.store import Store
 from tokenops.telemetry.sla import report
 
 
-async def _report(store: SQLiteStore, tenant: str, period: str) -> dict[str, Any]:
+async def _report(store: Store, tenant: str, period: str) -> dict[str, Any]:
     catalog = await store.load_catalog()
     found = catalog.tenants.get(tenant)
     if found is None:
-        raise ConfigError(f"no tenant {tenant!r} (known: {', '.join(sorted(catalog.tenants))})")
-    return report(tenant, found.kind, period, await store.usage_records(tenant))
+        known = sorted(catalog.tenants)
+        more = f" and {len(known) - 10:,} more" if len(known) > 10 else ""
+        raise ConfigError(f"no tenant {tenant!r} (known: {', '.join(known[:10])}{more})")
+    since, until = month_bounds(period)
+    return report(tenant, found.kind, period, await store.usage_records(tenant, since, until))
 
 
 def _show(metric: str, value: float | None) -> str:
@@ -30,7 +34,7 @@ def _show(metric: str, value: float | None) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    doc = read_store(home_of(args), lambda store: _report(store, args.tenant, args.period))
+    doc = read_store(args, lambda store: _report(store, args.tenant, args.period))
     if args.json:
         sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
@@ -65,5 +69,5 @@ def add_parser(sub: Any) -> None:
     rep.add_argument("--tenant", required=True, help="the tenant to report on")
     rep.add_argument("--period", default=this_month(), help="YYYY-MM, UTC (default: the current month)")
     rep.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    rep.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")
+    store_options(rep)
     rep.set_defaults(func=cmd_report)

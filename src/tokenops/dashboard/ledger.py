@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
-import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from tokenops.store import SQLiteStore, Store
+from tokenops.charging.queries import RecentSpend
+from tokenops.charging.store import ChargingStore
 
 DAY_MS = 86_400_000
 BURN_WINDOW_MS = DAY_MS
-
-
-@dataclass(slots=True)
-class Spend:
-    today: int = 0
-    month: int = 0
-    burn_money: int = 0  # charged in the burn window
-    burn_tokens: int = 0  # package tokens drawn in the burn window
-    burn_since_ms: int = 0  # first charge in the burn window
 
 
 def period_starts(now_ms: int) -> tuple[int, int]:
@@ -29,41 +20,16 @@ def period_starts(now_ms: int) -> tuple[int, int]:
     return int(day.timestamp() * 1000), int(day.replace(day=1).timestamp() * 1000)
 
 
-def _spend(db: sqlite3.Connection, now_ms: int) -> dict[str, Spend]:
-    day, month = period_starts(now_ms)
-    burn = now_ms - BURN_WINDOW_MS
-    out: dict[str, Spend] = {}
-    sql = (
-        "SELECT account_id, sum(CASE WHEN created_ms >= ? THEN -amount_units ELSE 0 END), sum(-amount_units), "
-        "sum(CASE WHEN created_ms >= ? THEN -amount_units ELSE 0 END), "
-        "min(CASE WHEN created_ms >= ? THEN created_ms END) "
-        "FROM ledger_entries WHERE kind = 'charge' AND created_ms >= ? GROUP BY account_id"
-    )
-    for account, today, this_month, burned, since in db.execute(sql, (day, burn, burn, min(month, burn))):
-        out[account] = Spend(today or 0, this_month or 0, burned or 0, 0, since or 0)
-    drawn = (
-        "SELECT e.account_id, sum(j.value) FROM ledger_entries e, json_each(e.meta, '$.packages') j "
-        "WHERE e.kind = 'charge' AND e.created_ms >= ? GROUP BY e.account_id"
-    )
-    for account, tokens in db.execute(drawn, (burn,)):
-        out.setdefault(account, Spend()).burn_tokens = int(tokens or 0)
-    return out
-
-
-async def spend_by_account(store: Store) -> dict[str, Spend]:
-    if not isinstance(store, SQLiteStore):
+async def spend_by_account(store: ChargingStore, accounts: Sequence[str], now_ms: int) -> dict[str, RecentSpend]:
+    """Spend today, this month and over the burn window, of these accounts only (a page of the tenant table)."""
+    if not accounts:
         return {}
-    now = int(time.time() * 1000)
-    return await store.run(lambda db: _spend(db, now))
+    day, month = period_starts(now_ms)
+    return await store.recent_spend(accounts, day, month, now_ms - BURN_WINDOW_MS)
 
 
-async def budget_alerts(store: Store, limit: int = 100) -> list[dict[str, Any]]:
-    if not isinstance(store, SQLiteStore):
-        return []
-    names = ("budget_id", "subject", "period", "threshold", "spent", "limit", "at_ms")
-    sql = "SELECT budget_id, subject, period, threshold, spent, limit_value, at_ms FROM budget_alerts"
-    rows = await store.run(lambda db: db.execute(sql + " ORDER BY at_ms DESC LIMIT ?", (limit,)).fetchall())
-    return [dict(zip(names, r, strict=True)) for r in rows]
+async def budget_alerts(store: ChargingStore, limit: int = 100) -> list[dict[str, Any]]:
+    return [asdict(a) for a in await store.alerts(limit)]
 
 
 def runs_out_days(left: int, used: int, since_ms: int, now_ms: int) -> float | None:

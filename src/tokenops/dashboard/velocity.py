@@ -9,6 +9,16 @@ from typing import Any
 
 from tokenops.telemetry.live import LiveStats
 
+TENANT_SERIES = 10  # the busiest tenants charted on their own; the rest as one "other" series
+
+
+def _busiest(series: dict[str, list[float]]) -> dict[str, list[float]]:
+    ranked = sorted(series.items(), key=lambda kv: -sum(kv[1]))
+    shown = dict(sorted(ranked[:TENANT_SERIES]))
+    if len(ranked) > TENANT_SERIES:
+        shown["other"] = [sum(values) for values in zip(*(v for _, v in ranked[TENANT_SERIES:]), strict=True)]
+    return shown
+
 
 def velocity(live: LiveStats, tenants: Collection[str], window_s: int = 120, step_s: int = 2,
              now: float | None = None) -> dict[str, Any]:  # fmt: skip
@@ -41,7 +51,7 @@ def velocity(live: LiveStats, tenants: Collection[str], window_s: int = 120, ste
         "out": tok_out,
         "requests": reqs,
         "errors": errs,
-        "tenants": dict(sorted(by_tenant.items())),
+        "tenants": _busiest(by_tenant),
         "models": dict(sorted(by_model.items())),
         "now": {
             "in": round(sum(tok_in[-last:]) / last, 1),

@@ -29,30 +29,76 @@ def _totals_doc(t: Totals) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def tenants(state: AppState, scope: Collection[str]) -> list[dict[str, Any]]:
-    live = state.telemetry.live
-    now = int(time.time() * 1000)
+SORTS = ("tokens", "requests", "balance", "tenant")
+
+
+def _per_tenant(state: AppState) -> dict[str, Totals]:
     per: dict[str, Totals] = defaultdict(Totals)
-    for (tenant, _), t in live.totals.items():
+    for (tenant, _), t in state.telemetry.live.totals.items():
         acc = per[tenant]
         for name in Totals.__slots__:
             setattr(acc, name, getattr(acc, name) + getattr(t, name))
-    spend = await spend_by_account(state.store)
-    holds: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    return per
+
+
+def matching(state: AppState, scope: Collection[str], query: str) -> list[str]:
+    """The tenants in scope whose id or name contains `query` (case-insensitive; all of them for '')."""
+    if not query:
+        return list(scope)
+    q = query.casefold()
+    found = []
+    for tenant in scope:
+        info = state.catalog.tenants.get(tenant)
+        if q in tenant.casefold() or (info is not None and q in info.name.casefold()):
+            found.append(tenant)
+    return found
+
+
+def page_of(state: AppState, tenants: list[str], sort: str, page: int, per_page: int) -> list[str]:
+    """One page of the tenants, the busiest (or lowest balance, or by id) first: only it is read from the ledger."""
+    if sort == "tenant":
+        ordered = sorted(tenants)
+    elif sort == "balance":
+        accounts = state.charging.credit.accounts
+        room = {t: a.balance + a.limit for t, a in accounts.items()}
+        ordered = sorted(tenants, key=lambda t: (room.get(t, 2**63), t))
+    else:
+        per = _per_tenant(state)
+        busy = {t: x.requests if sort == "requests" else x.input_tokens + x.output_tokens for t, x in per.items()}
+        ordered = sorted(tenants, key=lambda t: (-busy.get(t, 0), t))
+    return ordered[(page - 1) * per_page : page * per_page]
+
+
+def totals(state: AppState, scope: Collection[str]) -> dict[str, Any]:
+    """The whole scope's live totals (what the page's rows add up to, for every tenant in scope)."""
+    total, wanted = Totals(), set(scope)
+    for tenant, t in _per_tenant(state).items():
+        if tenant in wanted:
+            for name in Totals.__slots__:
+                setattr(total, name, getattr(total, name) + getattr(t, name))
+    return _totals_doc(total)
+
+
+async def tenants(state: AppState, page: Collection[str]) -> list[dict[str, Any]]:
+    """The tenant table's rows for one page of tenants: live totals, spend from the ledger, balances, burn."""
+    now = int(time.time() * 1000)
+    per = _per_tenant(state)
+    spend = await spend_by_account(state.charging.store, sorted(page), now)
+    holds: dict[str, tuple[int, int]] = {}
     for hold in state.charging.credit.holds.values():
-        holds[hold.tenant][0] += 1
-        holds[hold.tenant][1] += hold.money
+        count, money = holds.get(hold.tenant, (0, 0))
+        holds[hold.tenant] = (count + 1, money + hold.money)
     rows = []
-    for tenant in sorted(scope):
+    for tenant in page:
         info = state.catalog.tenants.get(tenant)
         doc: dict[str, Any] = {"tenant": tenant, "name": info.name if info else tenant,
                                "kind": info.kind if info else "", "sector": info.sector if info else ""}  # fmt: skip
-        doc.update(_totals_doc(per[tenant]))
+        doc.update(_totals_doc(per.get(tenant) or Totals()))
         account = state.charging.credit.accounts.get(tenant)
         s = spend.get(tenant)
         doc["spend_today"] = s.today if s else 0
         doc["spend_month"] = s.month if s else 0
-        doc["open_reservations"], doc["reserved"] = holds[tenant]
+        doc["open_reservations"], doc["reserved"] = holds.get(tenant, (0, 0))
         if account is not None:
             headroom = account.balance + account.limit
             doc.update(currency=account.currency, account_type=account.type, balance=account.balance,
@@ -72,10 +118,15 @@ def deployments(state: AppState, scope: Collection[str], operator: bool) -> list
     for sample in live.busy:
         for dep_id, busy in sample.items():
             peaks[dep_id] = max(peaks[dep_id], busy)
+    wanted = scope if isinstance(scope, (set, frozenset)) else set(scope)
+    by_dep: dict[str, list[tuple[str, Totals]]] = defaultdict(list)
+    for (tenant, dep_id), t in live.deployments.items():  # what traffic there was, not every tenant x deployment
+        if tenant in wanted:
+            by_dep[dep_id].append((tenant, t))
     rows = []
     for dep in sorted(state.catalog.deployments.values(), key=lambda d: d.id):
-        used = [(t, live.deployments[(t, dep.id)]) for t in scope if (t, dep.id) in live.deployments]
-        owner = operator or (dep.tenant is not None and dep.tenant in scope)
+        used = by_dep.get(dep.id, [])
+        owner = operator or (dep.tenant is not None and dep.tenant in wanted)
         if not used and not owner:
             continue  # a tenant admin sees the deployments its own traffic used, and its dedicated ones
         total = Totals()

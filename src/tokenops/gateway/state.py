@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
+import gc
 import ipaddress
 import logging
 import os
@@ -13,11 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tokenops.catalog import Catalog, CatalogSpec
+from tokenops.catalog.load import SECTION_GROUPS, changed_groups
 from tokenops.charging.catalog import parse_charging
-from tokenops.charging.ledgers import ledger_for
 from tokenops.charging.pools import budget_pool, credit_leases
 from tokenops.charging.service import ChargingService
 from tokenops.charging.spool import Spool
+from tokenops.charging.store import ChargingStore
 from tokenops.clock import Clock
 from tokenops.errors import ConfigError
 from tokenops.gateway.compact import CompactionStep
@@ -29,8 +33,8 @@ from tokenops.providers.client import Upstream
 from tokenops.providers.tokenize import Detections
 from tokenops.routing import ComplexityRouter
 from tokenops.security import Guard
-from tokenops.sessions import SQLiteTranscripts
-from tokenops.store import SQLiteStore, Store
+from tokenops.sessions import TranscriptStore
+from tokenops.store import Store
 from tokenops.store.redis_feed import ChangeFeed
 from tokenops.telemetry import Telemetry
 from tokenops.tokenize import Counter, counter_for
@@ -47,6 +51,14 @@ def trusted_proxies(value: str) -> str:
         except ValueError:
             raise ConfigError(f"TOKENOPS_TRUSTED_PROXIES: {item!r} is not an address or a network") from None
     return ",".join(items)
+
+
+def release_free_memory() -> None:
+    """Give the heap's free pages back to the system (glibc keeps them after a large parse otherwise)."""
+    name = ctypes.util.find_library("c")
+    if name:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(name).malloc_trim(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,8 @@ class Settings:
 class AppState:
     store: Store
     hasher: KeyHasher
+    ledger: ChargingStore  # the charging store on the same database as `store`
+    archive: TranscriptStore | None = None  # where transcripts are kept (inside each tenant's residency)
     spec: CatalogSpec | None = None
     settings: Settings = field(default_factory=Settings)
     health: Health = field(default_factory=Health)
@@ -102,9 +116,10 @@ class AppState:
     async def start(self) -> None:
         await self.store.open()
         await self.clock.sync(self.store.clock_ms)
-        if self.spec is not None:
-            await self.store.seed(self.spec, self.hasher)
-        ledger = ledger_for(self.store)
+        spec, groups = self.spec, await self._groups_to_seed()
+        if spec is not None and "catalog" in groups:
+            await self.store.seed(spec, self.hasher)
+        ledger = self.ledger
         spool = Spool(self.spool_dir) if self.spool_dir is not None else None
         if spool is not None:
             spool.open()
@@ -112,14 +127,13 @@ class AppState:
         self.charging = ChargingService(ledger, stale_ms=int(self.settings.replica_stale_s * 1000), clock=self.clock)
         self.charging.leases = credit_leases(self.guard.counters, self.charging.headroom, ledger.writer)
         self.charging.budget_pool = budget_pool(self.guard.counters, self.charging.budget_usage)
-        archive = SQLiteTranscripts(self.store) if isinstance(self.store, SQLiteStore) else None
-        if archive is not None:
-            await archive.open()
-        self.compaction = CompactionStep(archive)
-        await self.charging.start(parse_charging(self.spec) if self.spec is not None else None)
+        if self.archive is not None:
+            await self.archive.open()
+        self.compaction = CompactionStep(self.archive)
+        await self.charging.start(parse_charging(spec) if spec is not None and "charging" in groups else None)
         self.upstream = Upstream(self.settings.upstream_connections)
         self.sink.observers.append(self.guard.settled)
-        await self.guard.start(self.spec.raw if self.spec else None, self.hasher, self.reload)
+        await self.guard.start(spec.raw if spec is not None and "admin" in groups else None, self.hasher, self.reload)
         if self.feed is not None:
             await self.feed.start(self.guard.nudge.set)
         await self.reload()
@@ -127,7 +141,23 @@ class AppState:
         await self.charging.recover()  # after reload: rating needs the tenants' sectors
         self._upkeep = asyncio.create_task(self._charging_upkeep())
         self._interim = asyncio.create_task(self._interim_usage(self.settings.interim_usage_s))
+        if spec is not None and spec.fingerprint:
+            await self.store.mark_seeded(spec.fingerprint)
+        self.spec = spec = None  # the parsed file is not kept (tens of MB at operator scale): the store is the truth
+        gc.collect()
+        release_free_memory()
         self.ready = True
+
+    async def _groups_to_seed(self) -> set[str]:
+        """Which groups of the catalog's sections to seed: those changed since the store was last seeded from a
+        file (every group of a catalog not read from a file)."""
+        if self.spec is None:
+            return set()
+        if not self.spec.fingerprint:
+            return set(SECTION_GROUPS)
+        groups = changed_groups(self.spec.fingerprint, await self.store.seeded())
+        logging.getLogger("tokenops").info("seeding the catalog's changed sections: %s", sorted(groups) or "none")
+        return groups
 
     async def reload(self) -> None:
         """Take a fresh catalog snapshot from the store and rebuild the providers."""

@@ -1,5 +1,6 @@
 """Agent sessions: transcripts archived as they go, when the tenant's content policy allows it."""
 
-from tokenops.sessions.archive import SQLiteTranscripts, Transcript, TranscriptStore
+from tokenops.sessions.archive import PostgresTranscripts, SQLiteTranscripts, Transcript, TranscriptStore
+from tokenops.sessions.regional import RegionalTranscripts
 
-__all__ = ["SQLiteTranscripts", "Transcript", "TranscriptStore"]
+__all__ = ["PostgresTranscripts", "RegionalTranscripts", "SQLiteTranscripts", "Transcript", "TranscriptStore"]

@@ -55,9 +55,18 @@ class Backing:
 class Stores:
     store: Store
     admin: AdminStore
+    embedded: SQLiteStore | None = None  # the main store as what it is, for the stores that share its database
+    scaled: PostgresStore | None = None
     counters: Counters | None = None
     feed: ChangeFeed | None = None
     spool_dir: Path | None = None  # usage kept on local disk while PostgreSQL is unreachable
+
+
+def main_store(backing: Backing, home: Path) -> Store:
+    """The catalog and usage store alone (for a command that reads it), not yet opened."""
+    if backing.database_url is None:
+        return SQLiteStore(home / "tokenops.db")
+    return PostgresStore(backing.database_url, backing.schema, pool_size=2)
 
 
 def open_stores(backing: Backing, home: Path) -> Stores:
@@ -65,11 +74,13 @@ def open_stores(backing: Backing, home: Path) -> Stores:
     if backing.database_url is None:
         if backing.redis_url is not None:
             raise ConfigError("a Redis URL needs a database URL too: replicas share PostgreSQL")
-        return Stores(SQLiteStore(home / "tokenops.db"), SQLiteAdminStore(home / "tokenops.db"))
+        embedded = SQLiteStore(home / "tokenops.db")
+        return Stores(embedded, SQLiteAdminStore(home / "tokenops.db"), embedded=embedded)
     if not backing.database_url.startswith(("postgresql://", "postgres://")):
         raise ConfigError("the database URL must be postgresql://…")
     admin = PostgresAdminStore(backing.database_url, backing.schema)
-    stores = Stores(PostgresStore(backing.database_url, backing.schema), admin, spool_dir=home / "spool")
+    scaled = PostgresStore(backing.database_url, backing.schema)
+    stores = Stores(scaled, admin, scaled=scaled, spool_dir=home / "spool")
     if backing.redis_url is not None:
         client = redis_client(backing.redis_url, socket_timeout=2.0)
         # while Redis is unreachable each tenant is refused or served locally, as its outage policy says

@@ -46,6 +46,14 @@ class UsageRecord:
 
 
 USAGE_COLUMNS: tuple[str, ...] = tuple(UsageRecord.__dataclass_fields__)
+CATALOG_DOCS = "SELECT kind, id, doc FROM catalog_objects WHERE kind IN ('tenant', 'model', 'deployment', 'alias')"
+KEY_ROWS = "SELECT id, tenant_id, key_hash, prefix, models, status, expires_at FROM api_keys"
+# what the usage reads filter on, on both stores: a tenant's period, a tenant's session, every tenant's period
+USAGE_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS usage_by_tenant_time ON usage_records (tenant_id, created_ms)",
+    "CREATE INDEX IF NOT EXISTS usage_by_session ON usage_records (tenant_id, session_id, created_ms)",
+    "CREATE INDEX IF NOT EXISTS usage_by_time ON usage_records (created_ms)",
+)
 
 
 class Store(Protocol):
@@ -56,14 +64,28 @@ class Store(Protocol):
     async def seed(self, spec: CatalogSpec, hash_key: Callable[[str], str]) -> None:
         """Create what the catalog names and the store lacks; never overwrite."""
 
+    async def seeded(self) -> dict[str, Any] | None:
+        """The fingerprint of the catalog file the store was last seeded from (None: never seeded)."""
+
+    async def mark_seeded(self, fingerprint: dict[str, Any]) -> None: ...
+
     async def load_catalog(self) -> Catalog: ...
 
     async def write_usage(self, records: Sequence[UsageRecord]) -> None:
         """Store the records durably (all or none) before returning."""
 
-    async def usage_records(self, tenant_id: str | None = None) -> list[UsageRecord]: ...
+    async def usage_records(
+        self,
+        tenant_id: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        session_id: str | None = None,
+    ) -> list[UsageRecord]:
+        """The records matching every filter given (a tenant, a period [since, until), a session), in time order."""
 
-    async def usage_summary(self, since_ms: int | None = None, until_ms: int | None = None) -> list[dict[str, Any]]:
+    async def usage_summary(
+        self, since_ms: int | None = None, until_ms: int | None = None, tenant_id: str | None = None
+    ) -> list[dict[str, Any]]:
         """Totals per tenant and model: requests, input/output/cached tokens, refusals (402/403/429), errors."""
 
     async def clock_ms(self) -> int | None:

@@ -14,10 +14,11 @@ import asyncpg
 import orjson
 
 from tokenops.catalog import Catalog, CatalogSpec
-from tokenops.catalog.codec import from_doc, to_doc
+from tokenops.catalog.codec import Decoder
 from tokenops.catalog.model import ApiKey
-from tokenops.store.base import USAGE_COLUMNS, UsageRecord
+from tokenops.store.base import CATALOG_DOCS, KEY_ROWS, USAGE_COLUMNS, UsageRecord
 from tokenops.store.postgres_schema import connect_pool, create_schema, db_now_ms
+from tokenops.store.sql import SEEDED, SUMMARY_NAMES, USAGE_SUMMARY, catalog_rows, key_rows, numbered, usage_where
 
 _TYPES = {
     "created_ms": "bigint",
@@ -77,37 +78,41 @@ class PostgresStore:
 
     async def seed(self, spec: CatalogSpec, hash_key: Callable[[str], str]) -> None:
         now = int(time.time() * 1000)
-        rows: list[tuple[str, str, str, int]] = []
-        for kind, objects in (
-            ("tenant", spec.tenants),
-            ("model", spec.models),
-            ("deployment", spec.deployments),
-            ("alias", spec.aliases),
-        ):
-            rows += [(kind, name, orjson.dumps(to_doc(obj)).decode(), now) for name, obj in objects.items()]
-        keys = []
-        for k in spec.keys:
-            key_hash = k.key_hash or hash_key(k.plaintext or "")
-            prefix = (k.plaintext or "")[:8]
-            keys.append(
-                (k.id, k.tenant_id, key_hash, prefix, orjson.dumps(list(k.models)).decode(), "active", None, now)
+        rows, keys = catalog_rows(spec, now), key_rows(spec, hash_key, now)
+        async with self.pool.acquire() as conn, conn.transaction():  # one statement per table, not per row
+            await conn.execute(
+                "INSERT INTO catalog_objects SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) "
+                "ON CONFLICT DO NOTHING",
+                *[list(c) for c in zip(*rows, strict=True)] if rows else ([], [], [], []),
             )
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.executemany("INSERT INTO catalog_objects VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", rows)
-            await conn.executemany(
-                "INSERT INTO api_keys VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING", keys
+            await conn.execute(
+                "INSERT INTO api_keys SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+                "$5::text[], $6::text[], $7::text[], $8::bigint[]) ON CONFLICT DO NOTHING",
+                *[list(c) for c in zip(*keys, strict=True)] if keys else ([], [], [], [], [], [], [], []),
             )
+
+    async def seeded(self) -> dict[str, Any] | None:
+        doc = await self.pool.fetchval(numbered("SELECT doc FROM catalog_objects WHERE kind = ? AND id = ?"), *SEEDED)
+        return orjson.loads(doc) if doc is not None else None
+
+    async def mark_seeded(self, fingerprint: dict[str, Any]) -> None:
+        await self.pool.execute(
+            numbered("INSERT INTO catalog_objects VALUES (?, ?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET doc = "
+                     "excluded.doc"),
+            *SEEDED, orjson.dumps(fingerprint).decode(), int(time.time() * 1000),
+        )  # fmt: skip
 
     async def load_catalog(self) -> Catalog:
         parts: dict[str, dict[str, Any]] = {"tenant": {}, "model": {}, "deployment": {}, "alias": {}}
         async with self.pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
-            for kind, name, doc in await conn.fetch("SELECT kind, id, doc FROM catalog_objects"):
-                if kind in parts:
-                    parts[kind][name] = from_doc(kind, orjson.loads(doc))
-            rows = await conn.fetch("SELECT id, tenant_id, key_hash, prefix, models, status, expires_at FROM api_keys")
+            docs = await conn.fetch(CATALOG_DOCS)
+            rows = await conn.fetch(KEY_ROWS)
+        decode = Decoder()
+        for kind, name, doc in docs:
+            parts[kind][name] = decode(kind, orjson.loads(doc))
         keys = {}
         for row in rows:
-            key = ApiKey(row[0], row[1], row[2], row[3], tuple(orjson.loads(row[4])), row[5], row[6])
+            key = ApiKey(row[0], row[1], row[2], row[3], decode.value(orjson.loads(row[4])), row[5], row[6])
             keys[key.key_hash] = key
         return Catalog(parts["tenant"], keys, parts["model"], parts["deployment"], parts["alias"])
 
@@ -115,21 +120,20 @@ class PostgresStore:
         if records:
             await self.pool.execute(INSERT_USAGE, *usage_columns(records))
 
-    async def usage_records(self, tenant_id: str | None = None) -> list[UsageRecord]:
-        sql = f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_records"
-        args: tuple[Any, ...] = ()
-        if tenant_id is not None:
-            sql, args = sql + " WHERE tenant_id = $1", (tenant_id,)
-        return [usage_of(r) for r in await self.pool.fetch(sql + " ORDER BY created_ms, request_id", *args)]
+    async def usage_records(
+        self,
+        tenant_id: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        session_id: str | None = None,
+    ) -> list[UsageRecord]:
+        where, args = usage_where(tenant_id, since_ms, until_ms, session_id)
+        sql = f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_records{where} ORDER BY created_ms, request_id"
+        return [usage_of(r) for r in await self.pool.fetch(numbered(sql), *args)]
 
-    async def usage_summary(self, since_ms: int | None = None, until_ms: int | None = None) -> list[dict[str, Any]]:
-        sql = (
-            "SELECT tenant_id AS tenant, coalesce(model_served, model_requested) AS model, count(*) AS requests, "
-            "sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens, "
-            "sum(cached_tokens)::bigint AS cached_tokens, "
-            "sum(CASE WHEN status IN (402, 403, 429) THEN 1 ELSE 0 END)::bigint AS refused, "
-            "sum(CASE WHEN status >= 400 AND status NOT IN (402, 403, 429) THEN 1 ELSE 0 END)::bigint AS errors "
-            "FROM usage_records "
-            "WHERE created_ms >= $1 AND created_ms < $2 GROUP BY 1, 2 ORDER BY 1, 2"
-        )
-        return [dict(r.items()) for r in await self.pool.fetch(sql, since_ms or 0, until_ms or 2**62)]
+    async def usage_summary(
+        self, since_ms: int | None = None, until_ms: int | None = None, tenant_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        where, args = usage_where(tenant_id, since_ms, until_ms, None)
+        rows = await self.pool.fetch(numbered(f"{USAGE_SUMMARY}{where} GROUP BY 1, 2 ORDER BY 1, 2"), *args)
+        return [dict(zip(SUMMARY_NAMES, (r[0], r[1], *(int(v) for v in r[2:])), strict=True)) for r in rows]

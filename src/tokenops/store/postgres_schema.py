@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS usage_records (
     reasoning_tokens BIGINT NOT NULL DEFAULT 0, cache_write_1h_tokens BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS usage_by_tenant_time ON usage_records (tenant_id, created_ms);
+CREATE INDEX IF NOT EXISTS usage_by_session ON usage_records (tenant_id, session_id, created_ms);
+CREATE INDEX IF NOT EXISTS usage_by_time ON usage_records (created_ms);
 CREATE TABLE IF NOT EXISTS charging_config (key TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (
     id TEXT PRIMARY KEY, type TEXT NOT NULL, currency TEXT NOT NULL,
@@ -47,6 +49,8 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
     prev_hash TEXT NOT NULL, hash TEXT NOT NULL, hashed_digits INTEGER NOT NULL DEFAULT 6
 );
 CREATE INDEX IF NOT EXISTS ledger_by_account ON ledger_entries (account_id, seq);
+CREATE INDEX IF NOT EXISTS ledger_by_account_time ON ledger_entries (account_id, created_ms);
+CREATE INDEX IF NOT EXISTS ledger_by_kind_time ON ledger_entries (kind, created_ms);
 CREATE TABLE IF NOT EXISTS package_grants (
     id TEXT PRIMARY KEY, account_id TEXT NOT NULL, package_id TEXT NOT NULL, models TEXT NOT NULL,
     total BIGINT NOT NULL, used BIGINT NOT NULL, starts_ms BIGINT NOT NULL,

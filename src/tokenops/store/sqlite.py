@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 import orjson
 
 from tokenops.catalog import Catalog, CatalogSpec
-from tokenops.catalog.codec import from_doc, to_doc
+from tokenops.catalog.codec import Decoder
 from tokenops.catalog.model import ApiKey
-from tokenops.store.base import USAGE_COLUMNS, UsageRecord
+from tokenops.store.base import CATALOG_DOCS, KEY_ROWS, USAGE_COLUMNS, USAGE_INDEXES, UsageRecord
+from tokenops.store.sql import SEEDED, SUMMARY_NAMES, USAGE_SUMMARY, catalog_rows, key_rows, usage_where
 
 T = TypeVar("T")
 
@@ -73,12 +74,14 @@ CREATE TABLE IF NOT EXISTS usage_records (
     reasoning_tokens INTEGER NOT NULL DEFAULT 0,
     cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS usage_by_tenant_time ON usage_records (tenant_id, created_ms);
 """
 
 _INSERT_USAGE = (
     f"INSERT OR IGNORE INTO usage_records ({', '.join(USAGE_COLUMNS)}) VALUES ({', '.join('?' for _ in USAGE_COLUMNS)})"
 )
+
+
+_UPSERT_DOC = "INSERT INTO catalog_objects VALUES (?, ?, ?, ?) ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc"
 
 
 def default_path() -> Path:
@@ -116,6 +119,8 @@ class SQLiteStore:
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(SCHEMA)
         _add_missing_columns(db)
+        for index in USAGE_INDEXES:
+            db.execute(index)
         if db.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 0:
             db.execute("INSERT INTO schema_version VALUES (1)")
         self._db = db
@@ -130,23 +135,11 @@ class SQLiteStore:
         self._pool.shutdown(wait=True)
 
     async def seed(self, spec: CatalogSpec, hash_key: Callable[[str], str]) -> None:
-        await self._run(self._seed, spec, hash_key)
-
-    def _seed(self, spec: CatalogSpec, hash_key: Callable[[str], str]) -> None:
         now = _now_ms()
-        rows: list[tuple[str, str, bytes, int]] = []
-        for kind, objects in (
-            ("tenant", spec.tenants),
-            ("model", spec.models),
-            ("deployment", spec.deployments),
-            ("alias", spec.aliases),
-        ):
-            rows += [(kind, name, orjson.dumps(to_doc(obj)), now) for name, obj in objects.items()]
-        keys = []
-        for k in spec.keys:
-            key_hash = k.key_hash or hash_key(k.plaintext or "")
-            prefix = (k.plaintext or "")[:8]
-            keys.append((k.id, k.tenant_id, key_hash, prefix, orjson.dumps(list(k.models)), "active", None, now))
+        rows, keys = catalog_rows(spec, now), key_rows(spec, hash_key, now)
+        await self._run(self._seed, rows, keys)
+
+    def _seed(self, rows: list[tuple[Any, ...]], keys: list[tuple[Any, ...]]) -> None:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -157,17 +150,32 @@ class SQLiteStore:
             db.execute("ROLLBACK")
             raise
 
+    async def seeded(self) -> dict[str, Any] | None:
+        def read() -> dict[str, Any] | None:
+            row = self.db.execute("SELECT doc FROM catalog_objects WHERE kind = ? AND id = ?", SEEDED).fetchone()
+            return orjson.loads(row[0]) if row else None
+
+        return await self._run(read)
+
+    async def mark_seeded(self, fingerprint: dict[str, Any]) -> None:
+        row = (*SEEDED, orjson.dumps(fingerprint).decode(), _now_ms())
+
+        def write() -> None:
+            self.db.execute(_UPSERT_DOC, row)
+
+        await self._run(write)
+
     async def load_catalog(self) -> Catalog:
         return await self._run(self._load_catalog)
 
     def _load_catalog(self) -> Catalog:
         parts: dict[str, dict[str, Any]] = {"tenant": {}, "model": {}, "deployment": {}, "alias": {}}
-        for kind, name, doc in self.db.execute("SELECT kind, id, doc FROM catalog_objects"):
-            if kind in parts:
-                parts[kind][name] = from_doc(kind, orjson.loads(doc))
+        decode = Decoder()
+        for kind, name, doc in self.db.execute(CATALOG_DOCS):
+            parts[kind][name] = decode(kind, orjson.loads(doc))
         keys = {}
-        for row in self.db.execute("SELECT id, tenant_id, key_hash, prefix, models, status, expires_at FROM api_keys"):
-            key = ApiKey(row[0], row[1], row[2], row[3], tuple(orjson.loads(row[4])), row[5], row[6])
+        for row in self.db.execute(KEY_ROWS):
+            key = ApiKey(row[0], row[1], row[2], row[3], decode.value(orjson.loads(row[4])), row[5], row[6])
             keys[key.key_hash] = key
         return Catalog(parts["tenant"], keys, parts["model"], parts["deployment"], parts["alias"])
 
@@ -185,36 +193,32 @@ class SQLiteStore:
             db.execute("ROLLBACK")
             raise
 
-    async def usage_records(self, tenant_id: str | None = None) -> list[UsageRecord]:
-        return await self._run(self._usage_records, tenant_id)
+    async def usage_records(
+        self,
+        tenant_id: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        session_id: str | None = None,
+    ) -> list[UsageRecord]:
+        where, args = usage_where(tenant_id, since_ms, until_ms, session_id)
+        return await self._run(self._usage_records, where, args)
 
-    def _usage_records(self, tenant_id: str | None) -> list[UsageRecord]:
-        sql = f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_records"
-        args: tuple[Any, ...] = ()
-        if tenant_id is not None:
-            sql += " WHERE tenant_id = ?"
-            args = (tenant_id,)
+    def _usage_records(self, where: str, args: tuple[Any, ...]) -> list[UsageRecord]:
+        sql = f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_records{where} ORDER BY created_ms, request_id"
         out = []
-        for row in self.db.execute(sql + " ORDER BY created_ms, request_id", args):
+        for row in self.db.execute(sql, args):
             rec = UsageRecord(**dict(zip(USAGE_COLUMNS, row, strict=True)))
             rec.stream = bool(rec.stream)
             out.append(rec)
         return out
 
-    async def usage_summary(self, since_ms: int | None = None, until_ms: int | None = None) -> list[dict[str, Any]]:
-        return await self._run(self._usage_summary, since_ms, until_ms)
-
-    def _usage_summary(self, since_ms: int | None, until_ms: int | None) -> list[dict[str, Any]]:
-        sql = (
-            "SELECT tenant_id, coalesce(model_served, model_requested), count(*), "
-            "sum(input_tokens), sum(output_tokens), sum(cached_tokens), "
-            "sum(CASE WHEN status IN (402, 403, 429) THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN status >= 400 AND status NOT IN (402, 403, 429) THEN 1 ELSE 0 END) FROM usage_records "
-            "WHERE created_ms >= ? AND created_ms < ? GROUP BY 1, 2 ORDER BY 1, 2"
-        )
-        rows = self.db.execute(sql, (since_ms or 0, until_ms or 2**62)).fetchall()
-        names = ("tenant", "model", "requests", "input_tokens", "output_tokens", "cached_tokens", "refused", "errors")
-        return [dict(zip(names, row, strict=True)) for row in rows]
+    async def usage_summary(
+        self, since_ms: int | None = None, until_ms: int | None = None, tenant_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        where, args = usage_where(tenant_id, since_ms, until_ms, None)
+        sql = f"{USAGE_SUMMARY}{where} GROUP BY 1, 2 ORDER BY 1, 2"
+        rows = await self._run(lambda: self.db.execute(sql, args).fetchall())
+        return [dict(zip(SUMMARY_NAMES, row, strict=True)) for row in rows]
 
 
 _ADDED_COLUMNS = {

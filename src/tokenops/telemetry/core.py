@@ -26,7 +26,7 @@ EVENTS_EVERY_S = 5
 class Telemetry:
     def __init__(self, config: TelemetryConfig | None = None) -> None:
         self.config = config or TelemetryConfig.from_env()
-        self.metrics = Metrics(self.config.per_key_metrics, self.config.max_series)
+        self.metrics = Metrics(self.config)
         self.live = LiveStats()
         self.source: Source | None = None
         self.request_log: RequestLog | None = None
@@ -82,7 +82,7 @@ class Telemetry:
         newest = self._events_seen
         for event in await store.events(limit=1000):
             if event.id > self._events_seen:
-                self.metrics.extraction.inc((event.tenant_id, event.detector, event.action))
+                self.metrics.extraction.inc((self.metrics.tenant(event.tenant_id), event.detector, event.action))
                 newest = max(newest, event.id)
         self._events_seen = newest
 

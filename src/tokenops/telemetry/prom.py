@@ -66,6 +66,13 @@ class Counter(Family):
             key = self._key(key, values)
             values[key] = values.get(key, 0) + amount
 
+    def fold(self, position: int, names: set[str]) -> None:
+        """Move the series whose label at `position` is one of `names` into that label's "other" series."""
+        for key in [k for k in self.values if k[position] in names]:
+            value = self.values.pop(key)
+            other = (*key[:position], OTHER, *key[position + 1 :])
+            self.values[other] = self.values.get(other, 0) + value
+
     def render(self) -> str:
         lines = [self.header("_total")]  # the text format names a counter by its sample
         for key, value in self.values.items():
@@ -75,6 +82,7 @@ class Counter(Family):
 
 class Histogram(Family):
     kind = "histogram"
+    # the lines one label set renders: a bucket per bound, +Inf, sum and count (see `series`)
 
     def __init__(
         self, name: str, help: str, labels: tuple[str, ...], buckets: Iterable[float], max_series: int = 10_000
@@ -82,6 +90,10 @@ class Histogram(Family):
         super().__init__(name, help, labels, max_series)
         self.buckets = tuple(sorted(buckets))
         self.values: dict[Key, list[float]] = {}  # per-bucket counts, then sum, then count
+
+    @property
+    def lines_per_series(self) -> int:
+        return len(self.buckets) + 3
 
     def observe(self, key: Key, value: float) -> None:
         row = self.values.get(key)
