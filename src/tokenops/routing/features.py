@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tokenops.routing.cues import GROUPS, QUESTION_WORDS, WORD_GROUPS, WRITING_VERBS
+
 HEAD_CHARS = 512
 TAIL_CHARS = 2048
 MAX_MESSAGES = 64
@@ -22,6 +24,8 @@ _TOKEN = re.compile(r"[a-z]+|\d+|[^\sa-z\d]")
 _SHOUT = re.compile(r"\b[A-Z]{3,}\b")
 _MATH_MARKS = ("=", "+", "*", "/", "^", "<", ">", "\\", "√", "π", "∑", "∫")
 _CODE_MARKS = ("```", "def ", "return ", "{", "}", ";", "()", "==")
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+_CHOICES = re.compile(r"(?:^|\n)\s*\(?[A-D][).:]\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,18 @@ def _bucket(value: float) -> int:
     return min(16, int(math.log2(1.0 + value)))
 
 
+def _marks(prompt: Prompt) -> tuple[str, ...]:
+    """Marks of math and code in the text, and the conversation's shape: turns, tools, system prompt."""
+    text = prompt.text
+    return (
+        f"math:{_bucket(sum(text.count(m) for m in _MATH_MARKS))}",
+        f"code:{_bucket(sum(text.count(m) for m in _CODE_MARKS))}",
+        f"turns:{_bucket(prompt.turns)}",
+        f"tools:{_bucket(prompt.tools)}",
+        f"system:{int(prompt.has_system)}",
+    )
+
+
 def features(prompt: Prompt) -> list[str]:
     """Sparse binary features: word unigrams and bigrams plus a few structural buckets."""
     text = prompt.text
@@ -109,11 +125,59 @@ def features(prompt: Prompt) -> list[str]:
             f"lines:{_bucket(text.count(chr(10)))}",
             f"num:{int(10 * numbers / n)}",
             f"sym:{int(10 * symbols / n)}",
-            f"math:{_bucket(sum(text.count(m) for m in _MATH_MARKS))}",
-            f"code:{_bucket(sum(text.count(m) for m in _CODE_MARKS))}",
-            f"turns:{_bucket(prompt.turns)}",
-            f"tools:{_bucket(prompt.tools)}",
-            f"system:{int(prompt.has_system)}",
+            *_marks(prompt),
         )
     )
     return list(out)
+
+
+def features_v2(prompt: Prompt) -> list[str]:
+    """What the task is and how big, in forms that carry over between kinds of prompts.
+
+    Word groups (math, code, reasoning, writing, ...) with their counts and their share of
+    the words, the dominant group crossed with length and numbers, the prompt's shape
+    (length, lines, sentences, numbers, question or request, answer choices, marks of math
+    and code) and the conversation's (turns, tools, system prompt), and the words themselves,
+    of which training keeps only those common to several kinds.
+    """
+    text = prompt.text
+    tokens = _TOKEN.findall(text.lower())
+    words = [t for t in tokens if t.isalpha()]
+    numbers = sum(1 for t in tokens if t.isdigit())
+    counts = dict.fromkeys(GROUPS, 0)
+    for word in words:
+        for group in WORD_GROUPS.get(word, ()):
+            counts[group] += 1
+    length = _bucket(len(words))
+    nums = _bucket(numbers)
+    out = {f"u:{w}" for w in words}
+    n = max(1, len(words))
+    for group, count in counts.items():
+        if count:
+            out.add(f"g:{group}:{_bucket(count)}")
+            out.add(f"gf:{group}:{min(4, 10 * count // n)}")
+            out.add(f"gx:{group}:len{length}")
+    top = max(GROUPS, key=lambda g: counts[g]) if any(counts.values()) else "none"
+    first = words[0] if words else ""
+    out.update(
+        (
+            "bias",
+            f"len:{length}",
+            f"chars:{_bucket(prompt.total_chars)}",
+            f"nums:{nums}",
+            f"lines:{_bucket(text.count(chr(10)))}",
+            f"sent:{_bucket(len(_SENTENCE_END.findall(text)))}",
+            f"q:{int(text.rstrip().endswith('?'))}",
+            f"wh:{int(first in QUESTION_WORDS)}",
+            f"ask:{int(first in WRITING_VERBS)}",
+            f"choices:{int(bool(_CHOICES.search(text)))}",
+            f"top:{top}",
+            f"top:{top}:len{length}",
+            f"top:{top}:nums{nums}",
+            *_marks(prompt),
+        )
+    )
+    return list(out)
+
+
+FEATURE_SETS = {"v1": features, "v2": features_v2}
