@@ -41,11 +41,13 @@ def _served(home: Path) -> dict[str, str]:
     """request id -> "weak"/"strong" for the requests a complexity alias routed (from the usage records)."""
 
     async def load(store: SQLiteStore) -> dict[str, str]:
-        return {
-            r.request_id: r.routing_choice
-            for r in await store.usage_records()
-            if r.routing_choice in ("weak", "strong")
-        }
+        served: dict[str, str] = {}
+        for r in await store.usage_records():
+            if r.routing_choice in ("weak", "strong"):
+                served[r.request_id] = r.routing_choice
+                if r.correlation_id:  # the client's own X-Request-Id, as its recorder knew the request
+                    served.setdefault(r.correlation_id, r.routing_choice)
+        return served
 
     return read_store(home, load)
 
@@ -63,9 +65,7 @@ def _traffic(args: argparse.Namespace) -> Traffic:
 def _rows(args: argparse.Namespace) -> tuple[list[Row], dict[str, Any]]:
     """The rows named by the data arguments, and what describes them in a report."""
     if args.corpus:
-        if not args.data:
-            raise ConfigError("--corpus needs --data: the folder its paths are relative to")
-        rows = load_corpus(read_manifest(Path(args.corpus), Path(args.data)))
+        rows = load_corpus(read_manifest(Path(args.corpus), Path(args.data) if args.data else None))
         return rows, {"corpus": args.corpus}
     if args.traffic:
         traffic = _traffic(args)
@@ -195,7 +195,7 @@ def _data_args(parser: argparse.ArgumentParser) -> None:
         "--contaminated", help="JSONL of prompts to leave out (default: contaminated_prompts.jsonl beside the data)"
     )
     parser.add_argument("--corpus", help="a corpus manifest (YAML): several sources, each with its kind and pair")
-    parser.add_argument("--data", help="the folder the corpus manifest's paths are relative to")
+    parser.add_argument("--data", help="the folder the corpus manifest's paths are relative to (default: its own)")
     parser.add_argument("--traffic", help="recorded requests (JSONL: tenant, time, body), labels inline or --labels")
     parser.add_argument("--labels", help="quality labels (JSONL) matched to --traffic lines by request_id or line")
     parser.add_argument("--home", help="the store whose usage records say which model served a rated request")
@@ -238,5 +238,13 @@ def add_parser(sub: Any) -> None:
     tr.add_argument("--feature-set", choices=sorted(FEATURE_SETS), help=f"(default {defaults.feature_set})")
     tr.add_argument("--target", choices=TARGETS, help=f"what the score estimates (default {defaults.target})")
     tr.add_argument("--min-kinds", type=int, help=f"keep a word only if seen in this many kinds ({defaults.min_kinds})")
+    tr.add_argument(
+        "--kind-bias",
+        action=argparse.BooleanOptionalAction,
+        help="absorb each kind's base rate in a training-only bias, so weights learn within kinds",
+    )
+    tr.add_argument(
+        "--balance-kinds", action=argparse.BooleanOptionalAction, help="weight rows so every kind counts alike"
+    )
     tr.add_argument("--heldout-fraction", type=float, default=HELDOUT_FRACTION, help="share held out, by prompt hash")
     tr.set_defaults(func=cmd_train)

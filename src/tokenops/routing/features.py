@@ -137,8 +137,9 @@ def features_v2(prompt: Prompt) -> list[str]:
     Word groups (math, code, reasoning, writing, ...) with their counts and their share of
     the words, the dominant group crossed with length and numbers, the prompt's shape
     (length, lines, sentences, numbers, question or request, answer choices, marks of math
-    and code) and the conversation's (turns, tools, system prompt), and the words themselves,
-    of which training keeps only those common to several kinds.
+    and code) and the conversation's (turns, tools, system prompt). No words of their own:
+    held out of training, MMLU's APGR fell from 0.510 to 0.447 with the words common to three
+    or more kinds added (bench/results/routing-kinds.md).
     """
     text = prompt.text
     tokens = _TOKEN.findall(text.lower())
@@ -150,7 +151,7 @@ def features_v2(prompt: Prompt) -> list[str]:
             counts[group] += 1
     length = _bucket(len(words))
     nums = _bucket(numbers)
-    out = {f"u:{w}" for w in words}
+    out: set[str] = set()
     n = max(1, len(words))
     for group, count in counts.items():
         if count:

@@ -19,7 +19,7 @@ import orjson
 from tokenops.errors import ConfigError
 from tokenops.routing.features import FEATURE_SETS, Prompt, prompt_of_chat, prompt_of_text
 
-DEFAULT_MODEL = "mmlu-router.json.gz"
+DEFAULT_MODEL = "kinds-router.json.gz"
 FORMAT = "tokenops-complexity-router/1"
 
 Choice = Literal["strong", "weak"]

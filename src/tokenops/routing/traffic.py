@@ -6,7 +6,8 @@ under `quality`, or in a labels file (JSONL) matched by `request_id` or by `line
 one of three forms:
 
 - both models judged: `{"weak": 6, "strong": 9}` (a judge's scores, or 0/1 correctness);
-- a user's rating of the answer served: `{"rating": 2, "served": "weak"}` (`served` may be
+- a user's rating of the answer served: `{"rating": 2, "served": "weak"}` (on the smallest of
+  the scales 0-1, 1-5 and 1-10 that holds all the file's ratings; `served` may be
   left out where the usage records say which model served: `--home`). A rating of the weak
   model's answer says whether it fell short (the strong model is taken to have done as well
   as the scale allows); a rating of the strong model's says nothing about the weak one, so
@@ -82,14 +83,24 @@ def _number(doc: Mapping[str, Any], key: str, where: str) -> float:
     return float(value)
 
 
-def _rating_scale(value: float) -> tuple[float, float]:
+def rating_scale(values: list[float]) -> tuple[float, float]:
+    """The smallest of the scales 0-1, 1-5 and 1-10 that holds every rating given."""
+    top, bottom = max(values, default=1.0), min(values, default=0.0)
     for lo, hi in RATING_SCALES:
-        if lo <= value <= hi:
+        if lo <= bottom and top <= hi:
             return lo, hi
-    raise ConfigError(f"rating {value:g} is outside the scales 0-1, 1-5 and 1-10")
+    raise ConfigError(f"ratings from {bottom:g} to {top:g} fit none of the scales 0-1, 1-5 and 1-10")
 
 
-def _qualities(label: Mapping[str, Any], served: str | None, where: str) -> tuple[float, float, float, float] | str:
+def _ratings(docs: list[dict[str, Any]], labels: Mapping[str, Mapping[str, Any]] | None) -> list[float]:
+    found = [d["quality"].get("rating") for d in docs if isinstance(d.get("quality"), Mapping)]
+    found += [label.get("rating") for label in (labels or {}).values()]
+    return [float(v) for v in found if isinstance(v, int | float) and not isinstance(v, bool)]
+
+
+def _qualities(
+    label: Mapping[str, Any], served: str | None, where: str, scale: tuple[float, float]
+) -> tuple[float, float, float, float] | str:
     """(weak, strong, lo, hi), or why the line teaches nothing."""
     if "weak" in label and "strong" in label:
         weak, strong = _number(label, "weak", where), _number(label, "strong", where)
@@ -102,7 +113,7 @@ def _qualities(label: Mapping[str, Any], served: str | None, where: str) -> tupl
         return value, 1.0, 0.0, 1.0
     if "rating" in label:
         rating = _number(label, "rating", where)
-        lo, hi = _rating_scale(rating)
+        lo, hi = scale
         who = label.get("served", served)
         if who not in ("weak", "strong"):
             return "rating without the model that served it"
@@ -124,7 +135,9 @@ def read_traffic(
     """Labelled chat requests of a traffic file as rows; unlabelled and unusable lines counted by reason."""
     traffic = Traffic(rows=[])
     seen: set[str] = set()
-    for n, doc in _jsonl(path):
+    lines = _jsonl(path)
+    scale = rating_scale(_ratings([doc for _, doc in lines], labels))
+    for n, doc in lines:
         traffic.lines += 1
         where = f"{path}:{n}"
         body = doc.get("body")
@@ -138,7 +151,7 @@ def read_traffic(
         if not isinstance(label, Mapping):
             traffic.skipped["no quality label"] += 1
             continue
-        result = _qualities(label, (served or {}).get(request_id or ""), where)
+        result = _qualities(label, (served or {}).get(request_id or ""), where, scale)
         if isinstance(result, str):
             traffic.skipped[result] += 1
             continue

@@ -25,7 +25,7 @@ from tokenops.routing.model import ComplexityRouter
 
 Progress = Callable[[int, int], None]  # (epoch done, epochs)
 KIND_BIAS = "kind-bias:"  # training-only features, never shipped
-TARGETS = ("gain", "weak_fails")
+TARGETS = ("gain", "weak_fails", "blend")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class TrainConfig:
     learning_rate: float = 0.005
     l2: float = 1e-3
     min_count: int = 5  # features seen in fewer training prompts are dropped
-    target: str = "gain"  # gain: strong better than weak; weak_fails: 1 - weak quality
+    target: str = "gain"  # gain: strong better than weak; weak_fails: 1 - weak quality; blend: their mean
     seed: int = 7
     feature_set: str = "v1"
     min_kinds: int = 1  # a word feature ("u:...") is kept only if seen in this many kinds
@@ -49,6 +49,8 @@ def target_of(row: Row, target: str) -> float:
         return min(1.0, max(0.0, (row.strong - row.weak) / span))
     if target == "weak_fails":
         return min(1.0, max(0.0, (row.hi - row.weak) / span))
+    if target == "blend":  # half each: where the strong model gains, and where the weak one falls short
+        return (target_of(row, "gain") + target_of(row, "weak_fails")) / 2
     raise ValueError(f"unknown target {target!r}")
 
 
