@@ -62,7 +62,7 @@ def complexity_routed_max(data: dict[str, Any]) -> None:
             if alias.get(side) == "tele-max":
                 alias[side] = "tele-max-235b"
     data["aliases"].append({"name": "tele-max", "target": "tele-max-235b", "router": "complexity",
-                            "weak": "tele-lite", "strong": "tele-max-235b", "threshold": 0.45})  # fmt: skip
+                            "weak": "tele-lite", "strong": "tele-max-235b", "threshold": 0.41})  # fmt: skip
     version = data["prices"]["versions"][0]["models"]
     version["tele-max-235b"] = version.pop("tele-max")
     data["packages"][0]["models"] = ["tele-lite", "tele-max-235b"]

@@ -91,9 +91,12 @@ def test_train_on_a_corpus_then_evaluate_per_kind_and_with_each_kind_held_out(
 
     out = tmp_path / "transfer.json"
     argv = ["routing", "evaluate", "--corpus", str(MANIFEST), "--model", str(model), "--held-out-kinds"]
-    assert main([*argv, "--kind", "chat", "--kind", "math", "--out", str(out)]) == 0
+    assert main([*argv, "--kind", "chat", "--kind", "math", "--kind", "code,question", "--out", str(out)]) == 0
     transfer = orjson.loads(out.read_bytes())
-    assert set(transfer["held_out_kinds"]) == {"chat", "math"}
+    assert set(transfer["held_out_kinds"]) == {"chat", "math", "code,question"}
+    mixture = transfer["held_out_kinds"]["code,question"]  # held out together, judged as one mixture and apart
+    assert set(mixture["kinds"]) == {"code", "question"} and not {"code", "question"} & set(mixture["trained_on_kinds"])
+    assert mixture["n"] == sum(k["n"] for k in mixture["kinds"].values())
     chat = transfer["held_out_kinds"]["chat"]
     assert "chat" not in chat["trained_on_kinds"] and chat["n"] == 40
     assert transfer["recipe"]["feature_set"] == "v2" and transfer["recipe"]["target"] == "weak_fails"

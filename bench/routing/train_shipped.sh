@@ -4,6 +4,6 @@
 set -e
 DATA=${1:?the shared routing data folder}
 .venv/bin/tokenops routing train --corpus bench/routing/corpus.yaml --data "$DATA" \
-    --feature-set v2 --target weak_fails --kind-bias --balance-kinds \
+    --feature-set v2 --target weak_fails --no-kind-bias --balance-kinds \
     --epochs 4 --learning-rate 0.02 --min-count 3 \
     --out src/tokenops/routing/data/kinds-router.json.gz

@@ -216,7 +216,11 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="leave each kind out in turn: train the model's recipe on the others, judge it on that kind",
     )
-    ev.add_argument("--kind", action="append", help="with --held-out-kinds: only this kind (repeatable)")
+    ev.add_argument(
+        "--kind",
+        action="append",
+        help="with --held-out-kinds: only this kind, or kinds held out together as one mixture: a,b,c (repeatable)",
+    )
     ev.add_argument("--out", help="also write the JSON report here (the curve `tokenops policy simulate` reads)")
     ev.add_argument("--json", action="store_true", help="one JSON object instead of tables")
     ev.set_defaults(func=cmd_evaluate)
