@@ -37,6 +37,15 @@ class Prompt:
     turns: int
     tools: int
     has_system: bool
+    opening: str = ""  # bounded head of the conversation's first user turn, when a later turn is scored
+
+
+def _opening(messages: Sequence[Any], last: Mapping[str, Any] | None) -> str:
+    """The first user turn's head: a follow-up ("now in Python") keeps the task the conversation opened with."""
+    for message in messages[:MAX_MESSAGES]:
+        if isinstance(message, Mapping) and message.get("role") == "user":
+            return "" if message is last else _content_text(message.get("content"))[:HEAD_CHARS]
+    return ""
 
 
 def _content_text(content: Any) -> str:
@@ -72,12 +81,15 @@ def prompt_of_chat(body: Mapping[str, Any]) -> Prompt:
         length = len(content) if isinstance(content, str) else len(_content_text(content))
         total += length
         has_system = has_system or role in ("system", "developer")
+    scored = None
     for message in reversed(recent):
         if isinstance(message, Mapping) and message.get("role") in ("user", "tool"):
+            scored = message
             last = _bounded(_content_text(message.get("content")))
             break
     tools = body.get("tools")
     return Prompt(
+        opening=_opening(messages, scored),
         text=last,
         total_chars=total,
         turns=len(messages),
@@ -137,7 +149,8 @@ def features_v2(prompt: Prompt) -> list[str]:
     Word groups (math, code, reasoning, writing, ...) with their counts and their share of
     the words, the dominant group crossed with length and numbers, the prompt's shape
     (length, lines, sentences, numbers, question or request, answer choices, marks of math
-    and code) and the conversation's (turns, tools, system prompt). No words of their own:
+    and code) and the conversation's (turns, tools, system prompt). The word groups also count
+    the conversation's opening request, so a short follow-up keeps its task. No words of their own:
     held out of training, MMLU's APGR fell from 0.510 to 0.447 with the words common to three
     or more kinds added (bench/results/routing-kinds.md).
     """
@@ -146,7 +159,8 @@ def features_v2(prompt: Prompt) -> list[str]:
     words = [t for t in tokens if t.isalpha()]
     numbers = sum(1 for t in tokens if t.isdigit())
     counts = dict.fromkeys(GROUPS, 0)
-    for word in words:
+    opening = [t for t in _TOKEN.findall(prompt.opening.lower()) if t.isalpha()] if prompt.opening else []
+    for word in words + opening:
         for group in WORD_GROUPS.get(word, ()):
             counts[group] += 1
     length = _bucket(len(words))
