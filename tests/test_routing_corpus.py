@@ -88,6 +88,8 @@ def test_train_on_a_corpus_then_evaluate_per_kind_and_with_each_kind_held_out(
     report = orjson.loads(capsys.readouterr().out)
     assert report["scope"].startswith("held-out") and report["training_prompts_excluded"] == router.meta["train_rows"]
     assert sum(k["n"] for k in report["kinds"].values()) == report["n"]
+    assert "quality_scale" in report and report["strong_accuracy"] <= 1.0  # 0/1 and 1-10 sets put on one scale
+    assert report["kinds"]["chat"]["strong_accuracy"] > 1.0  # each kind on its own
 
     out = tmp_path / "transfer.json"
     argv = ["routing", "evaluate", "--corpus", str(MANIFEST), "--model", str(model), "--held-out-kinds"]

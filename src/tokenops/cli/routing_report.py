@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
+
+from tokenops.cli.common import console as wide_console
 
 SAVINGS = "savings_at_95pct_strong_accuracy"
 
@@ -98,7 +99,7 @@ def operating_line(point: dict[str, Any]) -> str:
 
 
 def print_report(report: dict[str, Any]) -> None:
-    console = Console()
+    console = wide_console()
     source = report.get("dataset") or report.get("traffic") or report.get("corpus")
     console.print(
         f"[bold]{source}[/bold]: {report['training_prompts_excluded']:,} training prompts left out — "
@@ -120,7 +121,7 @@ def print_report(report: dict[str, Any]) -> None:
 
 
 def print_transfer(report: dict[str, Any]) -> None:
-    console = Console()
+    console = wide_console()
     console.print(
         f"[bold]Held-out kinds[/bold] ({report['corpus']}): for each kind, a router of the same recipe "
         f"({report['recipe']['feature_set']} features, target {report['recipe']['target']}) trained on every "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,16 @@ def operating_point(
     }
 
 
+def comparable(rows: Sequence[Row]) -> tuple[list[Row], bool]:
+    """Rows on one quality scale: as they are, or each put on 0-1 by its own scale where scales differ."""
+    if len({(r.lo, r.hi) for r in rows}) <= 1:
+        return list(rows), False
+    return [
+        replace(r, weak=(r.weak - r.lo) / ((r.hi - r.lo) or 1.0), strong=(r.strong - r.lo) / ((r.hi - r.lo) or 1.0))
+        for r in rows
+    ], True
+
+
 def kind_report(
     rows: Sequence[Row],
     scores: Sequence[float],
@@ -76,6 +87,7 @@ def kind_report(
     strong_share: float | None = None,
 ) -> dict[str, Any]:
     """Curve, CPT/APGR/savings, the random and oracle routers' figures, and the operating point asked for."""
+    rows, normalised = comparable(rows)
     weak_q = [r.weak for r in rows]
     strong_q = [r.strong for r in rows]
     curve = metrics.curve(scores, weak_q, strong_q)
@@ -89,6 +101,8 @@ def kind_report(
         "oracle": _rounded(metrics.summary(oracle)),
         "curve": curve_table(curve),
     }
+    if normalised:
+        report["quality_scale"] = "0-1: each row's quality on its own source's scale (0/1, or a judge's 1-10)"
     point = operating_point(curve, quality, strong_share)
     if point is not None:
         report["operating_point"] = point
