@@ -128,5 +128,11 @@ def print_transfer(report: dict[str, Any]) -> None:
         f"other kind, judged on this one"
     )
     console.print(kinds_table(report["held_out_kinds"], "Held-out kinds (never in training)"))
-    below = [k for k, r in report["held_out_kinds"].items() if (r["apgr"] or 0.0) < (r["random"]["apgr"] or 0.0)]
+    for group, sub in report["held_out_kinds"].items():
+        if "kinds" in sub:
+            console.print(kinds_table(sub["kinds"], f"Held out together ({group}): each kind within the mixture"))
+    held = report["held_out_kinds"]
+    judged = list(held.items())
+    judged += [(f"{k} (in {g})", r) for g, sub in held.items() for k, r in sub.get("kinds", {}).items()]
+    below = [k for k, r in judged if r["apgr"] is not None and r["apgr"] < (r["random"]["apgr"] or 0.0)]
     console.print("below random (APGR) on: " + (", ".join(below) if below else "no kind"))
