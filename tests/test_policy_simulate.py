@@ -13,6 +13,7 @@ import yaml
 
 from tests.conftest import demo_catalog, start_gateway
 from tokenops.cli.main import main
+from tokenops.routing.curves import Curves
 
 Day = tuple[Path, Path, Path]  # traffic, store home, the catalog in force
 
@@ -61,7 +62,7 @@ def complexity_routed_max(data: dict[str, Any]) -> None:
             if alias.get(side) == "tele-max":
                 alias[side] = "tele-max-235b"
     data["aliases"].append({"name": "tele-max", "target": "tele-max-235b", "router": "complexity",
-                            "weak": "tele-lite", "strong": "tele-max-235b", "threshold": 0.18})  # fmt: skip
+                            "weak": "tele-lite", "strong": "tele-max-235b", "threshold": 0.41})  # fmt: skip
     version = data["prices"]["versions"][0]["models"]
     version["tele-max-235b"] = version.pop("tele-max")
     data["packages"][0]["models"] = ["tele-lite", "tele-max-235b"]
@@ -184,3 +185,29 @@ def test_people_get_a_table_and_a_verdict(day: Day, tmp_path: Path, capsys: pyte
     assert main(["policy", "simulate", "--traffic", str(traffic), "--catalog", str(path), "--home", str(home)]) == 1
     out = capsys.readouterr().out
     assert "In force vs candidate" in out and "REJECTED" in out and "violation" in out
+
+
+def test_measured_curves_price_each_candidates_threshold_in_expected_quality(
+    day: Day, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With `routing evaluate --out` curves, a routed request keeps what its kind keeps at the policy's threshold."""
+    sample = Path(__file__).parent / "data" / "routing" / "mmlu_sample.csv"
+    curve = tmp_path / "curve.json"
+    argv = ["routing", "evaluate", "--dataset", str(sample), "--weak", "mistralai/Mixtral-8x7B-Instruct-v0.1",
+            "--strong", "gpt-4-1106-preview", "--out", str(curve), "--json"]  # fmt: skip
+    assert main(argv) == 0
+    curves = Curves.load(curve)
+    qualities = []
+    for threshold in (0.3, 0.6):
+
+        def routed(data: dict[str, Any], threshold: float = threshold) -> None:
+            complexity_routed_max(data)
+            data["aliases"][-1]["threshold"] = threshold
+
+        _, report = simulate(day, candidate(tmp_path, routed), capsys, "--routing-curve", str(curve))
+        acme = report["tenants"]["acme-manufacturing"]["candidate"]
+        assert acme["expected_quality"] == pytest.approx(curves.quality(None, threshold), abs=1e-4)
+        assert report["tenants"]["acme-manufacturing"]["baseline"]["expected_quality"] == 1.0
+        qualities.append((acme["expected_quality"], acme["model_mix"].get("tele-lite", 0.0)))
+    (q_low, lite_low), (q_high, lite_high) = qualities
+    assert q_low > q_high and lite_low < lite_high  # a higher threshold: more tele-lite, less of the strong quality

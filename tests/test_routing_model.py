@@ -74,3 +74,17 @@ def test_a_file_that_is_not_a_model_is_a_config_error(tmp_path: Path) -> None:
         ComplexityRouter.load(path)
     with pytest.raises(ConfigError):
         ComplexityRouter.load(tmp_path / "missing.json")
+
+
+def test_a_follow_up_turn_keeps_the_task_the_conversation_opened_with(router: ComplexityRouter) -> None:
+    opening = "Solve the equation 3x^2 - 12x + 9 = 0 and prove that the roots are real, step by step."
+    follow_up = [
+        {"role": "user", "content": opening},
+        {"role": "assistant", "content": "x = 1 or x = 3."},
+        {"role": "user", "content": "Now explain it more simply"},
+    ]
+    prompt = prompt_of_chat({"messages": follow_up})
+    assert prompt.opening == opening and prompt.text == "Now explain it more simply"
+    assert prompt_of_chat({"messages": follow_up[:1]}).opening == ""  # the opening turn is the one scored
+    alone = router.score({"messages": [{"role": "user", "content": "Now explain it more simply"}]})
+    assert router.score({"messages": follow_up}) != alone

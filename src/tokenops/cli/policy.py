@@ -24,6 +24,7 @@ from tokenops.errors import ConfigError
 from tokenops.policy import Policy, Report, attach_usage, from_records, load_jsonl, policy_of_spec, simulate
 from tokenops.policy.side import policy_of_store
 from tokenops.routing import ComplexityRouter
+from tokenops.routing.curves import Curves
 from tokenops.store import Store, UsageRecord
 
 DEMO_CATALOG = Path(__file__).resolve().parents[3] / "examples" / "demo.yaml"
@@ -41,6 +42,11 @@ def add_parser(sub: Any) -> None:
     sim.add_argument("--max-cost-increase", type=float, help="fail when projected cost rises more (percent)")
     sim.add_argument("--allow-refusals", action="store_true", help="pass even if the candidate refuses more")
     sim.add_argument("--days", type=float, help="days of demand the traffic stands for (default: its time span)")
+    sim.add_argument("--router", help="the complexity router model (default: the one shipped with tokenops)")
+    sim.add_argument(
+        "--routing-curve",
+        help="cost-quality curves from `tokenops routing evaluate --out`: expected quality per kind of prompt",
+    )
     sim.add_argument("--json", action="store_true", help="print JSON instead of a table")
     sim.set_defaults(func=cmd_simulate)
 
@@ -81,10 +87,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         requests,
         baseline,
         candidate,
-        ComplexityRouter.load_default(),
+        ComplexityRouter.load(Path(args.router)) if args.router else ComplexityRouter.load_default(),
         period_days=args.days,
         max_cost_increase=args.max_cost_increase,
         allow_refusals=args.allow_refusals,
+        curves=Curves.load(Path(args.routing_curve)) if args.routing_curve else None,
     )
     if args.json:
         sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -26,6 +26,7 @@ class RoutePlan:
     chain: list[Model]  # the model and its fallbacks: a reservation covers the dearest of them
     score: float | None = None  # the complexity router's score, when it chose the model
     choice: str | None = None  # "weak" or "strong"
+    threshold: float | None = None  # the score from which the strong model was chosen
 
     def preferring(self, deployment_id: str) -> RoutePlan:
         """This plan with that deployment tried first (the one whose bulkhead admitted the request)."""
@@ -61,12 +62,14 @@ def order(strategy: str, deployments: list[Deployment], health: Health) -> list[
     return sorted(deployments, key=lambda d: health.busy(d.id) / d.weight)
 
 
-def _choose(alias: Alias, tenant: Tenant, body: Mapping[str, Any], scorer: Scorer) -> tuple[str, float, str]:
+def _choose(
+    alias: Alias, tenant: Tenant, body: Mapping[str, Any], scorer: Scorer
+) -> tuple[str, float, str, float]:
     """Complexity routing: the weak or the strong model, by the request's score against the threshold."""
     score = scorer.score(body)
     threshold = tenant.routing_threshold if tenant.routing_threshold is not None else alias.threshold
     choice = "strong" if score >= threshold else "weak"
-    return (alias.strong if choice == "strong" else alias.weak) or alias.target, score, choice
+    return (alias.strong if choice == "strong" else alias.weak) or alias.target, score, choice, threshold
 
 
 def plan_route(
@@ -88,9 +91,9 @@ def plan_route(
     alias = catalog.aliases.get(requested)
     strategy = alias.strategy if alias and alias.strategy else model.strategy
     fallbacks = list(alias.fallbacks) if alias else []
-    score = choice = None
+    score = choice = threshold = None
     if alias is not None and alias.router == "complexity" and body is not None and scorer is not None:
-        chosen, score, choice = _choose(alias, principal.tenant, body, scorer)
+        chosen, score, choice, threshold = _choose(alias, principal.tenant, body, scorer)
         model = catalog.models[chosen]
         other = alias.weak if chosen == alias.strong else alias.strong
         if other and other not in fallbacks:
@@ -114,4 +117,4 @@ def plan_route(
             f"every permitted deployment of '{model.name}' is unavailable; retry shortly",
             headers={"retry-after": "5"},
         )
-    return RoutePlan(model, candidates, [catalog.models[name] for name in chain], score, choice)
+    return RoutePlan(model, candidates, [catalog.models[name] for name in chain], score, choice, threshold)

@@ -36,6 +36,8 @@ class Outcome:
     revenue_exact: Decimal = Decimal(0)  # the same before rounding
     choice: str | None = None  # "weak" or "strong" when a complexity alias chose the model
     score: float | None = None
+    threshold: float | None = None  # the policy's threshold for that choice
+    prompt_kind: str | None = None  # the request's kind of prompt (routing.kinds), where its content is known
     violations: list[tuple[str, str]] = field(default_factory=list)  # (deployment, reason)
 
     @property
@@ -98,7 +100,8 @@ def replay(policy: Policy, in_force: Catalog, req: Request, router: Scorer) -> O
     except TokenopsError as exc:
         out.refused = exc.code
         return out
-    out.model, out.choice, out.score = plan.model.name, plan.choice, plan.score
+    out.model, out.choice, out.score, out.threshold = plan.model.name, plan.choice, plan.score, plan.threshold
+    out.prompt_kind = req.prompt_kind
     held = in_force.tenants.get(tenant.id, tenant)
     probe = Principal(held, principal.key)
     out.violations = [(d.id, breach(held, d) or "") for d in plan.candidates if not allowed(probe, d)]

@@ -5,6 +5,9 @@ that a complexity alias routes under either policy, the expected share answered 
 the strong (or the requested) model would. A request sent to the weak model counts
 1 - score (the router's score estimates the probability that the weak model fails where the
 strong one succeeds); one served by the strong or the requested model counts 1; a refused one 0.
+Given the cost-quality curves measured by `tokenops routing evaluate` (on the operator's labelled
+traffic), a routed request counts instead what its kind of prompt keeps of the strong model's
+quality at the policy's threshold, as measured.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 from tokenops.charging.money import UNIT_DIGITS, format_amount, round_half_up
 from tokenops.policy.replay import Outcome
+from tokenops.routing.curves import Curves
 
 TOTAL = "(total)"
 
@@ -25,9 +29,11 @@ def _major(units: Decimal) -> str:
     return f"{units.scaleb(-UNIT_DIGITS):.{UNIT_DIGITS}f}"
 
 
-def quality(o: Outcome) -> float:
+def quality(o: Outcome, curves: Curves | None = None) -> float:
     if not o.served:
         return 0.0
+    if curves is not None and o.choice is not None and o.threshold is not None:
+        return curves.quality(o.prompt_kind, o.threshold)
     if o.choice == "weak" and o.score is not None:
         return 1.0 - o.score
     return 1.0
@@ -49,7 +55,7 @@ class Totals:
     models: Counter[str] = field(default_factory=Counter)
     breaches: Counter[str] = field(default_factory=Counter)
 
-    def add(self, o: Outcome, rated: bool) -> None:
+    def add(self, o: Outcome, rated: bool, curves: Curves | None = None) -> None:
         self.requests += 1
         if o.served:
             self.served += 1
@@ -62,7 +68,7 @@ class Totals:
         self.revenue += o.revenue
         self.revenue_exact += o.revenue_exact
         if rated:
-            self.quality_sum += quality(o)
+            self.quality_sum += quality(o, curves)
             self.quality_n += 1
         if o.violations:
             self.violating += 1
@@ -98,11 +104,11 @@ class Totals:
         }
 
 
-def tally(outcomes: list[Outcome], rated: list[bool]) -> dict[str, Totals]:
+def tally(outcomes: list[Outcome], rated: list[bool], curves: Curves | None = None) -> dict[str, Totals]:
     sides: dict[str, Totals] = {TOTAL: Totals()}
     for o, r in zip(outcomes, rated, strict=True):
-        sides.setdefault(o.tenant, Totals()).add(o, r)
-        sides[TOTAL].add(o, r)
+        sides.setdefault(o.tenant, Totals()).add(o, r, curves)
+        sides[TOTAL].add(o, r, curves)
     return sides
 
 

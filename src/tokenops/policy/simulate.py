@@ -12,6 +12,7 @@ from tokenops.policy.replay import replay
 from tokenops.policy.report import Report, tally
 from tokenops.policy.side import Policy
 from tokenops.policy.traffic import Request
+from tokenops.routing.curves import Curves
 
 DAY_MS = 86_400_000
 
@@ -25,8 +26,12 @@ def simulate(
     period_days: float | None = None,
     max_cost_increase: float | None = None,
     allow_refusals: bool = False,
+    curves: Curves | None = None,
 ) -> Report:
-    """Replay every request through both policies; hard constraints are judged as the baseline holds them."""
+    """Replay every request through both policies; hard constraints are judged as the baseline holds them.
+
+    With `curves` (measured by `tokenops routing evaluate`) expected quality is read off them per kind of prompt.
+    """
     if not requests:
         raise ConfigError("no requests to replay: the traffic is empty")
     in_force = baseline.catalog
@@ -38,8 +43,8 @@ def simulate(
     days = period_days or max((end - start) / DAY_MS, 1 / 1440)
     return Report(
         currency=candidate.currency,
-        baseline=tally(before, rated),
-        candidate=tally(after, rated),
+        baseline=tally(before, rated, curves),
+        candidate=tally(after, rated, curves),
         findings=findings(in_force, candidate.catalog),
         newly_refused=newly_refused,
         output_sources=dict(Counter(r.output_source for r in requests)),

@@ -18,6 +18,8 @@ import orjson
 
 from tokenops.catalog import Catalog
 from tokenops.errors import ConfigError
+from tokenops.routing import kinds
+from tokenops.routing.features import prompt_of_chat
 from tokenops.store import UsageRecord
 from tokenops.tokenize import content_text, count_messages, counter_for
 
@@ -68,6 +70,13 @@ class Request:
             else:
                 self._score.append(self.recorded_score)
         return self._score[0]
+
+    @property
+    def prompt_kind(self) -> str | None:
+        """The kind of prompt (routing.kinds) of a chat request with content; None without content."""
+        if self.body is None or self.kind != "chat":
+            return None
+        return kinds.of_chat(self.body, prompt_of_chat(self.body).text)
 
     @property
     def cap(self) -> int | None:

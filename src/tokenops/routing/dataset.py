@@ -10,10 +10,12 @@ import csv
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from tokenops.errors import ConfigError
+from tokenops.routing.features import Prompt, prompt_of_chat, prompt_of_text
 
 CONTAMINATED_FILE = "contaminated_prompts.jsonl"
 SPLIT_SALT = "tokenops-routing-split-v1"
@@ -25,9 +27,21 @@ _FALSE = {"false", "no", "n", "f"}
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    prompt: str
+    prompt: str  # the text, or for a recorded chat request the text its key is drawn from
     weak: float
     strong: float
+    kind: str = ""  # the kind of prompt (a corpus source's, or the structural kind of routing.kinds)
+    lo: float = 0.0  # the quality scale of the row's source: worst ...
+    hi: float = 1.0  # ... and best possible
+    body: dict[str, Any] | None = None  # a recorded chat request, scored as the gateway scores it
+
+    @property
+    def key(self) -> str:
+        return prompt_digest(self.prompt)
+
+    def parts(self) -> Prompt:
+        """What the scorer reads: the recorded request as the gateway sees it, else the prompt as one user turn."""
+        return prompt_of_chat(self.body) if self.body is not None else prompt_of_text(self.prompt)
 
 
 def parse_quality(text: str) -> float | None:
@@ -130,10 +144,28 @@ def split(
     return train, heldout
 
 
+def quality_scale(rows: Iterable[Row]) -> tuple[float, float]:
+    """(worst, best) quality of the data's scale: 0-1 for correctness, 1-10 for a judge's rating, else its span."""
+    values = [v for r in rows for v in (r.weak, r.strong)]
+    if not values:
+        return 0.0, 1.0
+    lo, hi = min(values), max(values)
+    if lo >= 0.0 and hi <= 1.0:
+        return 0.0, 1.0
+    if lo >= 1.0 and hi <= 10.0:
+        return 1.0, 10.0
+    return lo, hi if hi > lo else lo + 1.0
+
+
+def with_scale(rows: list[Row]) -> list[Row]:
+    lo, hi = quality_scale(rows)
+    return [replace(r, lo=lo, hi=hi) for r in rows]
+
+
 def load(path: Path, weak: str, strong: str, contaminated: Path | None = None) -> tuple[list[Row], int, int]:
     """Read, deduplicate and drop contaminated prompts: (rows, rows read, contaminated dropped)."""
     raw = read_rows(path, weak, strong)
-    rows = dedupe(raw)
+    rows = with_scale(dedupe(raw))
     source = contaminated or default_contaminated(path)
     dropped = 0
     if source is not None:

@@ -40,12 +40,24 @@ class Curve:
                 return a.quality + t * (b.quality - a.quality)
         return pts[-1].quality
 
-    def threshold_at(self, share: float) -> float | None:
-        """The threshold of the first tie group whose inclusion reaches `share`."""
+    def point_at(self, share: float) -> Point:
+        """The first point a threshold can reach whose strong share is at least `share` (whole tie groups)."""
         for point in self.points:
             if point.share >= share - 1e-12:
-                return point.threshold
-        return self.points[-1].threshold
+                return point
+        return self.points[-1]
+
+    def threshold_at(self, share: float) -> float | None:
+        """The threshold of the first tie group whose inclusion reaches `share`."""
+        return self.point_at(share).threshold
+
+    def quality_at_threshold(self, threshold: float) -> Point:
+        """Where routing `score >= threshold` to the strong model lands on this curve."""
+        reached = self.points[0]
+        for point in self.points[1:]:
+            if point.threshold is not None and point.threshold >= threshold:
+                reached = point
+        return reached
 
     def share_for_quality(self, target: float) -> float | None:
         """The least strong share whose quality reaches `target`; None if none does."""

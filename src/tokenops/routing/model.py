@@ -17,9 +17,9 @@ from typing import Any, Literal
 import orjson
 
 from tokenops.errors import ConfigError
-from tokenops.routing.features import Prompt, features, prompt_of_chat, prompt_of_text
+from tokenops.routing.features import FEATURE_SETS, Prompt, prompt_of_chat, prompt_of_text
 
-DEFAULT_MODEL = "mmlu-router.json.gz"
+DEFAULT_MODEL = "kinds-router.json.gz"
 FORMAT = "tokenops-complexity-router/1"
 
 Choice = Literal["strong", "weak"]
@@ -35,6 +35,7 @@ class ComplexityRouter:
     trained_on: frozenset[str] = frozenset()
     # Score quantiles on held-out data: share of strong calls -> threshold.
     share_thresholds: list[tuple[float, float]] = field(default_factory=list)
+    feature_set: str = "v1"  # which features.FEATURE_SETS function the weights belong to
 
     @classmethod
     def load(cls, path: Path) -> ComplexityRouter:
@@ -57,17 +58,23 @@ class ComplexityRouter:
             raise ConfigError(f"{name}: not a router model ({exc})") from None
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise ConfigError(f"{name}: not a {FORMAT} file")
+        feature_set = str(doc.get("feature_set", "v1"))
+        if feature_set not in FEATURE_SETS:
+            known = ", ".join(FEATURE_SETS)
+            raise ConfigError(f"{name}: unknown feature set {feature_set!r} (this version knows {known})")
         return cls(
             weights={str(k): float(v) for k, v in doc["weights"].items()},
             bias=float(doc["bias"]),
             meta=dict(doc.get("meta", {})),
             trained_on=frozenset(doc.get("trained_on", ())),
             share_thresholds=[(float(s), float(t)) for s, t in doc.get("share_thresholds", ())],
+            feature_set=feature_set,
         )
 
     def to_bytes(self) -> bytes:
         doc = {
             "format": FORMAT,
+            "feature_set": self.feature_set,
             "bias": round(self.bias, 6),
             "weights": {k: round(v, 5) for k, v in sorted(self.weights.items())},
             "meta": self.meta,
@@ -82,7 +89,7 @@ class ComplexityRouter:
 
     def margin(self, prompt: Prompt) -> float:
         weights = self.weights
-        return self.bias + sum(weights.get(f, 0.0) for f in features(prompt))
+        return self.bias + sum(weights.get(f, 0.0) for f in FEATURE_SETS[self.feature_set](prompt))
 
     def score_prompt(self, prompt: Prompt) -> float:
         z = self.margin(prompt)
