@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from tokenops.compaction.noc.record import Labels as NocLabels
 from tokenops.tokenize import counter_for
 
 Message = dict[str, Any]
@@ -98,6 +99,7 @@ class Labels:
     session: str
     seed: int
     kind: str
+    generator: str = "agent"
     tokens: int = 0
     error_lines: list[str] = field(default_factory=list)
     warning_lines: list[str] = field(default_factory=list)
@@ -486,7 +488,7 @@ def _step(g: _Gen, kind: str) -> tuple[str, list[str], int, str]:
     return "shell", lines, rc, cmd
 
 
-def write_session(directory: Path, messages: list[Message], labels: Labels) -> Path:
+def write_session(directory: Path, messages: list[Message], labels: Labels | NocLabels) -> Path:
     """`NAME.jsonl`, one message a line, and `NAME.labels.json` beside it."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{labels.session}.jsonl"
