@@ -65,6 +65,11 @@ ERRORS = [
     "Dec  7 11:24:21 wk-3 rtpengine[58425]: no matching transaction for reply, Call-ID c5ad7ac5",
     "Dec  7 09:41:02 hss-fe-1 chronyd[812]: System clock wrong by 187.532 seconds",
     "Warning  BackOff    3m (x41 over 12m)  kubelet  Back-off restarting failed container sbc-sig",
+    "Mar 18 04:57:00 lb-1 haproxy[2211]: 10.8.24.7:21122 [18/Mar/2025:04:57:00.757] fe_api be_api/srv4 "
+    '0/0/-1/-1/3001 503 2025 - - SC-- 52/21/0/0/0 0/0 "POST /v2/usage HTTP/1.1"',
+    "    Result-Code: DIAMETER_UNABLE_TO_COMPLY (5012)",
+    "(command exited 2)",
+    "api-4           NotReady   <none>          166d   v1.30.6",
 ]
 ORDINARY = [
     "     0 input errors, 0 CRC, 0 frame, 0 overrun, 0 ignored, 0 abort",
@@ -84,6 +89,8 @@ ORDINARY = [
     "src/telco/ran/engine.py:12:    timeout_ms = cfg.timeout_ms",
     "(rc=0)",
     "2024-12-07 09:41:02,123 INFO  [main] c.t.X - started in 3.2s",
+    "    Result-Code: DIAMETER_SUCCESS (2001)",
+    "db-a1                     : ok=6    changed=1    unreachable=0    failed=0    skipped=0",
 ]
 
 
@@ -102,6 +109,7 @@ def test_a_routine_level_hides_trouble_said_in_passing_and_a_cleared_alarm_is_a_
     assert classify_text("ALM-540833  CLEARED   2024-05-14T00:13:17Z  cell-1  S1 link down") == MENTION
     assert classify_text("SIP/2.0 486 Busy Here") == MENTION
     assert classify_text("2024-12-07 09:41:02,123 WARN  [main] c.t.X - slow response") == WARNING
+    assert classify_text("2025-03-18T04:50:22Z 14 [Note] [MY-010914] [Server] Aborted connection 8045 to db") == MENTION
 
 
 def test_stated_severity_is_read_in_each_format() -> None:
@@ -126,6 +134,8 @@ def test_stated_severity_is_read_in_each_format() -> None:
         "NoMethodError: undefined method\n\tfrom /app/lib/a.rb:12:in `run'",
         "#0  0x00007f3a in raise () from /lib64/libc.so.6\n#1  0x00000040 in main () at main.c:9",
         "PHP Fatal error:  Uncaught Exception: x in /var/www/a.php:3\n#0 /var/www/b.php(12): f()",
+        "==7==ERROR: AddressSanitizer: heap-use-after-free on address 0x6030\n    #0 0x55d4 in sess_lookup "
+        "/src/s.c:212:9",
     ],
 )
 def test_stack_frames_of_every_runtime_are_frames(trace: str) -> None:
@@ -153,3 +163,5 @@ def test_a_go_location_brings_its_function_line_and_a_record_its_detail_lines() 
     assert [s.kind for s in scan(pg)] == [ERROR, ERROR, ERROR]
     jul = "Dec 07, 2024 9:41:02 AM com.telco.pcf.Store put\nSEVERE: policy store unavailable"
     assert [(s.start, s.kind) for s in scan(jul)] == [(0, ERROR), (jul.index("SEVERE"), ERROR)]
+    rust = "thread 'main' panicked at src/ext.rs:271:36:\nindex out of bounds: the len is 4 but the index is 6\nnote: x"
+    assert [s.kind for s in scan(rust)] == [ERROR, ERROR]

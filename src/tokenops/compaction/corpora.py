@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tokenops.compaction import noc, sessions
+from tokenops.compaction import field, noc, sessions
 
 
 @dataclass(frozen=True)
@@ -29,5 +29,11 @@ GENERATORS = {
         noc.NOC_SET,
         noc.generate,
         "NOC fault isolation: router CLI, SIP captures, 29 log formats, stack traces of 4 runtimes",
+    ),
+    "field": Generator(
+        "field",
+        field.FIELD_SET,
+        field.generate,
+        "held out, written after tuning: platform incidents in formats the others do not write",
     ),
 }

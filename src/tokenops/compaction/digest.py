@@ -63,7 +63,7 @@ class _Item:
     end: int
     cost: int
     key: str | None = None
-    order: tuple[int, int, int] = (0, 0, 0)  # within a priority, lowest first
+    order: tuple[int, int, int, int] = (0, 0, 0, 0)  # within a priority, lowest first
 
 
 @dataclass(slots=True)
@@ -176,16 +176,22 @@ def plan(sources: list[Source], count: Callable[[str], int]) -> Plan:
 
 def _order(items: list[_Item]) -> None:
     """Newest first within a priority; among errors, the first occurrence of each kind of error, oldest
-    first, before all repeats (see `rank`)."""
+    first, before all repeats, and the repeats of rare kinds before those of a flood (see `rank`)."""
     first: dict[str, tuple[int, int]] = {}
+    seen: dict[str, int] = {}
     for it in items:
         if it.prio == P_ERROR and it.key is not None:
-            first.setdefault(template(it.key), (it.src, it.start))
+            kind = template(it.key)
+            first.setdefault(kind, (it.src, it.start))
+            seen[kind] = seen.get(kind, 0) + 1
     for it in items:
-        if it.prio == P_ERROR and (it.key is None or first[template(it.key)] == (it.src, it.start)):
-            it.order = (0, it.src, it.start)
+        kind = template(it.key) if it.prio == P_ERROR and it.key is not None else ""
+        if it.prio == P_ERROR and (not kind or first[kind] == (it.src, it.start)):
+            it.order = (0, 0, it.src, it.start)
+        elif kind:
+            it.order = (1, seen[kind], -it.src, it.start)
         else:
-            it.order = (1, -it.src, it.start)
+            it.order = (1, 0, -it.src, it.start)
 
 
 def select(sources: list[Source], candidates: Plan, budget: int, marker_cost: int = 6) -> Selection:

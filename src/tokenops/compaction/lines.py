@@ -33,7 +33,7 @@ _WORD_SEVERITY = {
     **dict.fromkeys(["CRIT", "CRITICAL", "FATAL", "PANIC", "DPANIC", "MAJOR"], 2),
     **dict.fromkeys(["ERR", "ERROR", "SEVERE", "E", "F"], 3),
     **dict.fromkeys(["WARN", "WARNING", "MINOR", "W"], 4),
-    **dict.fromkeys(["NOTICE", "NOTI"], 5),
+    **dict.fromkeys(["NOTICE", "NOTI", "NOTE"], 5),
     **dict.fromkeys(["INFO", "INFORMATION", "INFORMATIONAL", "LOG", "CONFIG", "CLEARED", "I"], 6),
     **dict.fromkeys(["DEBUG", "TRACE", "FINE", "FINER", "FINEST", "VERBOSE", "D", "V"], 7),
 }
@@ -47,16 +47,16 @@ _CISCO = re.compile(r"%(?:[A-Z][A-Z0-9_]*-)+([0-7])-[A-Z][A-Z0-9_]*|%%\d\d[A-Z][
 _KLOG = re.compile(r"(?:^|[\s\]:>|])([IWEF])\d{4} \d\d:\d\d:\d\d\.\d")
 _FIELD = re.compile(
     r"""(?:"(?:level|severity|PRIORITY|priority|syslog\.severity)"\s*:\s*"?(\d{1,2})\b)"""
-    r"""|(?:level|lvl|severity|loglevel|levelname|log\.level|@l|priority|Level)["']?\s*[:=]\s*["']?([A-Za-z]+)"""
+    r"""|(?:level|lvl|severity|loglevel|levelname|log\.level|@l|priority|Level(?:DisplayName)?)["']?\s*[:=]\s*["']?([A-Za-z]+)"""
 )
-_BRACKET = re.compile(r"\[(?:[\w-]+:)?(error|crit|alert|emerg|warn|warning|notice|info|debug|fatal)\]")
+_BRACKET = re.compile(r"\[(?:[\w-]+:)?(error|crit|alert|emerg|warn|warning|notice|note|info|debug|fatal)\]", re.I)
 _CELL = re.compile(r"[|,]\s*(Critical|Major|Minor|Warning|Cleared)\s*[|,]")
 _CLEARED = re.compile(r"\bCLEARED\b|\bCleared\b")
 
 # Failures stated outright: they stand even on a line whose own level is routine.
 _FAILURE_WORDS = (
     "fatal fail fails failed failure failing exception panic panicked traceback segfault segmentation|fault "
-    "core|dumped abort aborted aborting denied refused forbidden unauthorized unauthorised timed|out unreachable "
+    "core|dumped denied refused forbidden unauthorized unauthorised timed|out unreachable "
     "oomkilled out|of|memory crashloopbackoff imagepullbackoff errimagepull caused|by deadlock servfail cannot "
     "can't could|not couldn't unable|to no|space|left too|many no|route|to|host reset|by|peer closed|by|peer "
     "closed|by|remote reset|by|remote did|not|answer did|not|respond did|not|reply did|not|return "
@@ -68,7 +68,8 @@ _FAILURE_WORDS = (
 _FAILURE = re.compile(trie(_FAILURE_WORDS.split()))
 # Words of trouble that a routine level (INFO, a cleared alarm) may well carry in passing.
 _TROUBLE_WORDS = (
-    "killed oom backoff evicted unhealthy degraded nxdomain expired reject rejected invalid not|found notfound "
+    "abort aborted aborting killed oom backoff evicted notready unhealthy degraded nxdomain expired reject rejected "
+    "invalid not|found notfound "
     "no|such mismatch corrupt corrupted overflow violation lost non-zero wrong unavailable exceeded exceeds "
     "suspended no|matching no|response no|reply no|answer no|rtp no|route not|ready underreplicated "
     "under-replicated"
@@ -141,6 +142,7 @@ _STEM = re.compile(
             "underreplicated",
             "abort",
             "collision",
+            "unreachable",
         ]
     )
 )
@@ -150,7 +152,7 @@ _VALUE = re.compile(
 )
 _COUNTED_KEY = re.compile(
     r"(?:^|[_.])(?:err|errs|errors?|crc|drops?|dropped|discards?|fail(?:ed|s|ures?)?|timeouts|rejects?|rejected|lost"
-    r"|overruns?|underreplicated\w*)(?:[_.]|$)|errors|_(?:total|count)$"
+    r"|overruns?|underreplicated\w*|unreachable)(?:[_.]|$)|errors|_(?:total|count)$"
 )
 _COUNTED_WORDS = frozenset(
     [
@@ -193,6 +195,8 @@ _HTTP = re.compile(
     r"""|"(?:status|status_code|statusCode|http_status|response_status|code)"\s*:\s*"?([1-5]\d\d)\b"""
     r"|\bstatus(?:_code)?[=:]\s*([1-5]\d\d)\b"
 )
+_DIAMETER = re.compile(r"Result-Code\b\W+(?:[A-Z_]+\s*\()?([1-5]\d{3})\b")
+_HAPROXY = re.compile(r"\s-?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ ([1-5]\d\d) ")
 _REASON = re.compile(r"^(?:Reason:\s*(?:Q\.850|SIP)\s*;\s*cause=(\d+)|Warning:\s*3\d\d\s)", re.I)
 _DNS = re.compile(r"\bstatus:\s*(?:SERVFAIL|NXDOMAIN|REFUSED|FORMERR|NOTIMP|NOTAUTH)\b")
 _LOSS = re.compile(r"(?<![\d.])(?:[1-9]\d*(?:\.\d+)?|0\.\d*[1-9]\d*)% (?:packet )?loss\b")
@@ -201,7 +205,7 @@ _UP_ZERO = re.compile(r"^up\{[^}\n]*\}\s+(?:=>\s+)?0(?:\s|$)")
 _EXIT = re.compile(
     r"\bexit(?:ed)?(?:\s+with)?(?:\s+non-zero)?\s*(?:code|status)\s*[=:]?\s*\[?(-?\d+)"
     r"|\bterminated with exit code (-?\d+)|\b(?:rc|returncode|exit_code|exitcode)[\"']?\s*[=:]\s*(-?\d+)"
-    r"|\bstatus=(\d+)/|\[exit (-?\d+)\]"
+    r"|\bstatus=(\d+)/|\[exit (-?\d+)\]|\bexited (?:with )?(-?\d+)\b"
 )
 
 
@@ -329,6 +333,10 @@ def _status_failure(line: str, low: str) -> int | None:
         m = _HTTP.search(line)
         if m and int(next(g for g in m.groups() if g is not None)) >= 500:
             return ERROR
+    if "result-code" in low and (m := _DIAMETER.search(line)) and int(m.group(1)) >= 3000:
+        return ERROR
+    if "/" in line and (m := _HAPROXY.search(line)) and int(m.group(1)) >= 500:
+        return ERROR
     normal = ("16", "31", "200")  # Q.850 normal clearing and normal unspecified, SIP 200; None for Warning:
     if low.startswith(("reason:", "warning:")) and (m := _REASON.match(line)) and m.group(1) not in normal:
         return ERROR

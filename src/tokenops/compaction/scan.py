@@ -31,7 +31,7 @@ _WORD_LIST = (
     "minor indeterminate wrong unavailable exceed threshold severe servfail suspend suspect closed crc "
     "discard drop no|match no|resp no|reply no|answer no|rtp no|such did|not not|respond not|ready "
     "not|reach still|wait replicated retry to|idle to|active to|connect to|init to|inactive to|disabled "
-    "to|offline to|dead loss idle opensent openconfirm"
+    "to|offline to|dead loss idle opensent openconfirm result-code notready"
 )
 _WORDS = _WORD_LIST.split()
 # syslog PRI values of severity 0-4 (any facility)
@@ -47,7 +47,7 @@ _SHAPES = (
     r"\.go:\d",
     r"\ngoroutine \d",
     r"\ncreated by ",
-    r"\n#\d+ ",  # gdb, PHP
+    r"\n[ \t]*#\d+ ",  # gdb, PHP, AddressSanitizer
     r"\.rb:\d+:in ",
     r"\.rs:\d+:\d",
     r"\.exs?:\d+: ",
@@ -64,6 +64,7 @@ _SHAPES = (
     r"\"(?:status|status_code|statuscode|http_status|response_status|code)\": ?\"?5\d\d",
     r"status[=:] ?5\d\d",
     r"\" 5\d\d ",
+    r"/-?\d+ 5\d\d ",  # HAProxy: the status after the timers
     r"\nreason: ",
     r"\nwarning: 3\d\d ",
     r"% +/",
@@ -82,6 +83,7 @@ _FRAME_LINE = re.compile(
     | ^goroutine\ \d+\ \[[^\]]+\]:\s*$ | ^created\ by\ \S                 # Go goroutine headers
     | ^\s*(?:from\ )?\S+\.rb:\d+:in\ [`']                              # Ruby
     | ^\#\d+\s+(?:0x[0-9a-f]+\ in\ )?\S+\ \(.*\)(?:\ at\ \S+:\d+|\ from\ \S+)?\s*$  # gdb
+    | ^\s*\#\d+\ 0x[0-9a-f]+\ in\ \S+\ (?:\S+:\d+|\(\S+\))                         # sanitizers
     | ^\#\d+\ (?:\S+\(\d+\)|\[internal\ function\]):\                   # PHP
     | ^\s+\([\w]+(?:\ [\d.]+)?\)\ \S+\.exs?:\d+:\                       # Elixir
     """
@@ -91,6 +93,7 @@ _LOCATION = re.compile(r"^\s+(?:at\ )?\S+\.(?:go|rs):\d+", re.X)
 _FUNCTION = re.compile(r"^(?:\S+\(.*\)|\s+\d+: \S+)\s*$")
 _CONTINUATION = re.compile(r"\b(?:DETAIL|HINT|STATEMENT|CONTEXT|QUERY|LOCATION|WHERE):\s")
 _JUL_LEVEL = re.compile(r"^(?:SEVERE|WARNING|ERROR|FATAL):")
+_PANICKED = re.compile(r"panicked at \S+:\d+:\d+:$")  # Rust 1.73+: the message follows on the next line
 _JUL_HEAD = re.compile(r"^[A-Z][a-z]{2} \d{1,2}, \d{4} \d{1,2}:\d\d:\d\d (?:AM|PM) \S")
 
 
@@ -182,6 +185,10 @@ def _record(text: str, line: str, start: int, end: int, kind: int, spans: dict[i
         p_start, p_end = _previous_line(text, start)
         if p_start not in spans and _JUL_HEAD.match(text[p_start:p_end]):
             spans[p_start] = Span(p_start, p_end, kind)
+    if end < len(text) and _PANICKED.search(line):
+        nxt = _line_end(text, end + 1)
+        spans[end + 1] = Span(end + 1, nxt, kind)
+        end = nxt
     while end < len(text):
         nxt = _line_end(text, end + 1)
         if not _CONTINUATION.search(text, end + 1, nxt):

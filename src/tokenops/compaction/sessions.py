@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from tokenops.compaction.field.record import Labels as FieldLabels
 from tokenops.compaction.noc.record import Labels as NocLabels
 from tokenops.tokenize import counter_for
 
@@ -488,7 +489,7 @@ def _step(g: _Gen, kind: str) -> tuple[str, list[str], int, str]:
     return "shell", lines, rc, cmd
 
 
-def write_session(directory: Path, messages: list[Message], labels: Labels | NocLabels) -> Path:
+def write_session(directory: Path, messages: list[Message], labels: Labels | NocLabels | FieldLabels) -> Path:
     """`NAME.jsonl`, one message a line, and `NAME.labels.json` beside it."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{labels.session}.jsonl"
