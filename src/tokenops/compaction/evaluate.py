@@ -234,24 +234,46 @@ def score(
     before_tokens = cache.request(messages)
     target = math.ceil(before_tokens / ratio)
     result = compact(messages, counter=counter, target_tokens=target, cache=cache, keep_recent=keep_recent)
-    text = "\n".join(s for m in result.messages for s in message_strings(m))
+    return measure(
+        Outcome(name, ratio, result.tokens_before, result.tokens_after, target, result.elapsed_ms),
+        messages,
+        result.messages,
+        labels,
+    )
+
+
+@dataclass
+class Outcome:
+    """What a compaction run reports about itself, whichever code ran it."""
+
+    session: str
+    ratio: float
+    tokens_before: int
+    tokens_after: int
+    target_tokens: int
+    elapsed_ms: float
+
+
+def measure(run: Outcome, messages: Sequence[Message], output: Sequence[Message], labels: SessionLabels) -> Score:
+    """Scores a compacted conversation against the labels of the session it came from."""
+    text = "\n".join(s for m in output for s in message_strings(m))
     out_tokens = tokens([text])
     kept_line = text.__contains__
     root = set(labels.root_cause)
     root_kept = sum(1 for line in root if kept_line(line))
     return Score(
-        session=name,
-        ratio=ratio,
-        tokens_before=result.tokens_before,
-        tokens_after=result.tokens_after,
-        target_tokens=target,
-        error_lines_kept=_share(labels.error_lines, text.__contains__),
-        stack_frames_kept=_share(labels.stack_frames, text.__contains__),
+        session=run.session,
+        ratio=run.ratio,
+        tokens_before=run.tokens_before,
+        tokens_after=run.tokens_after,
+        target_tokens=run.target_tokens,
+        error_lines_kept=_share(labels.error_lines, kept_line),
+        stack_frames_kept=_share(labels.stack_frames, kept_line),
         identifiers_kept=_share(labels.identifiers, lambda item: identifier_kept(item, text, out_tokens)),
-        warning_lines_kept=_share(labels.warning_lines, text.__contains__),
-        failing_commands_kept=_share(labels.failing_commands, text.__contains__),
+        warning_lines_kept=_share(labels.warning_lines, kept_line),
+        failing_commands_kept=_share(labels.failing_commands, kept_line),
         frame_references_kept=_share(labels.frame_references, lambda item: tokens([item]) <= out_tokens),
-        invented_identifiers=len(invented(messages, result.messages)),
+        invented_identifiers=len(invented(messages, output)),
         items={
             "error_lines": len(set(labels.error_lines)),
             "stack_frames": len(set(labels.stack_frames)),
@@ -262,10 +284,10 @@ def score(
             "root_cause": len(root),
         },
         labels=labels.source,
-        elapsed_ms=round(result.elapsed_ms, 2),
+        elapsed_ms=round(run.elapsed_ms, 2),
         root_cause_kept=root_kept / len(root) if root else 1.0,
         root_cause_whole=root_kept == len(root),
-        valid=not problems(result.messages),
+        valid=not problems(output),
         generator=labels.generator,
         by_style=_by(labels.error_styles, labels.error_lines, kept_line),
         by_language=_by(labels.frame_styles, labels.stack_frames, kept_line),
