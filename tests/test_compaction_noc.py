@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tokenops.compaction import noc
-from tokenops.compaction.evaluate import message_strings
+from tokenops.compaction.evaluate import SessionLabels, message_strings, score
 from tokenops.compaction.validity import problems
+from tokenops.tokenize import counter_for
 
 NOC = Path(noc.__file__).parent
 
@@ -99,3 +100,16 @@ def test_the_generator_reads_nothing_of_the_compactor() -> None:
                     path.name,
                     node.module,
                 )
+
+
+@pytest.mark.parametrize("ratio", [4.0, 8.0])
+def test_compaction_keeps_the_diagnostics_and_root_cause_of_a_noc_session(ratio: float) -> None:
+    messages, planted = noc.generate("fidelity", 11, 60_000, "optic")
+    labels = SessionLabels(
+        planted.error_lines, planted.stack_frames, planted.identifiers, planted.warning_lines,
+        planted.failing_commands, planted.frame_references, "file", "noc", planted.root_cause,
+    )  # fmt: skip
+    result = score("fidelity", messages, labels, ratio, counter_for("cl100k"))
+    assert result.tokens_after <= result.target_tokens
+    assert result.root_cause_whole and result.valid and result.invented_identifiers == 0
+    assert result.error_lines_kept >= 0.99 and result.identifiers_kept >= 0.99

@@ -108,17 +108,8 @@ _ALERT_ROW = re.compile(r"\d\d:\d\d:\d\d\s+[A-Z]{3,4}\s")
 _WARNING_WORDS = re.compile(
     trie(
         [
-            "warn",
-            "warning",
-            "warnings",
-            "deprecated",
-            "deprecation",
-            "minor",
-            "indeterminate",
-            "alarm",
-            "threshold",
-            "retry",
-            "retrying",
+            *("warn", "warning", "warnings", "deprecated", "deprecation", "minor", "indeterminate", "alarm"),
+            *("threshold", "retry", "retrying"),
         ]
     )
     + "|"
@@ -130,19 +121,8 @@ _ERROR_WORD = re.compile(r"\berr(?:or|ors|no)?\b|[a-z]_err(?:or)?s?\b")
 _STEM = re.compile(
     trie(
         [
-            "err",
-            "crc",
-            "drop",
-            "discard",
-            "fail",
-            "timeout",
-            "reject",
-            "lost",
-            "overrun",
-            "underreplicated",
-            "abort",
-            "collision",
-            "unreachable",
+            *("err", "crc", "drop", "discard", "fail", "timeout", "reject", "lost", "overrun"),
+            *("underreplicated", "abort", "collision", "unreachable"),
         ]
     )
 )
@@ -156,30 +136,9 @@ _COUNTED_KEY = re.compile(
 )
 _COUNTED_WORDS = frozenset(
     [
-        "error",
-        "errors",
-        "crc",
-        "drop",
-        "drops",
-        "dropped",
-        "discard",
-        "discards",
-        "failure",
-        "failures",
-        "failed",
-        "timeout",
-        "timeouts",
-        "overrun",
-        "overruns",
-        "collision",
-        "collisions",
-        "reject",
-        "rejects",
-        "rejected",
-        "lost",
-        "abort",
-        "aborts",
-        "aborted",
+        *("error", "errors", "crc", "drop", "drops", "dropped", "discard", "discards", "failure"),
+        *("failures", "failed", "timeout", "timeouts", "overrun", "overruns", "collision", "collisions"),
+        *("reject", "rejects", "rejected", "lost", "abort", "aborts", "aborted"),
     ]
 )
 _NUMBER_BEFORE = re.compile(r"(?<![\w.])(\d+(?:,\d{3})*) +(?:[a-z_-]+ +)?$")
