@@ -88,3 +88,19 @@ def test_apply_refuses_an_unknown_model(sessions: Path, capsys: pytest.CaptureFi
     args = ["compaction", "apply", "--session", str(sessions / "small-ops.jsonl"), "--model", "nope"]
     assert main(args) == 2
     assert "no such model" in capsys.readouterr().err
+
+
+def test_generate_writes_the_noc_sessions_and_evaluate_scores_their_root_cause(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["compaction", "generate", "--generator", "noc", "--out", str(tmp_path), "--only", "noc-optic-55k"]
+    assert main(args) == 0
+    labels = orjson.loads((tmp_path / "noc-optic-55k.labels.json").read_bytes())
+    assert labels["generator"] == "noc" and labels["root_cause"] and labels["error_styles"]
+    capsys.readouterr()
+    assert main(["compaction", "evaluate", "--sessions", str(tmp_path), "--ratios", "4", "--json"]) == 0
+    (row,) = orjson.loads(capsys.readouterr().out)
+    assert row["generator"] == "noc" and row["valid"] is True
+    assert row["items"]["root_cause"] == len(set(labels["root_cause"]))
+    assert sum(found for found, _ in row["by_style"].values()) == row["items"]["error_lines"]
+    assert 0 <= row["root_cause_kept"] <= 1 and row["root_cause_whole"] == (row["root_cause_kept"] == 1)

@@ -1,10 +1,12 @@
-"""Fidelity and latency of compaction on the seeded evaluation sessions.
+"""Fidelity and latency of compaction on every session generator, against baseline revisions in the same run.
 
-    .venv/bin/python bench/compaction/run.py [--sessions DIR] [--runs 7]
+    .venv/bin/python bench/compaction/run.py [--baseline REV ...] [--runs 5] [--sessions DIR]
 
-Generates the standard sessions (unless DIR already holds them), scores them at 2x, 4x
-and 8x, times the compactor on the 50k/100k/200k sessions, and writes
-bench/results/compaction-fidelity.{md,json}.
+Generates the seeded sessions of each generator (agent, noc, field), compacts each at 2x,
+4x and 8x with this tree's compactor and with the compactor of each baseline revision
+(extracted with `git archive` and run in a subprocess, so both see the same sessions),
+scores every output with this tree's evaluation (the generators' own labels), times
+compact() on four sessions, and writes bench/results/compaction-fidelity.{md,json}.
 """
 
 from __future__ import annotations
@@ -12,165 +14,126 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
+import subprocess
+import sys
 import tempfile
-import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import orjson
+from baseline_worker import extract
+from report_compaction import markdown
 
-from tokenops.compaction import TokenCache, compact
-from tokenops.compaction.evaluate import load_labels, read_session, score
-from tokenops.compaction.sessions import STANDARD_SET, generate, write_session
+from tokenops.compaction import TokenCache
+from tokenops.compaction.corpora import GENERATORS
+from tokenops.compaction.evaluate import Outcome, load_labels, measure, read_session, score
+from tokenops.compaction.sessions import write_session
 from tokenops.tokenize import counter_for
 
 ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
 RATIOS = (2.0, 4.0, 8.0)
-TIMED = ("ops-50k", "ops-100k", "ops-200k")
-SHARES = ("error_lines_kept", "identifiers_kept", "stack_frames_kept", "frame_references_kept")
-MORE = ("warning_lines_kept", "failing_commands_kept")
+TIMED = ("ops-50k", "ops-200k", "noc-bgp-190k", "noc-dns-365k")
 
 
-def fidelity(folder: Path) -> list[dict[str, Any]]:
+def sessions(folder: Path) -> list[tuple[str, Path]]:
+    """(generator, path) of every session, generated unless the folder holds it already."""
+    found = []
+    for gen in GENERATORS.values():
+        for name, seed, tokens, kind in gen.sessions:
+            path = folder / gen.name / f"{name}.jsonl"
+            if not path.exists():
+                write_session(path.parent, *gen.generate(name, seed, tokens, kind))
+            found.append((gen.name, path))
+    return found
+
+
+def current(found: list[tuple[str, Path]]) -> list[dict[str, Any]]:
     counter = counter_for("cl100k")
     rows = []
-    for name, *_ in STANDARD_SET:
-        path = folder / f"{name}.jsonl"
+    for _, path in found:
         messages = read_session(path)
         labels = load_labels(path, messages)
         cache = TokenCache(counter)
-        rows += [score(name, messages, labels, ratio, counter, cache).as_dict() for ratio in RATIOS]
+        rows += [score(path.stem, messages, labels, ratio, counter, cache).as_dict() for ratio in RATIOS]
     return rows
 
 
-def latency(folder: Path, runs: int) -> list[dict[str, Any]]:
-    counter = counter_for("cl100k")
+def current_latency(found: list[tuple[str, Path]], runs: int, work: Path) -> list[dict[str, Any]]:
+    """The same worker as for a baseline, on this tree."""
+    out = work / "current-latency"
+    out.mkdir()
+    _worker(ROOT / "src", found, out, runs)
+    return list(orjson.loads((out / "latency.json").read_bytes()))
+
+
+def _worker(tree: Path, found: list[tuple[str, Path]], out: Path, runs: int) -> None:
+    folder = found[0][1].parents[1]
+    argv = [sys.executable, str(HERE / "baseline_worker.py"), str(tree), str(folder), str(out),
+            ",".join(f"{r:g}" for r in RATIOS), str(runs), ",".join(TIMED)]  # fmt: skip
+    subprocess.run(argv, check=True, cwd=tempfile.gettempdir())
+
+
+def baseline(rev: str, found: list[tuple[str, Path]], runs: int, work: Path) -> tuple[list[dict[str, Any]], Any]:
+    """Scores of the compactor at `rev` on the same sessions, and its latency."""
+    tree = extract(rev, work)
+    out = work / f"out-{rev}"
+    out.mkdir()
+    _worker(tree, found, out, runs)
     rows = []
-    for name in TIMED:
-        messages = read_session(folder / f"{name}.jsonl")
-        before = TokenCache(counter).request(messages)
-        for ratio in (2.0, 8.0):
-            target = int(before / ratio)
-            for mode in ("cold", "warm"):
-                wall, cpu = [], []
-                warm = TokenCache(counter)
-                compact(messages, counter=counter, target_tokens=target, cache=warm)
-                for _ in range(runs):
-                    cache = warm if mode == "warm" else TokenCache(counter)
-                    w, c = time.perf_counter(), time.process_time()
-                    compact(messages, counter=counter, target_tokens=target, cache=cache)
-                    wall.append((time.perf_counter() - w) * 1000)
-                    cpu.append((time.process_time() - c) * 1000)
-                rows.append(
-                    {
-                        "session": name,
-                        "tokens": before,
-                        "ratio": ratio,
-                        "cache": mode,
-                        "runs": runs,
-                        "wall_ms_median": round(statistics.median(wall), 1),
-                        "wall_ms_min": round(min(wall), 1),
-                        "cpu_ms_median": round(statistics.median(cpu), 1),
-                    }
-                )
-    return rows
+    for _, path in found:
+        messages = read_session(path)
+        labels = load_labels(path, messages)
+        for ratio in RATIOS:
+            rec = orjson.loads((out / f"{path.stem}@{ratio:g}.json").read_bytes())
+            run = Outcome(path.stem, ratio, rec["tokens_before"], rec["tokens_after"], rec["target"], rec["elapsed_ms"])
+            rows.append(measure(run, messages, rec["messages"], labels).as_dict())
+    return rows, orjson.loads((out / "latency.json").read_bytes())
 
 
-def _pct(v: float) -> str:
-    return f"{v * 100:.1f}%"
-
-
-def markdown(rows: list[dict[str, Any]], timing: list[dict[str, Any]], command: str, machine: str) -> str:
-    out = [
-        "# Compaction: diagnostic fidelity and latency",
-        "",
-        f"Command: `{command}`  ",
-        f"Machine: {machine}",
-        "",
-        "Sessions: 8 seeded agent sessions from `tokenops.compaction.sessions.STANDARD_SET` "
-        "(operations and coding agents; kubectl, journalctl, syslog, alarm console, pytest, Maven, grep, cat, curl; "
-        "50k-400k cl100k tokens). Items are the generator's own labels, not the compactor's rules. "
-        "Shares are of distinct labelled items kept verbatim anywhere in the compacted request; "
-        "identifiers are those on error lines, frame references the file:line of application frames.",
-        "",
-        "## Per ratio (all sessions)",
-        "",
-        "| ratio | error lines | identifiers | stack frames | frame refs | warnings | failing cmds | invented "
-        "| worst error lines | worst identifiers |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for ratio in RATIOS:
-        sel = [r for r in rows if r["ratio"] == ratio]
-
-        def pooled(key: str, item: str, sel: list[dict[str, Any]] = sel) -> float:
-            total = sum(r["items"][item] for r in sel)
-            return sum(r[key] * r["items"][item] for r in sel) / total if total else 1.0
-
-        items = ("error_lines", "identifiers", "stack_frames", "frame_references", "warning_lines", "failing_commands")
-        keys = (*SHARES, *MORE)
-        cells = [_pct(pooled(k, i)) for k, i in zip(keys, items, strict=True)]
-        worst_e = min(sel, key=lambda r: r["error_lines_kept"])
-        worst_i = min(sel, key=lambda r: r["identifiers_kept"])
-        out.append(
-            f"| {ratio:g}x | {' | '.join(cells)} | {sum(r['invented_identifiers'] for r in sel)} "
-            f"| {_pct(worst_e['error_lines_kept'])} ({worst_e['session']}) "
-            f"| {_pct(worst_i['identifiers_kept'])} ({worst_i['session']}) |"
-        )
-    out += [
-        "",
-        "Pooled shares weight each session by its number of items.",
-        "",
-        "## Per session",
-        "",
-        "| session | ratio | tokens before | tokens after | error lines | identifiers | stack frames | frame refs "
-        "| warnings | invented |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        out.append(
-            f"| {r['session']} | {r['ratio']:g}x | {r['tokens_before']:,} | {r['tokens_after']:,} "
-            f"| {_pct(r['error_lines_kept'])} | {_pct(r['identifiers_kept'])} | {_pct(r['stack_frames_kept'])} "
-            f"| {_pct(r['frame_references_kept'])} | {_pct(r['warning_lines_kept'])} | {r['invented_identifiers']} |"
-        )
-    out += [
-        "",
-        "## Latency of `compact()`",
-        "",
-        "Cold: a fresh count cache (every message tokenized). Warm: the cache holds the session's counts, "
-        "as on the next request of a growing session. Wall time on a shared 2-core machine under load from "
-        "other jobs; CPU time is this process's own.",
-        "",
-        "| session | tokens | ratio | cache | wall median ms | wall min ms | CPU median ms |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for t in timing:
-        out.append(
-            f"| {t['session']} | {t['tokens']:,} | {t['ratio']:g}x | {t['cache']} | {t['wall_ms_median']} "
-            f"| {t['wall_ms_min']} | {t['cpu_ms_median']} |"
-        )
-    return "\n".join(out) + "\n"
+def _describe(rev: str) -> str:
+    line = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s", rev], check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return line[:110] + ("…" if len(line) > 110 else "")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sessions", help="folder of the generated sessions (default: a temporary one)")
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--baseline", action="append", default=[], help="git revision to compare (repeatable)")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sessions", help="folder of generated sessions (default: a temporary one)")
     args = parser.parse_args()
-    folder = Path(args.sessions or tempfile.mkdtemp(prefix="tokenops-sessions-"))
-    for name, seed, tokens, kind in STANDARD_SET:
-        if not (folder / f"{name}.jsonl").exists():
-            write_session(folder, *generate(name, seed, tokens, kind))
-    rows = fidelity(folder)
-    timing = latency(folder, args.runs)
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    command = ".venv/bin/python bench/compaction/run.py"
-    results = ROOT / "bench" / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    report = {"command": command, "machine": machine, "fidelity": rows, "latency": timing}
-    (results / "compaction-fidelity.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
-    (results / "compaction-fidelity.md").write_text(markdown(rows, timing, command, machine), encoding="utf-8")
-    print((results / "compaction-fidelity.md").read_text(encoding="utf-8"))
+    work = Path(tempfile.mkdtemp(prefix="tokenops-compaction-bench-"))
+    found = sessions(Path(args.sessions) if args.sessions else work / "sessions")
+    results: dict[str, Any] = {"current": {"rows": current(found), "latency": current_latency(found, args.runs, work)}}
+    described = {"current": "this tree"}
+    for rev in args.baseline:
+        rows, latency = baseline(rev, found, args.runs, work)
+        for row in rows:  # the report breaks down this tree's figures only
+            del row["by_style"], row["by_language"]
+        results[rev] = {"rows": rows, "latency": latency}
+        described[rev] = _describe(rev)
+    generator_of = {path.stem: gen for gen, path in found}
+    for result in results.values():
+        for row in result["rows"]:
+            row["generator"] = generator_of[row["session"]]
+    command = "  ".join(["python bench/compaction/run.py", *(f"--baseline {r}" for r in args.baseline)])
+    machine = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    out = ROOT / "bench" / "results"
+    report = {"command": command, "machine": machine, "revisions": described, "results": results}
+    (out / "compaction-fidelity.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+    text = markdown(report, sizes=_sizes(found))
+    (out / "compaction-fidelity.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+def _sizes(found: list[tuple[str, Path]]) -> dict[str, str]:
+    tokens: dict[str, list[int]] = defaultdict(list)
+    for gen, path in found:
+        data = orjson.loads(path.with_name(path.stem + ".labels.json").read_bytes())
+        tokens[gen].append(int(data.get("tokens", 0)))
+    return {g: f"{len(t)} sessions, {min(t) // 1000}k-{max(t) // 1000}k tokens" for g, t in tokens.items()}
 
 
 if __name__ == "__main__":

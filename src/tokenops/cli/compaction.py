@@ -15,8 +15,9 @@ from rich.table import Table
 import tokenops
 from tokenops.catalog import load_catalog
 from tokenops.compaction import CompactionPolicy, Compactor, TokenCache, compact
+from tokenops.compaction.corpora import GENERATORS
 from tokenops.compaction.evaluate import Score, load_labels, read_session, score, session_files
-from tokenops.compaction.sessions import STANDARD_SET, generate, write_session
+from tokenops.compaction.sessions import write_session
 from tokenops.errors import ConfigError
 from tokenops.tokenize import counter_for
 
@@ -35,9 +36,10 @@ def _ratios(value: str) -> list[float]:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    chosen = [s for s in STANDARD_SET if not args.only or s[0] in args.only.split(",")]
+    gen = GENERATORS[args.generator]
+    chosen = [s for s in gen.sessions if not args.only or s[0] in args.only.split(",")]
     for name, seed, tokens, kind in chosen:
-        messages, labels = generate(name, seed, tokens, kind)
+        messages, labels = gen.generate(name, seed, tokens, kind)
         path = write_session(out, messages, labels)
         print(f"{path}: {len(messages)} messages, {labels.tokens:,} tokens (cl100k)")
     return 0
@@ -119,6 +121,8 @@ def add_parser(sub: Any) -> None:
     gen = commands.add_parser("generate", help="write the seeded evaluation sessions (JSONL + labels)")
     gen.add_argument("--out", required=True, help="folder to write NAME.jsonl and NAME.labels.json to")
     gen.add_argument("--only", help="comma-separated session names (default: all)")
+    gen.add_argument("--generator", choices=sorted(GENERATORS), default="agent",
+                     help="; ".join(f"{g.name}: {g.about}" for g in GENERATORS.values()))  # fmt: skip
     gen.set_defaults(func=cmd_generate)
 
     ev = commands.add_parser("evaluate", help="diagnostic fidelity per session and compression ratio")

@@ -1,7 +1,8 @@
 """Token counts per message, cached by text, framed exactly as `tokenize.count_messages` frames them.
 
 A session grows by a few messages a request while the client resends the whole history,
-so a cache keyed by text makes the exact count of the next request nearly free.
+so a cache keyed by text makes the exact count of the next request nearly free; the
+diagnostic lines found in each text are remembered the same way.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from tokenops.compaction.scan import Span, scan
 from tokenops.tokenize import Counter, content_text
 
 Message = dict[str, Any]
@@ -25,6 +27,17 @@ class TokenCache:
         self.counter = counter
         self.max_entries = max_entries
         self._counts: dict[str, int] = {}
+        self._spans: dict[str, list[Span]] = {}
+
+    def spans(self, text: str) -> list[Span]:
+        """The diagnostic lines of a text (`scan.scan`), remembered like the counts."""
+        found = self._spans.get(text)
+        if found is None:
+            found = scan(text)
+            if len(self._spans) >= self.max_entries // 4:
+                self._spans.clear()
+            self._spans[text] = found
+        return found
 
     def count(self, text: str) -> int:
         if not text:

@@ -8,22 +8,28 @@ whitespace, so no identifier is ever shortened into a different one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from tokenops.compaction.rank import (
+    P_ASSISTANT,
+    P_ERROR,
+    P_FILL,
+    P_FRAME,
+    P_LIB_FRAME,
+    P_MENTION,
+    P_TOOL_HEAD,
+    P_TOP_FRAME,
+    P_USER,
+    P_WARNING,
+    priorities,
+    template,
+)
 from tokenops.compaction.scan import ERROR, FRAME, MENTION, SOURCE, WARNING, Span, exit_code, scan
 
-# Priorities, lowest first.
-P_ERROR, P_FRAME, P_WARNING, P_LIB_FRAME, P_USER, P_ASSISTANT, P_MENTION, P_TOOL_HEAD, P_FILL = range(9)
-# Frames of runtimes and frameworks: the application's own frames locate a fault first.
-_LIBRARY_FRAME = re.compile(
-    r"^\s*(?:at\s+(?:java\.|javax\.|jdk\.|sun\.|kotlin\.|scala\.|org\.springframework\.|org\.apache\.|io\.netty\."
-    r"|com\.zaxxer\.|reactor\.|node:internal)|File \"(?:/usr/lib/python|<frozen)|File \"[^\"]*site-packages/)"
-)
 _HEAD_CHARS = {"user": 1500, "assistant": 600, "tool": 300}
 _CALL_VALUE_CHARS = 300
 ELLIPSIS = "…"
@@ -57,6 +63,7 @@ class _Item:
     end: int
     cost: int
     key: str | None = None
+    order: tuple[int, int, int, int] = (0, 0, 0, 0)  # within a priority, lowest first
 
 
 @dataclass(slots=True)
@@ -98,9 +105,9 @@ def cut(text: str, limit: int) -> str:
     return (text[:at].rstrip() + " " + ELLIPSIS) if at > 0 else ELLIPSIS
 
 
-def prepare(source: Source) -> None:
-    """Finds the diagnostic lines of a source and whether it reports a failure."""
-    source.spans = scan(source.text)
+def prepare(source: Source, spans: list[Span] | None = None) -> None:
+    """Finds the diagnostic lines of a source (unless given) and whether it reports a failure."""
+    source.spans = scan(source.text) if spans is None else spans
     for span in source.spans:
         if span.kind == ERROR:
             code = exit_code(source.text[span.start : span.end])
@@ -145,15 +152,12 @@ def plan(sources: list[Source], count: Callable[[str], int]) -> Plan:
             items.append(_Item(prio, s, -1 - k, 0, count(line) + 1))
             found[-1] += 1
         diag_tokens = diag_chars = 0
-        for span in source.spans:
+        for span, prio in zip(source.spans, priorities(source.text, source.spans), strict=True):
             line = source.text[span.start : span.end]
             key = line.strip() if span.kind != SOURCE else None
             if key is not None:
                 repeats[key] = repeats.get(key, 0) + 1
             found[span.kind] += 1
-            prio = {ERROR: P_ERROR, FRAME: P_FRAME, WARNING: P_WARNING, SOURCE: P_LIB_FRAME}.get(span.kind, P_MENTION)
-            if span.kind == FRAME and _LIBRARY_FRAME.match(line):
-                prio = P_LIB_FRAME
             cost = count(line) + 2
             diag_tokens += cost - 2
             diag_chars += len(line)
@@ -165,8 +169,29 @@ def plan(sources: list[Source], count: Callable[[str], int]) -> Plan:
         if end > 0:
             prio = {"user": P_USER, "assistant": P_ASSISTANT}.get(source.role, P_TOOL_HEAD)
             items.append(_Item(prio, s, 0, end, _cost(source, 0, end)))
-    items.sort(key=lambda it: (it.prio, -it.src, it.start))
+    _order(items)
+    items.sort(key=lambda it: (it.prio, it.order))
     return Plan(items, repeats, found)
+
+
+def _order(items: list[_Item]) -> None:
+    """Newest first within a priority; among errors, the first occurrence of each kind of error, oldest
+    first, before all repeats, and the repeats of rare kinds before those of a flood (see `rank`)."""
+    first: dict[str, tuple[int, int]] = {}
+    seen: dict[str, int] = {}
+    for it in items:
+        if it.prio == P_ERROR and it.key is not None:
+            kind = template(it.key)
+            first.setdefault(kind, (it.src, it.start))
+            seen[kind] = seen.get(kind, 0) + 1
+    for it in items:
+        kind = template(it.key) if it.prio == P_ERROR and it.key is not None else ""
+        if it.prio == P_ERROR and (not kind or first[kind] == (it.src, it.start)):
+            it.order = (0, 0, it.src, it.start)
+        elif kind:
+            it.order = (1, seen[kind], -it.src, it.start)
+        else:
+            it.order = (1, 0, -it.src, it.start)
 
 
 def select(sources: list[Source], candidates: Plan, budget: int, marker_cost: int = 6) -> Selection:
@@ -200,7 +225,14 @@ def select(sources: list[Source], candidates: Plan, budget: int, marker_cost: in
 def _kind(it: _Item) -> int:
     if it.start < 0:
         return -1
-    kinds = {P_ERROR: ERROR, P_FRAME: FRAME, P_LIB_FRAME: FRAME, P_WARNING: WARNING, P_MENTION: MENTION}
+    kinds = {
+        P_ERROR: ERROR,
+        P_TOP_FRAME: FRAME,
+        P_FRAME: FRAME,
+        P_LIB_FRAME: FRAME,
+        P_WARNING: WARNING,
+        P_MENTION: MENTION,
+    }
     return kinds.get(it.prio, -2)
 
 
@@ -274,7 +306,7 @@ def render(sources: list[Source], selection: Selection, *, markers: bool = True)
 def _merge(items: list[_Item]) -> list[tuple[int, int, list[str]]]:
     merged: list[tuple[int, int, list[str]]] = []
     for it in sorted(items, key=lambda i: (i.start, i.end)):
-        keys = [it.key] if it.key is not None and it.prio not in (P_FRAME, P_LIB_FRAME) else []
+        keys = [it.key] if it.key is not None and it.prio not in (P_TOP_FRAME, P_FRAME, P_LIB_FRAME) else []
         if merged and it.start <= merged[-1][1] + 1:
             start, end, ks = merged[-1]
             merged[-1] = (start, max(end, it.end), ks + keys)

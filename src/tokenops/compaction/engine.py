@@ -107,7 +107,7 @@ def compact(
     if recent_tokens > recent_budget:
         # Even the last turn is too large a share: condense its largest messages in place.
         recent_tokens = _shrink_recent(recent, recent_budget, cache)
-    sources = _sources(msgs, counts, [i for i in old if msgs[i].get("role") not in _SYSTEM_ROLES])
+    sources = _sources(msgs, counts, [i for i in old if msgs[i].get("role") not in _SYSTEM_ROLES], cache)
 
     head = [msgs[i] for i in range(lead)] + [msgs[i] for i in moved]
     condensed = tuple(s.index for s in sources)
@@ -141,7 +141,7 @@ def _digest(
 
     `base` is every prompt token outside the digest's text."""
     budget = max(target - base - cache.count(header) - 1, 0)
-    candidates = digest.plan(sources, cache.counter.count)
+    candidates = digest.plan(sources, cache.count)
     selection = digest.select(sources, candidates, int(budget * 0.99))
     text = "\n".join([header, *digest.render(sources, selection)])
     after = base + cache.counter.count(text)
@@ -172,7 +172,7 @@ def _recent_start(msgs: list[Message], counts: list[int], lead: int, keep: int, 
     return start
 
 
-def _sources(msgs: list[Message], counts: list[int], indices: list[int]) -> list[digest.Source]:
+def _sources(msgs: list[Message], counts: list[int], indices: list[int], cache: TokenCache) -> list[digest.Source]:
     call_names: dict[str, str] = {}
     call_at: dict[str, tuple[int, int]] = {}
     sources: list[digest.Source] = []
@@ -188,7 +188,7 @@ def _sources(msgs: list[Message], counts: list[int], indices: list[int]) -> list
             call_id = str(call.get("id", ""))
             call_names[call_id] = str((call.get("function") or {}).get("name", ""))
             call_at[call_id] = (len(sources), len(source.calls) - 1)
-        digest.prepare(source)
+        digest.prepare(source, cache.spans(source.text))
         if role == "tool":
             call_id = str(m.get("tool_call_id", ""))
             source.label = call_names.get(call_id, "")
@@ -221,9 +221,9 @@ def _shrink_recent(recent: list[Message], budget: int, cache: TokenCache) -> int
         if not text:
             continue
         source = digest.Source(k, str(m.get("role", "")), text, cache.count(text))
-        digest.prepare(source)
+        digest.prepare(source, cache.spans(text))
         room = max(source.tokens - (total - budget) - 8, 0)
-        selection = digest.select([source], digest.plan([source], cache.counter.count), room, marker_cost=0)
+        selection = digest.select([source], digest.plan([source], cache.count), room, marker_cost=0)
         for _ in range(_MAX_ROUNDS):
             m["content"] = "\n".join(digest.render([source], selection, markers=False)) or digest.ELLIPSIS
             now = cache.message(m)

@@ -12,7 +12,7 @@ import contextlib
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import orjson
 
 from tokenops.compaction.counting import Message, TokenCache
 from tokenops.compaction.engine import DEFAULT_KEEP_RECENT, compact
+from tokenops.compaction.validity import problems
 from tokenops.errors import ConfigError
 from tokenops.tokenize import Counter, content_text
 
@@ -46,6 +47,10 @@ class SessionLabels:
     failing_commands: list[str]
     frame_references: list[str]
     source: str  # "file" or "heuristic"
+    generator: str = ""
+    root_cause: list[str] = field(default_factory=list)  # every one must survive for the diagnosis to stand
+    error_styles: dict[str, str] = field(default_factory=dict)  # error line -> the format it is written in
+    frame_styles: dict[str, str] = field(default_factory=dict)  # stack frame -> language
 
 
 @dataclass
@@ -65,6 +70,12 @@ class Score:
     items: dict[str, int]
     labels: str
     elapsed_ms: float
+    root_cause_kept: float = 1.0
+    root_cause_whole: bool = True  # every root-cause line kept
+    valid: bool = True  # the output is a conversation a server accepts
+    generator: str = ""
+    by_style: dict[str, list[int]] = field(default_factory=dict)  # error-line format -> [lines, kept]
+    by_language: dict[str, list[int]] = field(default_factory=dict)  # stack-frame language -> [frames, kept]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -172,6 +183,10 @@ def load_labels(session: Path, messages: Sequence[Message]) -> SessionLabels:
         [str(x) for x in data.get("failing_commands", [])],
         [str(x) for x in data.get("frame_references", [])],
         "file",
+        str(data.get("generator", "")),
+        [str(x) for x in data.get("root_cause", [])],
+        {str(k): str(v) for k, v in (data.get("error_styles") or {}).items()},
+        {str(k): str(v) for k, v in (data.get("frame_styles") or {}).items()},
     )
 
 
@@ -180,6 +195,29 @@ def _share(items: Sequence[str], present: Any) -> float:
     if not unique:
         return 1.0
     return sum(1 for item in unique if present(item)) / len(unique)
+
+
+def _by(styles: dict[str, str], items: Sequence[str], present: Any) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for item in set(items):
+        cell = out.setdefault(styles.get(item, "?"), [0, 0])
+        cell[0] += 1
+        cell[1] += bool(present(item))
+    return dict(sorted(out.items()))
+
+
+def identifier_kept(identifier: str, text: str, out_tokens: set[str]) -> bool:
+    """The identifier is in the text as itself: a whole token, or inside a longer one (`10.0.0.1` in
+    `10.0.0.1:5060`) with no letter or digit joined on either side."""
+    if tokens([identifier]) <= out_tokens:
+        return True
+    at = text.find(identifier)
+    while at >= 0:
+        end = at + len(identifier)
+        if (at == 0 or not text[at - 1].isalnum()) and (end == len(text) or not text[end].isalnum()):
+            return True
+        at = text.find(identifier, at + 1)
+    return False
 
 
 def score(
@@ -196,21 +234,46 @@ def score(
     before_tokens = cache.request(messages)
     target = math.ceil(before_tokens / ratio)
     result = compact(messages, counter=counter, target_tokens=target, cache=cache, keep_recent=keep_recent)
-    text = "\n".join(s for m in result.messages for s in message_strings(m))
+    return measure(
+        Outcome(name, ratio, result.tokens_before, result.tokens_after, target, result.elapsed_ms),
+        messages,
+        result.messages,
+        labels,
+    )
+
+
+@dataclass
+class Outcome:
+    """What a compaction run reports about itself, whichever code ran it."""
+
+    session: str
+    ratio: float
+    tokens_before: int
+    tokens_after: int
+    target_tokens: int
+    elapsed_ms: float
+
+
+def measure(run: Outcome, messages: Sequence[Message], output: Sequence[Message], labels: SessionLabels) -> Score:
+    """Scores a compacted conversation against the labels of the session it came from."""
+    text = "\n".join(s for m in output for s in message_strings(m))
     out_tokens = tokens([text])
+    kept_line = text.__contains__
+    root = set(labels.root_cause)
+    root_kept = sum(1 for line in root if kept_line(line))
     return Score(
-        session=name,
-        ratio=ratio,
-        tokens_before=result.tokens_before,
-        tokens_after=result.tokens_after,
-        target_tokens=target,
-        error_lines_kept=_share(labels.error_lines, text.__contains__),
-        stack_frames_kept=_share(labels.stack_frames, text.__contains__),
-        identifiers_kept=_share(labels.identifiers, lambda item: tokens([item]) <= out_tokens),
-        warning_lines_kept=_share(labels.warning_lines, text.__contains__),
-        failing_commands_kept=_share(labels.failing_commands, text.__contains__),
+        session=run.session,
+        ratio=run.ratio,
+        tokens_before=run.tokens_before,
+        tokens_after=run.tokens_after,
+        target_tokens=run.target_tokens,
+        error_lines_kept=_share(labels.error_lines, kept_line),
+        stack_frames_kept=_share(labels.stack_frames, kept_line),
+        identifiers_kept=_share(labels.identifiers, lambda item: identifier_kept(item, text, out_tokens)),
+        warning_lines_kept=_share(labels.warning_lines, kept_line),
+        failing_commands_kept=_share(labels.failing_commands, kept_line),
         frame_references_kept=_share(labels.frame_references, lambda item: tokens([item]) <= out_tokens),
-        invented_identifiers=len(invented(messages, result.messages)),
+        invented_identifiers=len(invented(messages, output)),
         items={
             "error_lines": len(set(labels.error_lines)),
             "stack_frames": len(set(labels.stack_frames)),
@@ -218,9 +281,16 @@ def score(
             "warning_lines": len(set(labels.warning_lines)),
             "failing_commands": len(set(labels.failing_commands)),
             "frame_references": len(set(labels.frame_references)),
+            "root_cause": len(root),
         },
         labels=labels.source,
-        elapsed_ms=round(result.elapsed_ms, 2),
+        elapsed_ms=round(run.elapsed_ms, 2),
+        root_cause_kept=root_kept / len(root) if root else 1.0,
+        root_cause_whole=root_kept == len(root),
+        valid=not problems(output),
+        generator=labels.generator,
+        by_style=_by(labels.error_styles, labels.error_lines, kept_line),
+        by_language=_by(labels.frame_styles, labels.stack_frames, kept_line),
     )
 
 

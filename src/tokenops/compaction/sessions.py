@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from tokenops.compaction.field.record import Labels as FieldLabels
+from tokenops.compaction.noc.record import Labels as NocLabels
 from tokenops.tokenize import counter_for
 
 Message = dict[str, Any]
@@ -98,6 +100,7 @@ class Labels:
     session: str
     seed: int
     kind: str
+    generator: str = "agent"
     tokens: int = 0
     error_lines: list[str] = field(default_factory=list)
     warning_lines: list[str] = field(default_factory=list)
@@ -105,6 +108,7 @@ class Labels:
     identifiers: list[str] = field(default_factory=list)  # on error lines
     frame_references: list[str] = field(default_factory=list)  # file:line of application frames
     failing_commands: list[str] = field(default_factory=list)
+    error_styles: dict[str, str] = field(default_factory=dict)  # error line -> the output it is written in
 
 
 class _Gen:
@@ -114,6 +118,7 @@ class _Gen:
         self.clock = self.rng.randint(0, 20_000)
         self.cells = [self._cell() for _ in range(12)]
         self.imsis = [f"46001{self.rng.randrange(10**10):010d}" for _ in range(30)]
+        self.style = ""  # the format of the output being written, for the labels
 
     # identifiers -------------------------------------------------------------------
     def _cell(self) -> str:
@@ -145,6 +150,7 @@ class _Gen:
     # labelled lines ----------------------------------------------------------------
     def error(self, line: str, ids: list[str]) -> str:
         self.labels.error_lines.append(line.strip())
+        self.labels.error_styles.setdefault(line.strip(), self.style)
         self.labels.identifiers.extend(i for i in ids if i in line)
         return line
 
@@ -159,6 +165,7 @@ class _Gen:
 
     # tool outputs ------------------------------------------------------------------
     def java_trace(self, out: list[str]) -> None:
+        outer, self.style = self.style, "java-trace"
         r = self.rng
         exc, msg = r.choice(_JAVA_EXC)
         ids = self._ids()
@@ -174,8 +181,10 @@ class _Gen:
             out.append(self.error(f"Caused by: {cause}: {cmsg.format(**ids)}", [ids["req"]]))
             out.append(self.frame("\tat " + r.choice(_LIB_FRAMES).format(n=r.randint(50, 1500))))
             out.append(self.frame(f"\t... {r.randint(8, 60)} more"))
+        self.style = outer
 
     def app_log(self, n: int, pod: str) -> list[str]:
+        self.style = "spring-boot"
         r = self.rng
         out: list[str] = []
         for _ in range(n):
@@ -196,6 +205,7 @@ class _Gen:
         return out
 
     def pods(self, ns: str) -> tuple[list[str], int]:
+        self.style = "kubectl-table"
         r = self.rng
         out = ["NAME                                READY   STATUS             RESTARTS        AGE"]
         for svc in r.sample(_SERVICES, r.randint(5, 10)):
@@ -210,6 +220,7 @@ class _Gen:
         return out, 0
 
     def journal(self, n: int, unit: str) -> tuple[list[str], int]:
+        self.style = "journald"
         r = self.rng
         out: list[str] = []
         host = f"node-{r.randint(1, 24)}"
@@ -251,6 +262,7 @@ class _Gen:
         return out, 0
 
     def alarms(self) -> tuple[list[str], int]:
+        self.style = "alarm-table"
         r = self.rng
         out = ["ALARM_ID    SEVERITY  RAISED                    OBJECT                        IMSI             TEXT"]
         for _ in range(r.randint(10, 40)):
@@ -276,6 +288,7 @@ class _Gen:
         return out, 0
 
     def pytest(self) -> tuple[list[str], int]:
+        self.style = "pytest"
         r = self.rng
         out = [
             "============================= test session starts ==============================",
@@ -316,6 +329,7 @@ class _Gen:
         return out, 1 if fails else 0
 
     def mvn(self) -> tuple[list[str], int]:
+        self.style = "maven"
         r = self.rng
         out = ["[INFO] Scanning for projects...", "[INFO] Building rating-engine 3.7.2-SNAPSHOT"]
         out += [f"[INFO] Running com.telco.billing.rating.{c}Test" for c in r.sample(_JAVA_CLASSES, 3)]
@@ -363,6 +377,7 @@ class _Gen:
         ], 0
 
     def failing_shell(self) -> tuple[str, list[str], int]:
+        self.style = "shell"
         r = self.rng
         ids = self._ids()
         choice = r.randrange(3)
@@ -428,6 +443,7 @@ def generate(name: str, seed: int, target_tokens: int, kind: str = "ops") -> tup
         call = {"id": call_id, "type": "function", "function": {"name": tool, "arguments": args}}
         if rc != 0:
             g.labels.failing_commands.append(cmd)
+            g.style = "exit-status"
             lines.append(g.error(f"[exit code: {rc}]", []))
         else:
             lines.append(f"[exit code: {rc}]")
@@ -486,7 +502,7 @@ def _step(g: _Gen, kind: str) -> tuple[str, list[str], int, str]:
     return "shell", lines, rc, cmd
 
 
-def write_session(directory: Path, messages: list[Message], labels: Labels) -> Path:
+def write_session(directory: Path, messages: list[Message], labels: Labels | NocLabels | FieldLabels) -> Path:
     """`NAME.jsonl`, one message a line, and `NAME.labels.json` beside it."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{labels.session}.jsonl"
