@@ -184,7 +184,7 @@ def cmd_traffic(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    demo = sub.add_parser("demo", help="demo helpers")
+    demo = sub.add_parser("demo")
     demo_sub = demo.add_subparsers(dest="demo_command", required=True)
     run: argparse.ArgumentParser = demo_sub.add_parser("traffic", help="a realistic mixed day against a gateway")
     run.add_argument(

@@ -59,7 +59,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    sla = sub.add_parser("sla", help="service-level reports")
+    sla = sub.add_parser("sla")
     sla_sub = sla.add_subparsers(dest="sla_command", required=True)
     rep: argparse.ArgumentParser = sla_sub.add_parser("report", help="a tenant's SLA for a month, with breaches")
     rep.add_argument("--tenant", required=True, help="the tenant to report on")
