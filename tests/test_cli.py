@@ -23,7 +23,7 @@ def tokenops(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_check_config_accepts_the_demo() -> None:
     result = tokenops("check-config", str(ROOT / "examples" / "demo.yaml"))
-    assert result.returncode == 0 and "3 tenants" in result.stdout
+    assert result.returncode == 0 and "4 tenants" in result.stdout
 
 
 def test_check_config_names_the_bad_field(tmp_path: Path) -> None:
