@@ -1,4 +1,5 @@
-"""What the dashboard reads from the ledger: spend today and this month, recent burn rates, budget alerts."""
+"""What the dashboard reads from the ledger: spend today and this month, recent burn rates, the latest top-up,
+budget alerts."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ class Spend:
     burn_money: int = 0  # charged in the burn window
     burn_tokens: int = 0  # package tokens drawn in the burn window
     burn_since_ms: int = 0  # first charge in the burn window
+    topups_today: int = 0  # top-ups credited today (the opening balance is not one)
+    last_topup: int = 0
+    last_topup_ms: int = 0
 
 
 def period_starts(now_ms: int) -> tuple[int, int]:
@@ -47,6 +51,15 @@ def _spend(db: sqlite3.Connection, now_ms: int) -> dict[str, Spend]:
     )
     for account, tokens in db.execute(drawn, (burn,)):
         out.setdefault(account, Spend()).burn_tokens = int(tokens or 0)
+    topups = (
+        "SELECT account_id, amount_units, created_ms, (SELECT count(*) FROM ledger_entries t WHERE t.kind = 'topup' "
+        "AND t.account_id = e.account_id AND t.created_ms >= ? AND t.idem_key NOT LIKE 'seed:%') "
+        "FROM ledger_entries e WHERE seq IN (SELECT max(seq) FROM ledger_entries WHERE kind = 'topup' "
+        "AND idem_key NOT LIKE 'seed:%' GROUP BY account_id)"
+    )
+    for account, amount, at_ms, today in db.execute(topups, (day,)):
+        found = out.setdefault(account, Spend())
+        found.last_topup, found.last_topup_ms, found.topups_today = amount, at_ms, today
     return out
 
 
