@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT, Gateway
 from tokenops.cli.common import default_url
-from tokenops.cli.main import ALIASES, COMMANDS, build_parser
+from tokenops.cli.main import ALIASES, COMMANDS, build_parser, main
 
 
 def tokenops(*args: str) -> subprocess.CompletedProcess[str]:
@@ -129,3 +129,20 @@ def test_the_command_table_names_the_module_of_every_command() -> None:
         assert sub.choices[name].format_help() == commands.choices[name].format_help()
         listed = {c.dest: c.help for c in sub._choices_actions}
         assert listed[name] == text
+
+
+def test_reports_on_an_empty_period_say_there_is_nothing_in_it(
+    gateway: Gateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = ["--home", str(gateway.home)]
+    assert main(["usage", *home]) == 0
+    assert capsys.readouterr().out.strip() == "no usage recorded"
+    assert main(["invoice", "--tenant", "ringback-app", *home]) == 0
+    out = capsys.readouterr().out
+    assert "nothing was used or charged in this period" in out and "total: 0.00" in out
+    assert main(["sla", "report", "--tenant", "cn-gov-energy", *home]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to judge" in out and "every objective met" not in out
+    assert main(["compliance", "report", "--tenant", "cn-gov-energy", *home]) == 0
+    out = capsys.readouterr().out
+    assert "no requests in" in out and "COMPLIANT" not in out

@@ -103,7 +103,10 @@ def _emit(args: argparse.Namespace, title: str, doc: dict[str, Any]) -> None:
     elif getattr(args, "csv", False):
         sys.stdout.write(rows_csv(rows, doc.get("total")))
     else:
-        table(title, rows)
+        if rows:
+            table(title, rows)
+        else:
+            print(f"{title}: nothing was used or charged in this period, so there is nothing to list")
         print("  ".join(f"{k}: {v}" for k, v in doc.items() if k != "rows"))
 
 

@@ -53,6 +53,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             listing.add_row(b["window"], b["metric"].replace("_", " "), _show(b["metric"], b["objective"]),
                             _show(b["metric"], b["value"]))  # fmt: skip
         out.print(listing)
+    elif doc["requests"] == 0:
+        out.print(f"no requests in {doc['period']}, so nothing to judge (try another --period)")
     else:
         out.print("every objective met")
     return 0

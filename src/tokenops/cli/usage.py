@@ -46,6 +46,13 @@ def cmd_usage(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
+    if not rows:
+        print(
+            "no usage recorded"
+            + (f" since {args.since}" if args.since else "")
+            + (f" for {args.tenant}" if args.tenant else "")
+        )
+        return 0
     table = Table(title="Usage per tenant and model")
     for name, justify in (
         ("tenant", "left"),
