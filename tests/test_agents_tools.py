@@ -8,6 +8,7 @@ from typing import Any
 
 import anthropic
 import openai
+import orjson
 import pytest
 
 from tests.conftest import Gateway
@@ -209,3 +210,25 @@ def test_an_agent_harness_s_metadata_and_context_blocks_ask_for_no_tool() -> Non
     assert _called(asked, tools) is None  # results are in: text
     asked += [{"role": "assistant", "content": "Alarm A-1042 is major."}, {"role": "user", "content": "thanks"}]
     assert _called(asked, tools) is None  # a new turn that asks for nothing
+
+
+def test_a_call_passes_the_required_arguments_from_the_turn_and_leaves_optional_switches_alone() -> None:
+    exec_params = {"type": "object", "required": ["command"], "properties": {
+        "command": {"type": "string"}, "elevated": {"type": "boolean"}, "background": {"type": "boolean"}}}  # fmt: skip
+    ls_params = {"type": "object", "properties": {"path": {"type": "string"}, "limit": {"type": "number"}},
+                 "required": ["path"]}  # fmt: skip
+    tools: list[Any] = [
+        {"type": "function", "function": {"name": n, "description": d, "parameters": s}}
+        for n, d, s in (("exec", "Run a shell command", exec_params), ("ls", "List a directory", ls_params))
+    ]
+
+    def arguments(text: str) -> tuple[str, Any]:
+        call = agent.tool_call([{"role": "user", "content": text}], tools, "auto", random.Random(0))
+        assert call is not None
+        return call["function"]["name"], orjson.loads(call["function"]["arguments"])
+
+    assert arguments("[Mon 2026-12-07 10:07 UTC] Run `cat notes.txt` with the exec tool.") == (
+        "exec", {"command": "cat notes.txt"})  # fmt: skip
+    assert arguments("[Mon 2026-12-07 10:07 UTC] List the files in the working folder with the ls tool.") == (
+        "ls", {"path": "."})  # fmt: skip
+    assert arguments("Use the ls tool on /var/log/plc please.") == ("ls", {"path": "/var/log/plc"})

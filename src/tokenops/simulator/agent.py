@@ -40,6 +40,8 @@ _CONTEXT_BLOCK = re.compile(
 # key=value fields a harness stamps on a turn ("host=vm | shell=bash"): they say where, not what to do.
 _METADATA = re.compile(r"[\w.:/-]+=\S*")
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?](?=\s|$))?")
+_STAMP = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}(:\d{2})?)$")  # a date or a time is not an identifier
+_PATHS = frozenset({"path", "dir", "directory", "folder", "cwd", "workdir"})
 _FREE_TEXT = frozenset({"query", "q", "text", "prompt", "input", "message", "content", "question", "command"})
 
 
@@ -183,9 +185,14 @@ def _text(content: Any) -> str:
 
 
 def _arguments(schema: dict[str, Any], turn: str, rng: random.Random) -> dict[str, Any]:
+    """The arguments a sensible model passes: the required ones (all, when the schema names none required),
+    filled from the turn, and optional switches left to their defaults."""
     props = schema.get("properties") or {}
+    required = schema.get("required")
+    if isinstance(required, list):
+        props = {name: spec for name, spec in props.items() if name in required}
     tokens = [w.strip(".,?!:;\"'()[]") for w in turn.split()]
-    tokens = [w for w in tokens if w]
+    tokens = [w for w in tokens if w and not _STAMP.match(w)]
     ident = next((w for w in tokens if any(c.isdigit() for c in w) or "/" in w), None)
     plain = [w for w in tokens if w.lower() not in _STOP | _ASKING and w.isalpha() and len(w) >= 3]
     word = ident or (plain[-1] if plain else "value")
@@ -193,7 +200,9 @@ def _arguments(schema: dict[str, Any], turn: str, rng: random.Random) -> dict[st
     for name, spec in props.items():
         spec = spec if isinstance(spec, dict) else {}
         kind = spec.get("type")
-        if spec.get("enum"):
+        if str(name).lower() in _PATHS and kind in (None, "string"):
+            args[name] = next((w for w in tokens if "/" in w), ".")  # the working folder unless one is named
+        elif spec.get("enum"):
             args[name] = spec["enum"][0]
         elif kind == "integer":
             args[name] = rng.randint(1, 100)
@@ -206,7 +215,8 @@ def _arguments(schema: dict[str, Any], turn: str, rng: random.Random) -> dict[st
         elif kind == "object":
             args[name] = {}
         elif str(name).lower() in _FREE_TEXT:
-            args[name] = turn.strip()[:200] or word
+            quoted = re.search(r"`([^`]+)`", turn)  # "run `ls -l` with the exec tool": the quoted command
+            args[name] = quoted.group(1) if quoted else turn.strip()[:200] or word
         else:
             args[name] = word
     return args
