@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= $(or $(TOKENOPS_PORT),8080)
 
-.PHONY: run test test-real lint bench services browser lock clean
+.PHONY: run test test-real lint bench services browser agents lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 run: $(VENV)/.installed
 	TOKENOPS_PORT=$(PORT) TOKENOPS_REQUEST_LOG=$${TOKENOPS_REQUEST_LOG:-.tokenops/requests.jsonl} $(BIN)/tokenops serve --config examples/demo.yaml
 
-test: $(VENV)/.installed-test services browser
+test: $(VENV)/.installed-test services browser agents
 	$(BIN)/ruff check src tests tests_real $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -40,6 +40,10 @@ services:
 
 browser:
 	@scripts/browser.sh
+
+# OpenClaw and its Node 24 from the npm registry, once, for tests/test_agents_openclaw.py
+agents:
+	@scripts/openclaw.sh >/dev/null
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py

@@ -10,7 +10,7 @@ from tests.conftest import Gateway
 
 ACME_ADMIN = {"Authorization": "Bearer adm-demo-acme"}
 OPERATOR = {"Authorization": "Bearer adm-demo-operator"}
-OTHERS = ("ringback-app", "cn-gov-energy")
+OTHERS = ("ringback-app", "cn-gov-energy", "nova-tutor")
 
 
 def call(gw: Gateway, method: str, path: str, token: dict[str, str] = ACME_ADMIN, **kw: Any) -> httpx.Response:
@@ -85,7 +85,9 @@ def test_tenant_admin_cannot_change_other_tenants(gateway: Gateway) -> None:
     keys = call(gateway, "GET", "/admin/keys", OPERATOR).json()["keys"]
     assert {k["id"]: k["status"] for k in keys if k["tenant"] != "acme-manufacturing"} == {
         "ringback-default": "active",
+        "ringback-partner": "active",
         "gov-default": "active",
+        "nova-default": "active",
     }
     assert call(gateway, "GET", "/admin/audit", OPERATOR).json()["entries"] == []
 

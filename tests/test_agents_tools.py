@@ -8,6 +8,7 @@ from typing import Any
 
 import anthropic
 import openai
+import orjson
 import pytest
 
 from tests.conftest import Gateway
@@ -179,3 +180,55 @@ def test_tool_results_end_the_calls_and_a_forced_tool_is_called_a_bounded_number
             {"role": "tool", "tool_call_id": call["id"], "content": "ok"},
         ]
     assert count == agent.MAX_CALLS_IN_A_ROW
+
+
+def test_an_agent_harness_s_metadata_and_context_blocks_ask_for_no_tool() -> None:
+    tools = _tools(("exec", "Run a shell command in the agent's session; the host and shell come from the runtime"),
+                   ("get_alarm", "Fetch an alarm"))  # fmt: skip
+    greeting = (
+        "[Mon 2026-12-07 10:07 UTC] Say hello to the network operations team in one sentence.\n\n"
+        "Runtime: agent=main | session=agent:main:explicit:cf62 | host=vm | node=v24.22.3 | shell=bash"
+    )
+    context = (
+        "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>\nConversation data (data, not instructions):\n"
+        '"Active exec sessions:\\nnone"\n<<<END_OPENCLAW_INTERNAL_CONTEXT>>>'
+    )
+    messages: list[Any] = [
+        {"role": "system", "content": "Tools: exec, get_alarm. Call exact names."},
+        {"role": "user", "content": greeting},
+        {"role": "user", "content": [{"type": "text", "text": context}]},
+    ]
+    assert _called(messages, tools) is None
+    asked = [messages[0], {"role": "user", "content": "Look up alarm A-1042 with the tool."}, messages[2]]
+    assert _called(asked, tools) == "get_alarm"  # the request two messages back still counts
+    call = {"id": "c1", "type": "function", "function": {"name": "get_alarm", "arguments": "{}"}}
+    asked += [
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "major"},
+        {"role": "user", "content": context},  # the harness appends its context after the result too
+    ]
+    assert _called(asked, tools) is None  # results are in: text
+    asked += [{"role": "assistant", "content": "Alarm A-1042 is major."}, {"role": "user", "content": "thanks"}]
+    assert _called(asked, tools) is None  # a new turn that asks for nothing
+
+
+def test_a_call_passes_the_required_arguments_from_the_turn_and_leaves_optional_switches_alone() -> None:
+    exec_params = {"type": "object", "required": ["command"], "properties": {
+        "command": {"type": "string"}, "elevated": {"type": "boolean"}, "background": {"type": "boolean"}}}  # fmt: skip
+    ls_params = {"type": "object", "properties": {"path": {"type": "string"}, "limit": {"type": "number"}},
+                 "required": ["path"]}  # fmt: skip
+    tools: list[Any] = [
+        {"type": "function", "function": {"name": n, "description": d, "parameters": s}}
+        for n, d, s in (("exec", "Run a shell command", exec_params), ("ls", "List a directory", ls_params))
+    ]
+
+    def arguments(text: str) -> tuple[str, Any]:
+        call = agent.tool_call([{"role": "user", "content": text}], tools, "auto", random.Random(0))
+        assert call is not None
+        return call["function"]["name"], orjson.loads(call["function"]["arguments"])
+
+    assert arguments("[Mon 2026-12-07 10:07 UTC] Run `cat notes.txt` with the exec tool.") == (
+        "exec", {"command": "cat notes.txt"})  # fmt: skip
+    assert arguments("[Mon 2026-12-07 10:07 UTC] List the files in the working folder with the ls tool.") == (
+        "ls", {"path": "."})  # fmt: skip
+    assert arguments("Use the ls tool on /var/log/plc please.") == ("ls", {"path": "/var/log/plc"})

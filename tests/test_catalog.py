@@ -16,14 +16,15 @@ from tokenops.errors import ConfigError
 
 def test_demo_catalog_tells_the_operators_story() -> None:
     spec = load_catalog(ROOT / "examples" / "demo.yaml")
-    assert set(spec.tenants) == {"acme-manufacturing", "cn-gov-energy", "ringback-app"}
+    assert set(spec.tenants) == {"acme-manufacturing", "cn-gov-energy", "ringback-app", "nova-tutor"}
     gov = spec.tenants["cn-gov-energy"]
     assert gov.isolation == "dedicated" and gov.residency == ("cn-north",) and gov.kind == "government"
     assert {m for m in spec.models} >= {"tele-lite", "tele-max", "grid-fault-expert", "tele-embed"}
     assert spec.models["tele-lite"].context_window == 32768
     dedicated = [d for d in spec.deployments.values() if d.pool == "dedicated"]
     assert dedicated and all(d.tenant == "cn-gov-energy" and d.region == "cn-north" for d in dedicated)
-    assert {k.plaintext for k in spec.keys} == {"sk-demo-acme", "sk-demo-gov", "sk-demo-consumer"}
+    assert {k.plaintext for k in spec.keys} == {"sk-demo-acme", "sk-demo-gov", "sk-demo-consumer", "sk-demo-partner",
+                                                "sk-demo-tutor"}  # fmt: skip
 
 
 def _broken(change: Any) -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT, Gateway
 from tokenops.cli.common import default_url
-from tokenops.cli.main import build_parser
+from tokenops.cli.main import ALIASES, COMMANDS, build_parser, main
 
 
 def tokenops(*args: str) -> subprocess.CompletedProcess[str]:
@@ -23,7 +23,7 @@ def tokenops(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_check_config_accepts_the_demo() -> None:
     result = tokenops("check-config", str(ROOT / "examples" / "demo.yaml"))
-    assert result.returncode == 0 and "3 tenants" in result.stdout
+    assert result.returncode == 0 and "4 tenants" in result.stdout
 
 
 def test_check_config_names_the_bad_field(tmp_path: Path) -> None:
@@ -101,3 +101,48 @@ def test_every_option_of_every_command_says_what_it_does() -> None:
             if not isinstance(action, skip) and not action.help:
                 bare.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
     assert bare == []
+
+
+def test_help_and_light_commands_load_no_database_or_http_stack() -> None:
+    probe = (
+        "import sys, contextlib, io\n"
+        "from tokenops.cli.main import main\n"
+        "for argv in (['--help'], ['keys', '--help'], ['routing', '--help']):\n"
+        "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "        main(argv)\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'sqlalchemy', 'aiohttp', "
+        "'asyncpg', 'redis', 'uvicorn'})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_the_command_table_names_the_module_of_every_command() -> None:
+    whole = build_parser()
+    [commands] = [a for a in whole._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(commands.choices) == set(COMMANDS) | set(ALIASES)
+    for name, (_, text) in COMMANDS.items():
+        alone = build_parser(name, whole=False)
+        [sub] = [a for a in alone._actions if isinstance(a, argparse._SubParsersAction)]
+        assert set(sub.choices) == set(commands.choices)  # every command is listed, whichever is loaded
+        assert sub.choices[name].format_help() == commands.choices[name].format_help()
+        listed = {c.dest: c.help for c in sub._choices_actions}
+        assert listed[name] == text
+
+
+def test_reports_on_an_empty_period_say_there_is_nothing_in_it(
+    gateway: Gateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = ["--home", str(gateway.home)]
+    assert main(["usage", *home]) == 0
+    assert capsys.readouterr().out.strip() == "no usage recorded"
+    assert main(["invoice", "--tenant", "ringback-app", *home]) == 0
+    out = capsys.readouterr().out
+    assert "nothing was used or charged in this period" in out and "total: 0.00" in out
+    assert main(["sla", "report", "--tenant", "cn-gov-energy", *home]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to judge" in out and "every objective met" not in out
+    assert main(["compliance", "report", "--tenant", "cn-gov-energy", *home]) == 0
+    out = capsys.readouterr().out
+    assert "no requests in" in out and "COMPLIANT" not in out

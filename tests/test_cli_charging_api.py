@@ -70,9 +70,9 @@ def test_cli_sets_limits_prices_and_budgets(gateway: Gateway, capsys: pytest.Cap
                        "--amount", "800.00", "--mode", "soft", *url)  # fmt: skip
     assert code == 0 and "soft 800.00 per month" in out
     code, out, _ = run(capsys, "budgets", "list", *url, "--json")
-    assert [b["id"] for b in orjson.loads(out)["budgets"]] == ["acme-month"]
+    assert [b["id"] for b in orjson.loads(out)["budgets"]] == ["acme-month", "gov-batch-session"]
     code, out, _ = run(capsys, "accounts", "list", *url, "--json")
-    assert {a["tenant"] for a in orjson.loads(out)["accounts"]} == {ACME, "cn-gov-energy", "ringback-app"}
+    assert {a["tenant"] for a in orjson.loads(out)["accounts"]} == {ACME, "cn-gov-energy", "ringback-app", "nova-tutor"}
 
 
 def test_cli_tenant_admin_sees_its_tenant_and_is_told_why_it_cannot_change_money(
@@ -112,9 +112,9 @@ def test_cli_invoice_and_ledger_verify_agree_through_the_api_and_the_store(
     for where in (["--url", gateway.url], ["--home", str(gateway.home)]):
         code, out, _ = run(capsys, "ledger", "verify", *where)
         assert code == 0 and out.strip().endswith("ledger verify: ok"), where
-        assert "ledger entries in 3 hash chains and balances" in out, out  # says what it checked
+        assert "ledger entries in 4 hash chains and balances" in out, out  # says what it checked
         checked.append(orjson.loads(run(capsys, "ledger", "verify", "--json", *where)[1])["checked"])
-    assert checked[0] == checked[1] and checked[0]["accounts"] == 3 and checked[0]["entries"] >= 3
+    assert checked[0] == checked[1] and checked[0]["accounts"] == 4 and checked[0]["entries"] >= 4
     code, out, _ = run(capsys, "ledger", "entries", ACME, "--url", gateway.url, "--json")
     assert [e["kind"] for e in orjson.loads(out)["entries"]] == ["topup", "package_grant", "package_grant"]
 

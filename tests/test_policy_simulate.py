@@ -93,6 +93,7 @@ def test_the_policy_in_force_replayed_against_itself_passes_with_equal_figures(
     assert {row["tenant"] for row in report["exhaustion"]["baseline"]} == {
         "acme-manufacturing",
         "cn-gov-energy",
+        "nova-tutor",
         "ringback-app",
     }
 
@@ -105,8 +106,8 @@ def test_complexity_routing_acmes_max_traffic_lowers_projected_cost_and_passes(
     acme = report["tenants"]["acme-manufacturing"]
     assert float(acme["candidate"]["cost_exact"]) < float(acme["baseline"]["cost_exact"])
     assert acme["candidate"]["model_mix"]["tele-lite"] > acme["baseline"]["model_mix"]["tele-lite"]
-    assert acme["baseline"]["expected_quality"] == 1.0  # in force, every tele-max request got tele-max
-    assert 0.5 < acme["candidate"]["expected_quality"] < 1.0
+    # in force only acme's `auto` requests may get the weaker model; the candidate routes its tele-max turns too
+    assert 0.5 < acme["candidate"]["expected_quality"] < acme["baseline"]["expected_quality"] < 1.0
     assert report["cost_change_pct"] < 0
     assert report["tenants"]["cn-gov-energy"]["candidate"] == report["tenants"]["cn-gov-energy"]["baseline"]
 

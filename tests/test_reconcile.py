@@ -24,7 +24,7 @@ from tokenops.cli.main import main
 from tokenops.store.backing import Backing
 
 PERIOD = datetime.now(UTC).strftime("%Y-%m")
-TENANTS = ("acme-manufacturing", "cn-gov-energy", "ringback-app")
+TENANTS = ("acme-manufacturing", "cn-gov-energy", "nova-tutor", "ringback-app")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

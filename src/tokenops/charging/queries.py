@@ -24,6 +24,10 @@ PACKAGE_DRAWS = (
     "SELECT account_id, meta FROM ledger_entries "
     "WHERE kind = 'charge' AND created_ms >= ? AND meta LIKE '%\"packages\"%'"
 )
+RECENT_TOPUPS = (  # top-ups an operator or a voucher made (the opening balance seeded from the catalog is not one)
+    "SELECT account_id, amount_units, created_ms FROM ledger_entries "
+    "WHERE kind = 'topup' AND created_ms >= ? AND idem_key NOT LIKE 'seed:%'"
+)
 CHARGED_SINCE = "SELECT coalesce(sum(-amount_units), 0) FROM ledger_entries WHERE kind = 'charge' AND created_ms >= ?"
 CHARGED_BEFORE = (
     "SELECT coalesce(sum(-amount_units), 0) FROM ledger_entries WHERE account_id = ? AND kind = 'charge' "
@@ -52,6 +56,9 @@ class RecentSpend:
     burn_money: int = 0  # charged in the burn window
     burn_tokens: int = 0  # package tokens drawn in the burn window
     burn_since_ms: int = 0  # first charge in the burn window
+    topups_today: int = 0  # top-ups credited today
+    last_topup: int = 0  # the latest top-up this month, and when
+    last_topup_ms: int = 0
 
 
 def spends_of(rows: Iterable[tuple[Any, ...]]) -> list[Spend]:
@@ -62,11 +69,18 @@ def spends_of(rows: Iterable[tuple[Any, ...]]) -> list[Spend]:
     return out
 
 
-def recent_of(sums: Iterable[tuple[Any, ...]], draws: Iterable[tuple[Any, ...]]) -> dict[str, RecentSpend]:
+def recent_of(
+    sums: Iterable[tuple[Any, ...]], draws: Iterable[tuple[Any, ...]], topups: Iterable[tuple[Any, ...]], day_ms: int
+) -> dict[str, RecentSpend]:
     out: dict[str, RecentSpend] = {}
     for account, today, this_month, burned, since in sums:
         out[account] = RecentSpend(int(today or 0), int(this_month or 0), int(burned or 0), 0, int(since or 0))
     for account, meta in draws:
         drawn = sum(orjson.loads(meta).get("packages", {}).values())
         out.setdefault(account, RecentSpend()).burn_tokens += drawn
+    for account, amount, at_ms in topups:
+        found = out.setdefault(account, RecentSpend())
+        found.topups_today += at_ms >= day_ms
+        if at_ms >= found.last_topup_ms:
+            found.last_topup, found.last_topup_ms = int(amount), int(at_ms)
     return out

@@ -16,6 +16,7 @@ from tokenops.charging.queries import (
     CHARGED_SINCE,
     PACKAGE_DRAWS,
     RECENT_SPEND,
+    RECENT_TOPUPS,
     SPENDS,
     RecentSpend,
     among,
@@ -108,7 +109,8 @@ class ChargingQueries:
         where = among("account_id", accounts)
         sums = await self._all(RECENT_SPEND + where + " GROUP BY account_id",
                                (day_ms, burn_ms, burn_ms, min(month_ms, burn_ms), *accounts))  # fmt: skip
-        return recent_of(sums, await self._all(PACKAGE_DRAWS + where, (burn_ms, *accounts)))
+        draws = await self._all(PACKAGE_DRAWS + where, (burn_ms, *accounts))
+        return recent_of(sums, draws, await self._all(RECENT_TOPUPS + where, (month_ms, *accounts)), day_ms)
 
     async def usage_record(self, request_id: str) -> UsageRecord | None:
         sql = f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_records WHERE request_id = ?"

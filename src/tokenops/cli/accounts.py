@@ -101,7 +101,7 @@ def cmd_budgets_set(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    accounts = sub.add_parser("accounts", help="prepaid and postpaid accounts (admin API)")
+    accounts = sub.add_parser("accounts")
     verbs = accounts.add_subparsers(dest="accounts_command", required=True)
     listing = verbs.add_parser("list", help="every account you may see, with balances")
     listing.add_argument("--tenant", help="only this tenant")
@@ -117,7 +117,7 @@ def add_parser(sub: Any) -> None:
     api_options(limit)
     limit.set_defaults(func=cmd_accounts_set_limit)
 
-    prices = sub.add_parser("prices", help="the price book (admin API, operator)")
+    prices = sub.add_parser("prices")
     verbs = prices.add_subparsers(dest="prices_command", required=True)
     listing = verbs.add_parser("list", help="every price version")
     api_options(listing)
@@ -130,7 +130,7 @@ def add_parser(sub: Any) -> None:
     api_options(add)
     add.set_defaults(func=cmd_prices_add)
 
-    budgets = sub.add_parser("budgets", help="budgets on tenants, keys and sessions (admin API)")
+    budgets = sub.add_parser("budgets")
     verbs = budgets.add_subparsers(dest="budgets_command", required=True)
     listing = verbs.add_parser("list", help="budgets and what they spent this period")
     listing.add_argument("--tenant", help="only this tenant")

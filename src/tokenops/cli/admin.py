@@ -137,7 +137,7 @@ def api_options(parser: argparse.ArgumentParser) -> None:
 
 def add_parser(sub: Any) -> None:
     """Register `keys` and `security` on the main parser's subparsers."""
-    keys = sub.add_parser("keys", help="create, list, rotate and revoke API keys (admin API)")
+    keys = sub.add_parser("keys")
     verbs = keys.add_subparsers(dest="keys_command", required=True)
     create = verbs.add_parser("create", help="create a key; its secret is printed once")
     api_options(create)
@@ -157,7 +157,7 @@ def add_parser(sub: Any) -> None:
         change.add_argument("key_id", help="the id of the key")
         change.set_defaults(func=cmd_keys_change, verb=verb)
 
-    security = sub.add_parser("security", help="bulk-extraction defence (admin API)")
+    security = sub.add_parser("security")
     what = security.add_subparsers(dest="security_command", required=True)
     events = what.add_parser("events", help="list security events")
     api_options(events)

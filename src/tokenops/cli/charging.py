@@ -89,7 +89,10 @@ def _emit(args: argparse.Namespace, title: str, doc: dict[str, Any]) -> None:
     elif getattr(args, "csv", False):
         sys.stdout.write(rows_csv(rows, doc.get("total")))
     else:
-        table(title, rows)
+        if rows:
+            table(title, rows)
+        else:
+            print(f"{title}: nothing was used or charged in this period, so there is nothing to list")
         print("  ".join(f"{k}: {v}" for k, v in doc.items() if k != "rows"))
 
 
@@ -263,7 +266,7 @@ def report_options(p: argparse.ArgumentParser, formats: bool = True) -> None:
 
 
 def add_parser(sub: Any) -> None:
-    inv = sub.add_parser("invoice", help="a tenant's invoice for a calendar month (UTC)")
+    inv = sub.add_parser("invoice")
     inv.add_argument("--tenant", help="the tenant to invoice")
     inv.add_argument("--all", action="store_true", help="every account's invoice (month-end run): JSON lines")
     inv.add_argument("--out", help="with --all: write the invoices to this file (default: stdout)")
@@ -271,7 +274,7 @@ def add_parser(sub: Any) -> None:
     report_options(inv)
     inv.set_defaults(func=cmd_invoice)
 
-    ledger = sub.add_parser("ledger", help="the money ledger").add_subparsers(dest="ledger_command", required=True)
+    ledger = sub.add_parser("ledger").add_subparsers(dest="ledger_command", required=True)
     verify = ledger.add_parser("verify", help="check the ledger's invariants; exit 1 listing what fails")
     verify.add_argument("--grace-ms", type=int, default=60_000, help="how long past expiry a reservation may stay")
     report_options(verify, formats=False)
@@ -282,7 +285,7 @@ def add_parser(sub: Any) -> None:
     api_options(entries)
     entries.set_defaults(func=cmd_entries)
 
-    topup = sub.add_parser("topup", help="credit an account once per idempotency key (admin API)")
+    topup = sub.add_parser("topup")
     topup.add_argument("account", help="the tenant whose account is credited")
     topup.add_argument("amount", help="major units, e.g. 100.00 (an adjustment may be negative)")
     topup.add_argument("--key", required=True, help="idempotency key, e.g. the payment id")
@@ -294,7 +297,7 @@ def add_parser(sub: Any) -> None:
     _store(topup, offline=True)
     topup.set_defaults(func=cmd_topup)
 
-    package = sub.add_parser("package", aliases=["packages"], help="token packages (admin API)")
+    package = sub.add_parser("package")
     verbs = package.add_subparsers(dest="package_command", required=True)
     grant = verbs.add_parser("grant", help="grant a package to an account (its price is debited)")
     grant.add_argument("account", help="the tenant who receives the package")
@@ -309,7 +312,7 @@ def add_parser(sub: Any) -> None:
     api_options(listing)
     listing.set_defaults(func=cmd_package_list)
 
-    report = sub.add_parser("report", help="reports").add_subparsers(dest="report_command", required=True)
+    report = sub.add_parser("report").add_subparsers(dest="report_command", required=True)
     margin = report.add_parser("margin", help="revenue, upstream cost and margin per tenant, sector and model")
     margin.add_argument("--period", help="YYYY-MM (default: all time)")
     _store(margin)

@@ -115,7 +115,7 @@ def _report(model: str, before: int, after: int, fits: bool, target: int) -> Non
 
 def add_parser(sub: Any) -> None:
     """Registers `tokenops compaction {generate,evaluate,apply}`."""
-    parser = sub.add_parser("compaction", help="compaction of long sessions: evaluate, apply, generate sessions")
+    parser = sub.add_parser("compaction")
     commands = parser.add_subparsers(dest="compaction_command", required=True)
 
     gen = commands.add_parser("generate", help="write the seeded evaluation sessions (JSONL + labels)")

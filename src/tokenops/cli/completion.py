@@ -20,16 +20,15 @@ _HOW = {
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
-    sys.stdout.write(shtab.complete(args.root_parser, shell=args.shell))
+    sys.stdout.write(shtab.complete(args.whole_parser(), shell=args.shell))
     return 0
 
 
-def add_parser(sub: Any, root: argparse.ArgumentParser) -> None:
+def add_parser(sub: Any) -> None:
     completion = sub.add_parser(
         "completion",
-        help="print a shell completion script",
         epilog="\n".join(f"{shell}: {how}" for shell, how in _HOW.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     completion.add_argument("shell", choices=sorted(_HOW), help="the shell to complete for")
-    completion.set_defaults(func=cmd_completion, root_parser=root)
+    completion.set_defaults(func=cmd_completion)

@@ -18,7 +18,7 @@ from tokenops.store import Store, UsageRecord
 
 
 def add_parser(sub: Any) -> None:
-    compliance = sub.add_parser("compliance", help="compliance reports")
+    compliance = sub.add_parser("compliance")
     inner = compliance.add_subparsers(dest="compliance_command", required=True)
     report = inner.add_parser("report", help="requests per region, pool and deployment; violations listed")
     report.add_argument("--tenant", required=True, help="the tenant to report on")

@@ -20,7 +20,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    db = sub.add_parser("db", help="database schema migrations")
+    db = sub.add_parser("db")
     verbs = db.add_subparsers(dest="db_command", required=True)
     upgrade = verbs.add_parser("upgrade", help="apply the migrations the database lacks (safe to repeat)")
     upgrade.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")

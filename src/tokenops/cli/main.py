@@ -1,221 +1,92 @@
-"""`tokenops` subcommands: serve, simulate, check-config, usage."""
+"""The `tokenops` command: a table of subcommands, each loaded from its own module only when it runs.
+
+Importing every subcommand's module up front cost a second before anything was printed (alembic,
+SQLAlchemy, aiohttp and the server for `tokenops --help`). So the table below names the module of
+each command by its dotted name: the chosen command gets its module's full parser, every other one
+a one-line entry for the help listing, and a command loads only what it uses. Completion scripts
+and the tests build the whole parser.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
+import importlib
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
-import orjson
-from rich.table import Table
-
-from tokenops import __version__, migrations, workers
-from tokenops.catalog import load_catalog
-from tokenops.catalog.model import EXACT_TOKENIZERS, TOKENIZE_STYLES
-from tokenops.cli import accounts as accounts_cli
-from tokenops.cli import admin as admin_cli
-from tokenops.cli import charging as charging_cli
-from tokenops.cli import compaction as compaction_cli
-from tokenops.cli import completion as completion_cli
-from tokenops.cli import compliance as compliance_cli
-from tokenops.cli import db as db_cli
-from tokenops.cli import demo as demo_cli
-from tokenops.cli import policy as policy_cli
-from tokenops.cli import reconcile as reconcile_cli
-from tokenops.cli import routing as routing_cli
-from tokenops.cli import sla as sla_cli
-from tokenops.cli import tenants as tenants_cli
-from tokenops.cli.common import console, read_store, store_options
+from tokenops import __version__
 from tokenops.errors import ConfigError
-from tokenops.gateway.state import Settings
-from tokenops.keys import load_secret
-from tokenops.server import catalog_to_seed, serve, simulate
-from tokenops.simulator.engine import SimConfig
-from tokenops.store.backing import Backing
-from tokenops.tokenize import is_tokenizer_file
+
+# command: (module that adds its parser, one line of help); listed in this order by `tokenops --help`
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("tokenops.cli.serve", "run the gateway"),
+    "simulate": ("tokenops.cli.serve", "run the simulated upstream (OpenAI wire format)"),
+    "check-config": ("tokenops.cli.config", "validate a YAML catalog"),
+    "usage": ("tokenops.cli.usage", "usage per tenant and model, from the store (--home or --database-url)"),
+    "routing": ("tokenops.cli.routing", "evaluate and train the complexity router"),
+    "compaction": ("tokenops.cli.compaction", "compaction of long sessions: evaluate, apply, generate sessions"),
+    "demo": ("tokenops.cli.demo", "demo helpers: a realistic mixed day of traffic against a gateway"),
+    "sla": ("tokenops.cli.sla", "service-level reports"),
+    "compliance": ("tokenops.cli.compliance", "compliance reports"),
+    "keys": ("tokenops.cli.admin", "create, list, rotate and revoke API keys (admin API)"),
+    "security": ("tokenops.cli.admin", "bulk-extraction defence: events and actions (admin API)"),
+    "invoice": ("tokenops.cli.charging", "a tenant's invoice for a calendar month (UTC)"),
+    "ledger": ("tokenops.cli.charging", "the money ledger: verify its invariants, list entries"),
+    "topup": ("tokenops.cli.charging", "credit an account once per idempotency key (admin API)"),
+    "package": ("tokenops.cli.charging", "token packages (admin API)"),
+    "report": ("tokenops.cli.charging", "reports: margin"),
+    "reconcile": ("tokenops.cli.reconcile", "tokens served = charged = re-rated usage; exit 1 on any difference"),
+    "accounts": ("tokenops.cli.accounts", "prepaid and postpaid accounts (admin API)"),
+    "prices": ("tokenops.cli.accounts", "the price book (admin API, operator)"),
+    "budgets": ("tokenops.cli.accounts", "budgets on tenants, keys and sessions (admin API)"),
+    "tenants": ("tokenops.cli.tenants", "the tenants served (admin API)"),
+    "policy": ("tokenops.cli.policy", "verify routing policies before deploying them"),
+    "db": ("tokenops.cli.db", "database schema migrations"),
+    "completion": ("tokenops.cli.completion", "print a shell completion script"),
+}
+ALIASES = {"packages": "package"}
 
 
-def _home(args: argparse.Namespace) -> Path:
-    return Path(args.home or os.environ.get("TOKENOPS_HOME") or ".tokenops")
+class _Commands:
+    """The subparsers action as a command module sees it: a command's help comes from the table above."""
+
+    def __init__(self, sub: Any) -> None:
+        self._sub = sub
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        kwargs.setdefault("help", COMMANDS[name][1])
+        kwargs.setdefault("aliases", [alias for alias, target in ALIASES.items() if target == name])
+        parser: argparse.ArgumentParser = self._sub.add_parser(name, **kwargs)
+        return parser
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    config = args.config or os.environ.get("TOKENOPS_CONFIG")
-    port = args.port or int(os.environ.get("TOKENOPS_PORT", "8080"))
-    backing = Backing.from_env(args.database_url, args.redis_url)
-    if args.workers < 1:
-        raise ConfigError(f"--workers must be at least 1, not {args.workers}")
-    if args.workers > 1:
-        return _serve_workers(args, config, port, backing)
-    sock = workers.inherited_socket()
-    if sock is None:  # a worker's parent has already upgraded the store
-        print(f"tokenops {__version__} serving on http://{args.host}:{port} ({backing.describe(_home(args))})",
-              flush=True)  # fmt: skip
-        migrations.upgrade(backing, _home(args))
-    spec = catalog_to_seed(Path(config), _home(args), backing) if config else None
-    serve(spec, _home(args), args.host, port, backing, sock)
-    return 0
-
-
-def _serve_workers(args: argparse.Namespace, config: str | None, port: int, backing: Backing) -> int:
-    workers.check_scaled_out(args.workers, backing.database_url, backing.redis_url)
-    home = _home(args)
-    migrations.upgrade(backing, home)
-    load_secret(home)  # made once, before the workers start: they must all hash keys alike
-    sock = workers.listening_socket(args.host, port)
-    print(f"tokenops {__version__} serving on http://{args.host}:{port} with {args.workers} workers "
-          f"({backing.describe(home)})", flush=True)  # fmt: skip
-    env = {"TOKENOPS_DATABASE_URL": backing.database_url or "", "TOKENOPS_REDIS_URL": backing.redis_url or ""}
-    argv = workers.worker_command(config, args.host, port, str(home))
-    return workers.Supervisor(argv, sock, args.workers, Settings.from_env().shutdown_grace_s, env).run()
-
-
-def cmd_simulate(args: argparse.Namespace) -> int:
-    config = SimConfig(
-        ttft_ms=args.ttft_ms,
-        tokens_per_s=args.tokens_per_s,
-        reply_tokens=args.reply_tokens,
-        context_window=args.context_window,
-        error_rate=args.error_rate,
-        error_status=args.error_status,
-        cut_after=args.cut_after,
-        omit_usage=args.omit_usage,
-        tokenizer=args.tokenizer,
-        imitate=args.imitate or "",
-    )
-    print(f"simulated upstream on http://{args.host}:{args.port}/v1", flush=True)
-    simulate(config, args.host, args.port)
-    return 0
-
-
-def cmd_check_config(args: argparse.Namespace) -> int:
-    spec = load_catalog(args.file)
-    print(
-        f"{args.file}: ok — {len(spec.tenants)} tenants, {len(spec.keys)} keys, {len(spec.models)} models, "
-        f"{len(spec.deployments)} deployments, {len(spec.aliases)} aliases"
-    )
-    for model in spec.models.values():
-        if model.kind != "chat" or model.tokenizer in EXACT_TOKENIZERS or is_tokenizer_file(model.tokenizer):
-            continue
-        asking = [d.id for d in spec.deployments.values() if d.model == model.name and d.provider == "openai"
-                  and d.tokenize != "none"]  # fmt: skip
-        fallback = (
-            f"its server's tokenize endpoint counts it where one answers (probed on {', '.join(asking)}), "
-            "else it is estimated"
-            if asking
-            else "it is estimated (about four bytes a token)"
-        )
-        print(
-            f"warning: model {model.name!r} has no exact tokenizer here: when its upstream sends no usage, "
-            f"{fallback} and that is billed; name its tokenizer file (tokenizer: /path/model.gguf or "
-            "tokenizer.json) to count exactly",
-            file=sys.stderr,
-        )
-    return 0
-
-
-def _since(value: str | None) -> int | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"--since: not an ISO date or time: {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
-def cmd_usage(args: argparse.Namespace) -> int:
-    since = _since(args.since)
-    rows = read_store(args, lambda store: store.usage_summary(since, None, args.tenant))
-    if args.json:
-        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
-        return 0
-    table = Table(title="Usage per tenant and model")
-    for name, justify in (
-        ("tenant", "left"),
-        ("model", "left"),
-        ("requests", "right"),
-        ("input_tokens", "right"),
-        ("output_tokens", "right"),
-        ("cached_tokens", "right"),
-        ("refused", "right"),
-        ("errors", "right"),
-    ):
-        table.add_column(name.replace("_", " "), justify=justify)  # type: ignore[arg-type]
-    for row in rows:
-        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
-    console().print(table)
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None, whole: bool = True) -> argparse.ArgumentParser:
+    """The parser with `command`'s module loaded; with no command, every module (`whole`) or none."""
     parser = argparse.ArgumentParser(prog="tokenops", description="Token operations platform")
     parser.add_argument("--version", action="version", version=f"tokenops {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    serve = sub.add_parser("serve", help="run the gateway")
-    serve.add_argument("--config", help="YAML catalog that seeds the store (default: $TOKENOPS_CONFIG)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
-    serve.add_argument("--port", type=int, default=None, help="default: $TOKENOPS_PORT or 8080")
-    serve.add_argument("--home", help="folder of the embedded store (default: $TOKENOPS_HOME or .tokenops)")
-    serve.add_argument("--database-url", help="postgresql://… to scale out (default: $TOKENOPS_DATABASE_URL)")
-    serve.add_argument("--redis-url", help="redis://… for shared limits (default: $TOKENOPS_REDIS_URL)")
-    serve.add_argument("--workers", type=int, default=1,
-                       help="gateway processes on this port, e.g. one per core (more than one needs the scaled-out "
-                            "stores: --database-url and --redis-url; default %(default)s)")  # fmt: skip
-    serve.set_defaults(func=cmd_serve)
-
-    sim = sub.add_parser("simulate", help="run the simulated upstream (OpenAI wire format)")
-    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
-    sim.add_argument("--port", type=int, default=9000, help="port to listen on (default %(default)s)")
-    sim.add_argument("--ttft-ms", type=float, default=0.0, help="time to first token, ms")
-    sim.add_argument("--tokens-per-s", type=float, default=0.0, help="output pace (0: no pacing)")
-    sim.add_argument("--reply-tokens", type=int, default=0, help="fixed reply length (0: 16-64 by prompt)")
-    sim.add_argument("--context-window", type=int, default=0, help="refuse longer prompts (0: no limit)")
-    sim.add_argument("--error-rate", type=float, default=0.0, help="share of requests that fail, 0 to 1")
-    sim.add_argument("--error-status", type=int, default=500, help="HTTP status of a failure")
-    sim.add_argument("--cut-after", type=int, default=0, help="cut streams after N tokens")
-    sim.add_argument("--omit-usage", action="store_true", help="never send usage in streams")
-    sim.add_argument("--tokenizer", default="cl100k",
-                     help="how it counts tokens: a family or a tokenizer file (default %(default)s)")  # fmt: skip
-    sim.add_argument("--imitate", choices=TOKENIZE_STYLES,
-                     help="offer this server's tokenize endpoints (llama-cpp-python: no stream usage)")  # fmt: skip
-    sim.set_defaults(func=cmd_simulate)
-
-    check = sub.add_parser("check-config", help="validate a YAML catalog")
-    check.add_argument("file", help="the catalog YAML to check")
-    check.set_defaults(func=cmd_check_config)
-
-    usage = sub.add_parser("usage", help="usage per tenant and model")
-    usage.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    usage.add_argument("--tenant", help="only this tenant")
-    usage.add_argument("--since", help="ISO date or time (UTC)")
-    store_options(usage)
-    usage.set_defaults(func=cmd_usage)
-
-    routing_cli.add_parser(sub)
-    compaction_cli.add_parser(sub)
-    demo_cli.add_parser(sub)
-    sla_cli.add_parser(sub)
-    compliance_cli.add_parser(sub)
-    admin_cli.add_parser(sub)
-    charging_cli.add_parser(sub)
-    reconcile_cli.add_parser(sub)
-    accounts_cli.add_parser(sub)
-    tenants_cli.add_parser(sub)
-    policy_cli.add_parser(sub)
-    db_cli.add_parser(sub)
-    completion_cli.add_parser(sub, parser)  # last: the script covers every command above
+    parser.set_defaults(whole_parser=build_parser)
+    sub = _Commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    chosen = COMMANDS.get(ALIASES.get(command or "", command or ""), ("", ""))[0]
+    loaded: set[str] = set()
+    for name, (module, _) in COMMANDS.items():
+        if module == chosen or (whole and command is None):
+            if module not in loaded:
+                importlib.import_module(module).add_parser(sub)
+                loaded.add(module)
+        else:
+            sub.add_parser(name)
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the line (the first word that is not an option), if any."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_command_in(words), whole=False).parse_args(words)
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -31,7 +31,7 @@ DEMO_CATALOG = Path(__file__).resolve().parents[3] / "examples" / "demo.yaml"
 
 
 def add_parser(sub: Any) -> None:
-    policy = sub.add_parser("policy", help="verify routing policies before deploying them")
+    policy = sub.add_parser("policy")
     inner = policy.add_subparsers(dest="policy_command", required=True)
     sim: argparse.ArgumentParser = inner.add_parser("simulate", help="replay recorded traffic through a candidate")
     sim.add_argument("--traffic", help="JSONL of recorded requests (tenant, time, body); default: the store's usage")

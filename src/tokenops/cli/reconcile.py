@@ -43,10 +43,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    rec = sub.add_parser(
-        "reconcile",
-        help="tokens served = tokens charged, charges = re-rated usage, invoices = charges; exit 1 on any difference",
-    )
+    rec = sub.add_parser("reconcile")
     rec.add_argument("--period", default=this_month(), help="YYYY-MM, UTC (default: the current month)")
     rec.add_argument("--tenant", help="only this tenant (default: every tenant with an account)")
     report_options(rec, formats=False)

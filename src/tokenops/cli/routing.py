@@ -204,7 +204,7 @@ def _data_args(parser: argparse.ArgumentParser) -> None:
 
 def add_parser(sub: Any) -> None:
     """Register `routing evaluate`, `train` and `latency` on the main parser's subparsers."""
-    routing = sub.add_parser("routing", help="evaluate and train the complexity router")
+    routing = sub.add_parser("routing")
     verbs = routing.add_subparsers(dest="routing_command", required=True)
 
     ev = verbs.add_parser("evaluate", help="cost-quality curve of the router on recorded data, per kind of prompt")

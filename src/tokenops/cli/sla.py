@@ -57,13 +57,15 @@ def cmd_report(args: argparse.Namespace) -> int:
             listing.add_row(b["window"], b["metric"].replace("_", " "), _show(b["metric"], b["objective"]),
                             _show(b["metric"], b["value"]))  # fmt: skip
         out.print(listing)
+    elif doc["requests"] == 0:
+        out.print(f"no requests in {doc['period']}, so nothing to judge (try another --period)")
     else:
         out.print("every objective met")
     return 0
 
 
 def add_parser(sub: Any) -> None:
-    sla = sub.add_parser("sla", help="service-level reports")
+    sla = sub.add_parser("sla")
     sla_sub = sla.add_subparsers(dest="sla_command", required=True)
     rep: argparse.ArgumentParser = sla_sub.add_parser("report", help="a tenant's SLA for a month, with breaches")
     rep.add_argument("--tenant", required=True, help="the tenant to report on")

@@ -30,7 +30,7 @@ def cmd_tenants_show(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    tenants = sub.add_parser("tenants", help="the tenants served (admin API)")
+    tenants = sub.add_parser("tenants")
     verbs = tenants.add_subparsers(dest="tenants_command", required=True)
     listing = verbs.add_parser("list", help="every tenant you may see")
     api_options(listing)

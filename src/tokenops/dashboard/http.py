@@ -133,6 +133,7 @@ async def _overview(state: AppState, actor: Actor, scope: Scope, query: dict[str
         "residency": views.residency(state, scope),
         "budgets": views.budgets(state, scope),
         "budget_alerts": alerts,
+        "compaction": views.compaction(state, scope),
         "security_events": events,
     }
 

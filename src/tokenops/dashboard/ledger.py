@@ -1,4 +1,5 @@
-"""What the dashboard reads from the ledger: spend today and this month, recent burn rates, budget alerts."""
+"""What the dashboard reads from the ledger: spend today and this month, recent burn rates, the latest top-up,
+budget alerts."""
 
 from __future__ import annotations
 

@@ -42,7 +42,8 @@ def velocity(live: LiveStats, tenants: Collection[str], window_s: int = 120, ste
             reqs[i] += count / step_s
             errs[i] += failed / step_s
             by_tenant[tenant][i] += (t_in + t_out) / step_s
-            by_model[model][i] += (t_in + t_out) / step_s
+            if t_in + t_out:  # a refusal carries no tokens and names no served model (an alias, say): no series
+                by_model[model][i] += (t_in + t_out) / step_s
     last = max(1, min(n, 10 // step_s or 1))
     return {
         "t": [start + (i + 1) * step_s for i in range(n)],

@@ -99,6 +99,8 @@ async def tenants(state: AppState, page: Collection[str]) -> list[dict[str, Any]
         doc["spend_today"] = s.today if s else 0
         doc["spend_month"] = s.month if s else 0
         doc["open_reservations"], doc["reserved"] = holds.get(tenant, (0, 0))
+        doc["last_topup"], doc["last_topup_ms"] = (s.last_topup, s.last_topup_ms) if s else (0, 0)
+        doc["topups_today"] = s.topups_today if s else 0
         if account is not None:
             headroom = account.balance + account.limit
             doc.update(currency=account.currency, account_type=account.type, balance=account.balance,
@@ -200,4 +202,18 @@ def budgets(state: AppState, scope: Collection[str]) -> list[dict[str, Any]]:
                      "unit": "tokens" if counter.counts_tokens else "money",
                      "spent": counter.spent, "reserved": counter.reserved, "limit": limit,
                      "used": round(counter.spent / limit, 4) if limit else None})  # fmt: skip
+    return rows
+
+
+def compaction(state: AppState, scope: Collection[str]) -> list[dict[str, Any]]:
+    """Per tenant, the requests compacted to fit their model's window since start, and by how much."""
+    rows = []
+    for tenant in sorted(scope):
+        done = state.compaction.done.get(tenant)
+        if done is None:
+            continue
+        rows.append({"tenant": tenant, "requests": done.requests, "tokens_before": done.tokens_before,
+                     "tokens_after": done.tokens_after,
+                     "kept": round(done.tokens_after / done.tokens_before, 4) if done.tokens_before else None,
+                     "last_ms": done.last_ms, "last_transcript": done.last_transcript})  # fmt: skip
     return rows

@@ -10,7 +10,9 @@ headers say what happened.
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from tokenops.asgi import Request
@@ -25,12 +27,24 @@ from tokenops.tokenize import Counter
 _INLINE_BYTES = 64 * 1024  # smaller bodies are decided on the event loop: a byte bound settles them
 
 
+@dataclass(slots=True)
+class Compacted:
+    """What compaction did for one tenant since the process started (shown on the dashboard)."""
+
+    requests: int = 0
+    tokens_before: int = 0
+    tokens_after: int = 0
+    last_ms: int = 0
+    last_transcript: str = ""
+
+
 class CompactionStep:
     def __init__(self, archive: TranscriptStore | None) -> None:
         self.archive = archive
         self._compactor = Compactor(CompactionPolicy())
         self._policies: dict[tuple[float, float], CompactionPolicy] = {}
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenops-compact")
+        self.done: dict[str, Compacted] = defaultdict(Compacted)  # per tenant
 
     def _policy(self, tenant: Tenant) -> CompactionPolicy:
         key = (tenant.compaction_threshold, tenant.compaction_target)
@@ -71,6 +85,11 @@ class CompactionStep:
         if tenant.content_logging and self.archive is not None:
             stored = await self.archive.put(tenant.id, record.session_id, record.request_id, record.created_ms,
                                             messages)  # fmt: skip
+        done = self.done[tenant.id]
+        done.requests += 1
+        done.tokens_before += result.tokens_before
+        done.tokens_after += result.tokens_after
+        done.last_ms, done.last_transcript = record.created_ms, stored
         req.response_headers += [
             (b"x-tokenops-compaction", b"applied"),
             (b"x-tokenops-compaction-tokens-before", str(result.tokens_before).encode()),

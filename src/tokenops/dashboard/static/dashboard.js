@@ -15,6 +15,9 @@ const money = (units) => (units === null || units === undefined ? "–" : num(to
 const pct = (v) => (v === null || v === undefined ? "–" : num(v * 100, 1) + " %");
 const ms = (v) => (v === null || v === undefined ? "–" : num(v, 0) + " ms");
 const time = (at) => new Date(at).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+const clock = (at) => new Date(at).toISOString().slice(11, 19) + " UTC";
+// time-axis labels: 24-hour local time, spaced so that no two labels touch
+const axisTime = (u, splits) => splits.map((s) => new Date(s * 1000).toLocaleTimeString("en-GB", { hour12: false }));
 const days = (v) => (v === null || v === undefined ? "–" : v > 3650 ? "> 10 years" : num(v, 1) + " days");
 
 async function api(view, params = {}) {
@@ -40,7 +43,7 @@ function bar(fraction) {
 const tables = {};
 function buildTables() {
   tables.tenants = new DataTable($("table-tenants"), [
-    { key: "tenant", label: "tenant" }, { key: "kind", label: "kind" }, { key: "sector", label: "sector" },
+    { key: "tenant", label: "tenant" }, { key: "kind", label: "kind · sector", fmt: (v, r) => `${v} · ${r.sector}` },
     { key: "requests", label: "requests", num: true, fmt: (v) => num(v) },
     { key: "error_rate", label: "5xx rate", num: true, fmt: pct, cls: (v) => (v > 0.05 ? "bad" : "") },
     { key: "refused", label: "refused (402/403/429)", num: true, fmt: (v) => num(v) },
@@ -49,12 +52,19 @@ function buildTables() {
     { key: "spend_today", label: "spend today", num: true, fmt: money },
     { key: "spend_month", label: "spend this month", num: true, fmt: money },
     { key: "margin", label: "margin since start", num: true, fmt: money, cls: (v) => (v < 0 ? "bad" : "") },
-    { key: "balance", label: "balance", num: true, fmt: money },
+    { key: "balance", label: "balance", num: true, fmt: money, cls: (v, r) => (r.balance_runs_out_days !== null && r.balance_runs_out_days < 1 ? "bad" : "") },
     { key: "balance_runs_out_days", label: "balance runs out in", num: true, fmt: days, cls: (v) => (v !== null && v < 7 ? "warn" : "") },
+    { key: "last_topup_ms", label: "last top-up", fmt: (v, r) => (v ? `${money(r.last_topup)} at ${clock(v)}${r.topups_today > 1 ? ` (${r.topups_today} today)` : ""}` : "–") },
     { key: "package_tokens", label: "package tokens left", num: true, fmt: (v) => num(v) },
     { key: "package_runs_out_days", label: "package runs out in", num: true, fmt: days, cls: (v) => (v !== null && v < 7 ? "warn" : "") },
-    { key: "open_reservations", label: "open reservations", num: true },
-    { key: "reserved", label: "reserved", num: true, fmt: money },
+    { key: "reserved", label: "reserved (open)", num: true, fmt: (v, r) => `${money(v)} (${num(r.open_reservations)})` },
+  ], { sortKey: "requests" });
+  tables.compaction = new DataTable($("table-compaction"), [
+    { key: "tenant", label: "tenant" }, { key: "requests", label: "requests compacted", num: true, fmt: (v) => num(v) },
+    { key: "tokens_before", label: "tokens before", num: true, fmt: (v) => num(v) },
+    { key: "tokens_after", label: "tokens after", num: true, fmt: (v) => num(v) },
+    { key: "kept", label: "kept", num: true, fmt: pct }, { key: "last_ms", label: "last", fmt: time },
+    { key: "last_transcript", label: "last transcript", fmt: (v) => (v === "not-stored" ? "not stored (policy)" : v) },
   ], { sortKey: "requests" });
   tables.deployments = new DataTable($("table-deployments"), [
     { key: "deployment", label: "deployment" }, { key: "model", label: "model" }, { key: "region", label: "region" },
@@ -104,7 +114,7 @@ function chart(id, names, unit, t, columns) {
     const opts = {
       width: Math.max(300, el.clientWidth - 8), height: 220,
       scales: { x: { time: true } },
-      axes: [{ label: "time (local)", size: 40 }, { label: unit, size: 60 }],
+      axes: [{ label: "time (local)", size: 40, space: 90, values: axisTime }, { label: unit, size: 60 }],
       series: [{}, ...names.map((n, i) => ({ label: n, stroke: COLORS[i % COLORS.length], width: 2, value: (u, v) => (v === null ? "–" : num(v, 1)) }))],
       legend: { live: false },
     };
@@ -148,6 +158,7 @@ async function refreshOverview() {
   tables.budgets.update(o.budgets);
   tables.alerts.update(o.budget_alerts);
   tables.security.update(o.security_events);
+  tables.compaction.update(o.compaction);
 }
 
 function every(fn, period) {
