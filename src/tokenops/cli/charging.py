@@ -32,7 +32,8 @@ from tokenops.charging.service import ChargingService, operator_key
 from tokenops.charging.store import ChargingStore
 from tokenops.charging.verify import verify_ledger
 from tokenops.cli.admin import api_options, call, show
-from tokenops.cli.common import backing_of, console, home_of, this_month
+from tokenops.cli.common import console, home_of, this_month
+from tokenops.cli.stores import backing_of
 from tokenops.errors import ConfigError
 from tokenops.store import Store
 

@@ -10,7 +10,8 @@ import orjson
 from rich.table import Table
 
 from tokenops.catalog import Catalog
-from tokenops.cli.common import console, read_store, store_options, this_month
+from tokenops.cli.common import console, store_options, this_month
+from tokenops.cli.stores import read_store
 from tokenops.compliance import ComplianceReport, build_report
 from tokenops.errors import ConfigError
 from tokenops.periods import month_bounds

@@ -8,6 +8,7 @@ labels (`--traffic`, `--labels`, `--home` for which model served a rated request
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -18,7 +19,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tokenops.cli.common import read_store
 from tokenops.cli.routing_report import print_report, print_transfer
 from tokenops.errors import ConfigError
 from tokenops.routing import latency
@@ -30,31 +30,21 @@ from tokenops.routing.model import ComplexityRouter
 from tokenops.routing.traffic import Traffic, read_labels, read_traffic
 from tokenops.routing.train import TARGETS, TrainConfig, train_router, train_rows
 from tokenops.routing.transfer import held_out_kinds
-from tokenops.store import Store
 
 
 def _router(args: argparse.Namespace) -> ComplexityRouter:
     return ComplexityRouter.load(Path(args.model)) if args.model else ComplexityRouter.load_default()
 
 
-def _served(args: argparse.Namespace) -> dict[str, str]:
-    """request id -> "weak"/"strong" for the requests a complexity alias routed (from the usage records)."""
-
-    async def load(store: Store) -> dict[str, str]:
-        served: dict[str, str] = {}
-        for r in await store.usage_records():
-            if r.routing_choice in ("weak", "strong"):
-                served[r.request_id] = r.routing_choice
-                if r.correlation_id:  # the client's own X-Request-Id, as its recorder knew the request
-                    served.setdefault(r.correlation_id, r.routing_choice)
-        return served
-
-    return read_store(args, load)
+# Reading the store loads the database clients: only `train --traffic` with --home or --database-url needs them,
+# so the module that reads it is loaded by name then, and `tokenops routing --help` stays light.
+SERVED_READER = "tokenops.cli.routing_served"
 
 
 def _traffic(args: argparse.Namespace) -> Traffic:
     labels = read_labels(Path(args.labels)) if args.labels else None
-    served = _served(args) if args.home or args.database_url else None
+    reader = importlib.import_module(SERVED_READER) if args.home or args.database_url else None
+    served: dict[str, str] | None = reader.served(args) if reader is not None else None
     traffic = read_traffic(Path(args.traffic), labels, served)
     if not traffic.rows:
         reasons = ", ".join(f"{n:,} {why}" for why, n in traffic.skipped.most_common()) or "the file is empty"

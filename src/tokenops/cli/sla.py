@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 from rich.table import Table
 
-from tokenops.cli.common import console, read_store, store_options, this_month
+from tokenops.cli.common import console, store_options, this_month
+from tokenops.cli.stores import read_store
 from tokenops.errors import ConfigError
 from tokenops.periods import month_bounds
 from tokenops.store import Store

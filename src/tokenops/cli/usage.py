@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 from rich.table import Table
 
-from tokenops.cli.common import console, read_store, store_options
+from tokenops.cli.common import console, store_options
+from tokenops.cli.stores import read_store
 from tokenops.errors import ConfigError
 from tokenops.store import Store
 
