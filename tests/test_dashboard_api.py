@@ -44,9 +44,10 @@ def test_operator_overview_covers_every_tenant_with_money_routing_and_residency(
     traffic(gateway)
     status, doc = get(gateway, "/dashboard/api/overview", "adm-demo-operator")
     assert status == 200
-    tenants = ["acme-manufacturing", "cn-gov-energy", "nova-tutor", "ringback-app"]
-    assert [t["tenant"] for t in doc["tenants"]] == tenants
-    acme = doc["tenants"][0]
+    listed = [t["tenant"] for t in doc["tenants"]]
+    assert sorted(listed) == ["acme-manufacturing", "cn-gov-energy", "nova-tutor", "ringback-app"]
+    assert set(listed[2:]) == {"nova-tutor", "ringback-app"}, "the busiest tenants first (the default sort)"
+    acme = next(t for t in doc["tenants"] if t["tenant"] == "acme-manufacturing")
     assert acme["requests"] == 1 and acme["balance"] > 0 and acme["package_tokens"] > 0
     gov = next(d for d in doc["deployments"] if d["deployment"] == "gov-grid-north-1")
     assert gov["requests"] == 1 and gov["p50_latency_ms"] is not None and gov["circuit"] == "closed"
