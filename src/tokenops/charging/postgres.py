@@ -23,6 +23,7 @@ from tokenops.charging.packages import Grant, grant_of
 from tokenops.charging.postgres_queries import PostgresChargingQueries
 from tokenops.charging.sqlite import grant_meta
 from tokenops.charging.store import HoldRow
+from tokenops.charging.subscriptions import SUBSCRIPTION_COLUMNS, attach_plans, plan_sql
 from tokenops.store.base import UsageRecord
 from tokenops.store.postgres import INSERT_USAGE, PostgresStore, usage_columns
 from tokenops.store.postgres_schema import LOCK_LEDGER
@@ -37,6 +38,12 @@ _INSERT_ONE = (
     f"INSERT INTO ledger_entries ({_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
     "ON CONFLICT (idem_key) DO NOTHING RETURNING seq"
 )
+
+
+def numbered(sql: str) -> str:
+    """`?` placeholders as PostgreSQL's $1, $2, …"""
+    parts = sql.split("?")
+    return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
 
 
 class ChargingPostgres(PostgresChargingQueries):
@@ -102,11 +109,14 @@ class ChargingPostgres(PostgresChargingQueries):
         async with self.pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
             rows = await conn.fetch("SELECT id, type, currency, limit_units, balance_units FROM accounts")
             grants = await conn.fetch("SELECT * FROM package_grants")
+            subscriptions = await conn.fetch(f"SELECT {SUBSCRIPTION_COLUMNS} FROM plan_subscriptions")
+            allowances = await conn.fetch("SELECT * FROM plan_allowances")
         accounts = {r[0]: Account(r[0], r[1], r[2], r[3], r[4]) for r in rows}
         for row in grants:
             grant = Grant(row[0], row[1], row[2], tuple(orjson.loads(row[3])), *row[4:])
             if grant.account_id in accounts:
                 accounts[grant.account_id].grants[grant.id] = grant
+        attach_plans(accounts, list(subscriptions), list(allowances))
         return accounts
 
     async def append(self, entries: Sequence[Entry]) -> list[Entry]:
@@ -136,6 +146,8 @@ class ChargingPostgres(PostgresChargingQueries):
             deltas[e.account_id] += e.amount
             if e.kind == "package_grant" or e.meta.get("packages"):
                 await self._apply(conn, e)
+            for sql, args in plan_sql(e):
+                await conn.executemany(numbered(sql), args)
             if e.kind != "charge" and e.amount < 0:
                 debited.add(e.account_id)
         await conn.execute(

@@ -42,6 +42,10 @@ class ChargingQueries:
             args += (account_id,)
         return [entry_of(r) for r in await self._all(sql + " ORDER BY seq", args)]
 
+    async def entry(self, idem_key: str) -> Entry | None:
+        rows = await self._all(f"SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE idem_key = ?", (idem_key,))
+        return entry_of(rows[0]) if rows else None
+
     async def foreign_entries(self, after_seq: int) -> list[Entry]:
         sql = f"SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE seq > ? AND writer != ? ORDER BY seq"
         return [entry_of(r) for r in await self._all(sql, (after_seq, self.writer))]

@@ -1,4 +1,4 @@
-"""What charging asks of its store: accounts, the ledger, package grants, open reservations.
+"""What charging asks of its store: accounts, the ledger, package grants, plans, open reservations.
 
 The embedded implementation lives in `charging.sqlite` (the gateway's SQLite file);
 a PostgreSQL one follows the same contract (`tests/test_charging_store.py`).
@@ -64,6 +64,9 @@ class ChargingStore(Protocol):
     async def entries(
         self, account_id: str | None = None, since_ms: int | None = None, until_ms: int | None = None
     ) -> list[Entry]: ...
+
+    async def entry(self, idem_key: str) -> Entry | None:
+        """The entry stored under an idempotency key, if any."""
 
     async def foreign_entries(self, after_seq: int) -> list[Entry]:
         """Entries other writers appended after `after_seq` (top-ups made from the CLI while serving)."""

@@ -104,7 +104,9 @@ def _emit(args: argparse.Namespace, title: str, doc: dict[str, Any]) -> None:
         sys.stdout.write(rows_csv(rows, doc.get("total")))
     else:
         table(title, rows)
-        print("  ".join(f"{k}: {v}" for k, v in doc.items() if k != "rows"))
+        if doc.get("allowances"):
+            table("Plan allowances this month (tokens)", doc["allowances"])
+        print("  ".join(f"{k}: {v}" for k, v in doc.items() if k not in ("rows", "allowances")))
 
 
 def cmd_invoice(args: argparse.Namespace) -> int:

@@ -157,7 +157,7 @@ class AppState:
         """
         steps: list[Callable[[], Awaitable[object]]] = [
             self.charging.refresh, lambda: self.charging.beat(time.monotonic()), self._sync_clock,
-            self.charging.sweep, self.charging.flush_alerts, self._purge_transcripts,
+            self.charging.sweep, self.charging.flush_alerts, self._purge_transcripts, self.charging.renew_plans,
         ]  # fmt: skip
         while True:
             await asyncio.sleep(every_s)
