@@ -106,7 +106,7 @@ def parse_plan(o: _Obj, currency: str) -> PlanTerms:
         raise ConfigError(f"{o.path}.rollover.percent: at most 100")
     fee = parse_amount(o.data.get("price", 0), currency, f"{o.path}.price")
     o.seen.add("price")
-    terms = PlanTerms(plan_id, fee, tuple(allowances), percent, o.text("name", ""), dict(o.data))
+    terms = PlanTerms(plan_id, fee, tuple(allowances), percent, o.text("name", required=False) or "", dict(o.data))
     o.done()
     return terms
 
