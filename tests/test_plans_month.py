@@ -47,6 +47,10 @@ async def test_a_month_with_a_change_and_a_cancellation_bills_what_was_computed_
     record, charge = await serve(service, "r1", "tele-lite", 1_200_000, 1_000_001, at("2027-04-12T09:00:00"))
     records.append(record)
     assert charge is not None and charge.amount == -160_001 and charge.meta["version"] == "plan:lite-starter"
+    # the allowance passed 80% and 100%: alerted once each, where budget alerts go
+    alerts = [(a.budget_id, a.threshold, a.spent, a.limit) for a in service.credit.budgets.alerts]
+    assert alerts == [(f"plan:{starter.id}", t, 2_000_000, 2_000_000) for t in (80, 100)]
+    await service.flush_alerts()
     # the 16th (15 days of 20 left, none of the allowance): change to Pro; Starter credits 200.00 x min(3/4, 0)
     moment.ms = at("2027-04-16T00:00:00")
     pro, _ = await service.change_plan("ringback-app", starter.id, "lite-pro", "order-2")

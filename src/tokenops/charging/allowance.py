@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tokenops.charging.budgets import THRESHOLDS, Alert
 from tokenops.charging.packages import Grant, hold_tokens, settle_tokens
 from tokenops.charging.plans import PlanTerms
 from tokenops.charging.prices import Rates
@@ -101,3 +102,22 @@ def draw_allowance(
             draws[grant_id_] = draws.get(grant_id_, 0) + take
             used -= take
     return draws
+
+
+def allowance_alerts(allowances: dict[str, Grant], draws: dict[str, int], at_ms: int) -> list[Alert]:
+    """An alert for each allowance these draws took past 80% or 100% of its total, once per crossing.
+
+    They go where budget alerts go (`Budgets.alerts`, stored by the charging upkeep and shown with
+    them): `budget_id` is `plan:<subscription>`, the subject the allowance grant, the period its month.
+    """
+    alerts = []
+    for gid, n in draws.items():
+        grant = allowances.get(gid)
+        if grant is None or grant.total <= 0:
+            continue
+        before = grant.used - n
+        for threshold in THRESHOLDS:
+            if before * 100 < threshold * grant.total <= grant.used * 100:
+                period = gid.split("/")[1]
+                alerts.append(Alert(f"plan:{grant.package_id}", gid, period, threshold, grant.used, grant.total, at_ms))
+    return alerts

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tokenops.charging.accounts import Account
-from tokenops.charging.allowance import Cover, cover_of, draw_allowance, free_of, hold_allowance
+from tokenops.charging.allowance import Cover, allowance_alerts, cover_of, draw_allowance, free_of, hold_allowance
 from tokenops.charging.budgets import BudgetCounter, Budgets
 from tokenops.charging.leases import CreditLeases
 from tokenops.charging.ledger import Entry, charge_key
@@ -263,6 +263,8 @@ class CreditController:
         account = hold.account
         plan = draw_allowance(account.allowances, hold.plan, hold.allowance, tokens.total)
         planned = sum(plan.values())
+        if plan:
+            self.budgets.alerts += allowance_alerts(account.allowances, plan, now_ms)
         draws = settle_tokens(account.grants, hold.packages, tokens.total - planned)
         billable = tokens.after_package(planned + sum(draws.values()))
         amount = hold.rates.charge(billable)

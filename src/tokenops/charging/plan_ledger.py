@@ -117,7 +117,7 @@ def check_plans(entries: list[Entry], currency: str) -> list[tuple[str, str, str
             first, last = month_bounds(m["period"])
             start = windows.get(grant_key(m), (first, last))[0]
             most = prorated(paid or 0, Fraction(max(0, last - max(m["at_ms"], start)), last - start))
-            if paid is None or paid != m["paid"] or e.amount > most:
+            if (paid or 0) != m["paid"] or e.amount > most:
                 problems.append(("plan_credit", subject, f"credit {e.amount} exceeds the unused share of the fee"))
             for g in m["grants"]:
                 if g["id"] in windows:

@@ -122,13 +122,26 @@ class PlanOperations:
         if sub.ends_ms is not None:
             raise Conflict(f"subscription {sub.id!r} already ends at a set time; change or cancel it then",
                            code="subscription_ending")  # fmt: skip
-        entries, period, now = [], month_of(max(at_ms, sub.starts_ms)), self.clock.now_ms()
+        entries, period, now = [], month_of(max(at_ms - 1, sub.starts_ms)), self.clock.now_ms()
+        first = period
         while grant_id(sub.id, period, 0) in account.allowances:
             paid = await self.store.entry(fee_key(sub.id, period))
             assert paid is not None  # its allowance came from it
-            entries.append(credit_entry(sub, period, -paid.amount, at_ms, reason, account.allowances, now))
+            entries.append(credit_entry(sub, period, -paid.amount, at_ms, reason, account.allowances, now,
+                                        self._in_flight(account)))  # fmt: skip
             period = next_month(period)
+        if not entries:  # no month of it was paid (its renewal failed): the end is recorded all the same
+            entries.append(credit_entry(sub, first, 0, at_ms, reason, account.allowances, now))
         return entries
+
+    def _in_flight(self, account: Account) -> dict[str, int]:
+        """Per allowance grant: what the account's requests in flight may still draw of it beyond what they hold."""
+        pending: dict[str, int] = {}
+        for hold in self.credit.holds.values():
+            if hold.open and hold.account is account:
+                for gid in hold.allowance:
+                    pending[gid] = pending.get(gid, 0) + max(0, hold.prompt + hold.output - sum(hold.plan.values()))
+        return pending
 
     def _take_out(self, account: Account, entries: Sequence[Entry]) -> list[tuple[object, str, object]]:
         """Apply the ends and allowance totals `entries` set, in memory, now; returns what to put back on failure."""

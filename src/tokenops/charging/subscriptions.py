@@ -63,9 +63,13 @@ def fee_entry(sub: Subscription, period: str, now_ms: int) -> Entry:
 
 
 def credit_entry(
-    sub: Subscription, period: str, paid: int, at_ms: int, reason: str, allowances: dict[str, Grant], now_ms: int
-) -> Entry:
-    """Ending `sub` at `at_ms` within (or before) `period`, whose fee was `paid`: the credit, and the freeze."""
+    sub: Subscription, period: str, paid: int, at_ms: int, reason: str, allowances: dict[str, Grant], now_ms: int,
+    pending: dict[str, int] | None = None,
+) -> Entry:  # fmt: skip
+    """Ending `sub` at `at_ms` within (or before) `period`, whose fee was `paid`: the credit, and the freeze.
+
+    `pending` is what requests in flight may still draw of each grant beyond what they hold
+    (their worst case): it stays in the grant for them, and counts as used for the credit."""
     first, last = month_bounds(period)
     start = max(sub.starts_ms, first)
     end = max(at_ms, start)
@@ -76,10 +80,11 @@ def credit_entry(
         grant = allowances.get(grant_id(sub.id, period, i))
         if grant is None:
             continue
+        keep = min(grant.total, grant.used + grant.held + (pending or {}).get(grant.id, 0))
         if grant.total:
-            left = min(left, Fraction(max(0, grant.available), grant.total))
+            left = min(left, Fraction(grant.total - keep, grant.total))
         if end < last:
-            frozen.append({"id": grant.id, "total": grant.used + grant.held, "until": end})
+            frozen.append({"id": grant.id, "total": keep, "until": end})
     part = min(by_time, left)
     meta = {
         "subscription": sub.id, "tenant": sub.account_id, "period": period, "at_ms": at_ms, "reason": reason,

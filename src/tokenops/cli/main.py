@@ -23,6 +23,7 @@ from tokenops.cli import completion as completion_cli
 from tokenops.cli import compliance as compliance_cli
 from tokenops.cli import db as db_cli
 from tokenops.cli import demo as demo_cli
+from tokenops.cli import plans as plans_cli
 from tokenops.cli import policy as policy_cli
 from tokenops.cli import reconcile as reconcile_cli
 from tokenops.cli import routing as routing_cli
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     compliance_cli.add_parser(sub)
     admin_cli.add_parser(sub)
     charging_cli.add_parser(sub)
+    plans_cli.add_parser(sub)
     reconcile_cli.add_parser(sub)
     accounts_cli.add_parser(sub)
     tenants_cli.add_parser(sub)
