@@ -5,16 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-_ID = {"type": "string", "minLength": 1, "maxLength": 64}
-_KEY = {"type": "string", "minLength": 1, "maxLength": 200}
+from tokenops.admin.openapi_charging import _ID, _IDEMPOTENCY, _KEY
+from tokenops.admin.openapi_charging import _MODEL_PRICE as _PRICE
+
 _MONEY = {"type": "string", "pattern": r"^\d{1,13}(\.\d{1,4})?$", "description": "major units, e.g. '199.00'"}
-_RATE = {"type": "string", "pattern": r"^\d{1,9}(\.\d{1,9})?$", "description": "per million tokens, e.g. '0.80'"}
-_PRICE = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {"input": _RATE, "output": _RATE, "cached_input": _RATE, "cache_write": _RATE,
-                   "cache_write_1h": _RATE, "reasoning": _RATE},
-}  # fmt: skip
 _OVERAGE = {
     "description": "past the allowance: 'list' (the price book), 'stop' (a hard stop) or the plan's own price",
     "oneOf": [{"type": "string", "enum": ["list", "stop"]}, _PRICE],
@@ -51,7 +45,6 @@ _SUBSCRIBE = {
 _CHANGE = {"type": "object", "additionalProperties": False, "required": ["plan"],
            "properties": {"plan": _ID, "idempotency_key": _KEY}}  # fmt: skip
 _CANCEL = {"type": "object", "additionalProperties": False, "properties": {"at_period_end": {"type": "boolean"}}}
-_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": _KEY}
 
 
 def plan_paths(op: Callable[..., dict[str, Any]]) -> dict[str, Any]:

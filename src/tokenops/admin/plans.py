@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tokenops.admin.charging import _idempotency_key, account_of, audit
+from tokenops.admin.charging import _idempotency_key, account_of, audit, starts_of
 from tokenops.admin.http import Call, fields, text
 from tokenops.catalog.load import _Obj
-from tokenops.charging.catalog import to_ms
 from tokenops.charging.ledger import FloorBreached, LedgerConflict
 from tokenops.charging.plan_docs import plan_doc, subscription_doc
 from tokenops.charging.plans import check_models, parse_plan
@@ -88,12 +87,7 @@ async def subscribe(call: Call) -> Any:
     fields(data, {"plan", "key_id", "starts", "idempotency_key"}, {"plan"})
     plan = text(data, "plan", limit=64) or ""
     key_id = _key_of(call, account.id, data)
-    starts = None
-    if data.get("starts") is not None:
-        try:
-            starts = to_ms(text(data, "starts", limit=64), "starts")
-        except ConfigError as exc:
-            raise BadRequest(str(exc), param="starts") from None
+    starts = starts_of(data)
     key = operator_key(account.id, _idempotency_key(call, data))
     work = call.state.charging.subscribe(account.id, plan, key, key_id, starts)
     return await _changed(call, "plans.subscribe", account.id, work, None)
