@@ -19,11 +19,11 @@ import orjson
 from tokenops.charging.accounts import Account
 from tokenops.charging.catalog import ChargingConfig
 from tokenops.charging.ledger import GENESIS, Entry, FloorBreached, LedgerConflict
-from tokenops.charging.packages import Grant, grant_of
+from tokenops.charging.packages import Grant, grant_meta, grant_of
 from tokenops.charging.postgres_queries import PostgresChargingQueries
-from tokenops.charging.sqlite import grant_meta
 from tokenops.charging.store import HoldRow
 from tokenops.charging.subscriptions import SUBSCRIPTION_COLUMNS, attach_plans, plan_sql
+from tokenops.charging.voucher_postgres import VoucherPostgres
 from tokenops.store.base import UsageRecord
 from tokenops.store.postgres import INSERT_USAGE, PostgresStore, usage_columns
 from tokenops.store.postgres_schema import LOCK_LEDGER
@@ -46,7 +46,7 @@ def numbered(sql: str) -> str:
     return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
 
 
-class ChargingPostgres(PostgresChargingQueries):
+class ChargingPostgres(PostgresChargingQueries, VoucherPostgres):
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
         self.writer = secrets.token_hex(8)

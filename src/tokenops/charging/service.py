@@ -19,12 +19,12 @@ from tokenops.charging.credit import CreditController, Hold
 from tokenops.charging.interim import interim_record
 from tokenops.charging.leases import CreditLeases
 from tokenops.charging.ledger import Entry
-from tokenops.charging.packages import Grant, grant_of
+from tokenops.charging.packages import Grant, grant_meta, grant_of
 from tokenops.charging.plan_service import PlanOperations
 from tokenops.charging.prices import PriceBook, Tokens
-from tokenops.charging.sqlite import grant_meta
 from tokenops.charging.store import ChargingStore
 from tokenops.charging.subscriptions import apply_plan
+from tokenops.charging.voucher_service import VoucherOperations
 from tokenops.clock import Clock
 from tokenops.errors import ConfigError
 from tokenops.store import UsageRecord
@@ -37,7 +37,7 @@ def operator_key(account_id: str, key: str) -> str:
     return f"op:{account_id}:{key}"
 
 
-class ChargingService(PlanOperations):
+class ChargingService(PlanOperations, VoucherOperations):
     def __init__(
         self, store: ChargingStore, grace_ms: int = 60_000, stale_ms: int = 30_000, clock: Clock | None = None
     ) -> None:

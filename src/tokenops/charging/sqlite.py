@@ -19,10 +19,11 @@ import orjson
 from tokenops.charging.accounts import Account
 from tokenops.charging.catalog import ChargingConfig
 from tokenops.charging.ledger import GENESIS, Entry, FloorBreached, LedgerConflict
-from tokenops.charging.packages import Grant, grant_of
+from tokenops.charging.packages import Grant, grant_meta, grant_of
 from tokenops.charging.sqlite_queries import ChargingQueries
 from tokenops.charging.store import HoldRow
 from tokenops.charging.subscriptions import SUBSCRIPTION_COLUMNS, attach_plans, plan_sql
+from tokenops.charging.voucher_sqlite import VoucherSQLite
 from tokenops.store.base import USAGE_COLUMNS, UsageRecord
 from tokenops.store.sqlite import _INSERT_USAGE, SQLiteStore
 
@@ -87,19 +88,7 @@ _INSERT_ENTRY = (
 )
 
 
-def grant_meta(grant: Grant) -> dict[str, Any]:
-    return {
-        "grant_id": grant.id,
-        "package": grant.package_id,
-        "models": list(grant.models),
-        "tokens": grant.total,
-        "starts_ms": grant.starts_ms,
-        "expires_ms": grant.expires_ms,
-        "usable_until_ms": grant.usable_until_ms,
-    }
-
-
-class ChargingSQLite(ChargingQueries):
+class ChargingSQLite(ChargingQueries, VoucherSQLite):
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
         self.writer = secrets.token_hex(8)

@@ -14,6 +14,7 @@ from tokenops.charging.accounts import Account
 from tokenops.charging.budgets import Alert, Spend
 from tokenops.charging.catalog import ChargingConfig
 from tokenops.charging.ledger import Entry
+from tokenops.charging.vouchers import VoucherStore
 from tokenops.store import UsageRecord
 
 
@@ -30,7 +31,7 @@ class HoldRow:
     interim: str | None = None  # JSON: a stream's usage so far, as last reported (see `charging.interim`)
 
 
-class ChargingStore(Protocol):
+class ChargingStore(VoucherStore, Protocol):
     writer: str  # this process's mark on the entries it writes
 
     async def open(self) -> None: ...
