@@ -73,3 +73,52 @@ def plan_paths(op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
                        "month's end", body=_CANCEL, path=sub),
         },
     }
+
+
+_BATCH = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["kind", "count", "expires"],
+    "properties": {
+        "kind": {"type": "string", "enum": ["money", "tokens"]},
+        "amount": {**_MONEY, "description": "what a money voucher is worth, major units"},
+        "package": {**_ID, "description": "the package a token voucher grants"},
+        "count": {"type": "integer", "minimum": 1, "maximum": 10000},
+        "expires": {"type": "string", "format": "date-time"},
+        "tenants": {"type": "array", "items": _ID, "description": "who may redeem (with tenant_kinds; none: anyone)"},
+        "tenant_kinds": {"type": "array", "items": {"type": "string", "enum": ["enterprise", "government",
+                                                                               "consumer"]}},
+        "note": {"type": "string", "minLength": 1, "maxLength": 500},
+    },
+}  # fmt: skip
+_REDEEM = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["code"],
+    "properties": {"code": {"type": "string", "minLength": 1, "maxLength": 64},
+                   "tenant": {**_ID, "description": "an operator names it; a tenant-admin redeems for its own"}},
+}  # fmt: skip
+_REVOKE = {"type": "object", "additionalProperties": False,
+           "properties": {"code": {"type": "string", "maxLength": 64}, "voucher_id": _ID}}  # fmt: skip
+
+
+def voucher_paths(op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    redeem = op("Redeem a voucher code once (the same tenant again: 200, replayed); failed attempts are limited per "
+                "tenant and address (429 rate_limit_voucher) and recorded", "201", _REDEEM)  # fmt: skip
+    redeem["responses"]["200"] = redeem["responses"]["201"]
+    return {
+        "/admin/vouchers": {
+            "get": op("Voucher batches, with how many codes are active, redeemed and revoked"),
+            "post": op("Issue a batch of single-use codes (shown once in this answer, stored as keyed hashes)", "201",
+                       _BATCH),
+        },
+        "/admin/vouchers/redeem": {"post": redeem},
+        "/admin/vouchers/attempts": {
+            "get": op("Redemption attempts, newest first, and how many had each outcome",
+                      query=[("tenant", _ID), ("limit", {"type": "integer", "minimum": 1, "maximum": 10000})]),
+        },
+        "/admin/vouchers/{batch_id}": {"get": op("A batch and the state of each of its codes", path=["batch_id"])},
+        "/admin/vouchers/{batch_id}/revoke": {
+            "post": op("Revoke a batch's unredeemed codes, or one of them", body=_REVOKE, path=["batch_id"]),
+        },
+    }  # fmt: skip

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from tokenops.admin import charging, deployments, keys, plans, pricing, resources, sessions
+from tokenops.admin import charging, deployments, keys, plans, pricing, resources, sessions, vouchers
 from tokenops.admin.auth import admin_actor
 from tokenops.admin.http import Call, Endpoint, match, query_of
 from tokenops.admin.openapi import spec
@@ -43,6 +43,12 @@ ENDPOINTS: list[tuple[str, str, Endpoint]] = [
     ("POST", "/admin/accounts/{tenant_id}/plans", plans.subscribe),
     ("POST", "/admin/accounts/{tenant_id}/plans/{subscription_id}/change", plans.change),
     ("POST", "/admin/accounts/{tenant_id}/plans/{subscription_id}/cancel", plans.cancel),
+    ("GET", "/admin/vouchers", vouchers.list_batches),
+    ("POST", "/admin/vouchers", vouchers.create_batch),
+    ("POST", "/admin/vouchers/redeem", vouchers.redeem),
+    ("GET", "/admin/vouchers/attempts", vouchers.attempts),
+    ("GET", "/admin/vouchers/{batch_id}", vouchers.get_batch),
+    ("POST", "/admin/vouchers/{batch_id}/revoke", vouchers.revoke),
     ("GET", "/admin/prices", pricing.list_prices),
     ("POST", "/admin/prices", pricing.add_price),
     ("GET", "/admin/budgets", pricing.list_budgets),

@@ -8,6 +8,8 @@ once (and to the shared credit pool), as a top-up is.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Sequence
 
 from tokenops.charging.catalog import StoredConfig
@@ -29,6 +31,8 @@ from tokenops.clock import Clock
 from tokenops.errors import ConfigError
 
 HashCode = Callable[[str, str], str]  # (domain, code) -> its keyed hash
+Attempt = tuple[int, str, str, str, str | None]  # at_ms, tenant, address, outcome, voucher id
+log = logging.getLogger("tokenops.charging.vouchers")
 
 
 class VoucherOperations:
@@ -40,6 +44,33 @@ class VoucherOperations:
 
     def apply(self, e: Entry) -> None:
         raise NotImplementedError  # the service's
+
+    def _attempt_log(self) -> tuple[list[Attempt], list[asyncio.Task[None] | None]]:
+        """(attempts not yet written, the task writing them), made on first use."""
+        if "_attempts" not in self.__dict__:
+            self.__dict__["_attempts"] = (list[Attempt](), list[asyncio.Task[None] | None]([None]))
+        state: tuple[list[Attempt], list[asyncio.Task[None] | None]] = self.__dict__["_attempts"]
+        return state
+
+    def note_attempt(self, attempt: Attempt) -> None:
+        """Record a redemption attempt: written with the others that came meanwhile, one commit for all of them,
+        at once (a flood of guesses costs one write per batch, not one per guess)."""
+        pending, writer = self._attempt_log()
+        pending.append(attempt)
+        if writer[0] is None or writer[0].done():
+            writer[0] = asyncio.get_running_loop().create_task(self.flush_attempts())
+
+    async def flush_attempts(self) -> None:
+        """Write the attempts noted so far (also at shutdown); kept for the next flush if the store fails."""
+        pending, _ = self._attempt_log()
+        while pending:
+            batch = pending[:5000]
+            try:
+                await self.store.record_attempts(batch)
+            except Exception:
+                log.exception("%d voucher attempts not recorded yet (tried again with the next)", len(batch))
+                return
+            del pending[: len(batch)]
 
     async def create_vouchers(
         self, kind: str, count: int, expires_ms: int, hash_code: HashCode, amount: int = 0, package: str | None = None,

@@ -46,6 +46,8 @@ class VoucherSQLite:
 
     def _redeem(self, code_hash: str, tenant: str, kind: str, now_ms: int, make: MakeEntry,
                 db: sqlite3.Connection) -> Redemption:  # fmt: skip
+        if db.execute("SELECT 1 FROM vouchers WHERE code_hash = ?", (code_hash,)).fetchone() is None:
+            return Redemption("unknown")  # a guess: answered without taking the write lock
         db.execute("BEGIN IMMEDIATE")
         try:
             row = db.execute(VOUCHER_ROW, (code_hash,)).fetchone()

@@ -29,6 +29,7 @@ from tokenops.cli import reconcile as reconcile_cli
 from tokenops.cli import routing as routing_cli
 from tokenops.cli import sla as sla_cli
 from tokenops.cli import tenants as tenants_cli
+from tokenops.cli import vouchers as vouchers_cli
 from tokenops.cli.common import console, read_store
 from tokenops.errors import ConfigError
 from tokenops.server import serve, simulate
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_cli.add_parser(sub)
     charging_cli.add_parser(sub)
     plans_cli.add_parser(sub)
+    vouchers_cli.add_parser(sub)
     reconcile_cli.add_parser(sub)
     accounts_cli.add_parser(sub)
     tenants_cli.add_parser(sub)
