@@ -62,15 +62,19 @@ class VoucherOperations:
 
     async def flush_attempts(self) -> None:
         """Write the attempts noted so far (also at shutdown); kept for the next flush if the store fails."""
-        pending, _ = self._attempt_log()
+        pending, writer = self._attempt_log()
+        running = writer[0]
+        if running is not None and not running.done() and running is not asyncio.current_task():
+            await asyncio.shield(running)  # what it took is written before this returns
         while pending:
             batch = pending[:5000]
+            del pending[: len(batch)]  # taken before the write is awaited: a flush running beside it skips them
             try:
                 await self.store.record_attempts(batch)
             except Exception:
+                pending[:0] = batch
                 log.exception("%d voucher attempts not recorded yet (tried again with the next)", len(batch))
                 return
-            del pending[: len(batch)]
 
     async def create_vouchers(
         self, kind: str, count: int, expires_ms: int, hash_code: HashCode, amount: int = 0, package: str | None = None,
