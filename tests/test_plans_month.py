@@ -7,12 +7,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.plan_support import Moment, at, plan_service, serve
+from tests.plan_support import PLANS, Moment, at, plan_service, serve
 from tests.scaleout_support import Backend
+from tokenops.charging.allowance import Subscription
 from tokenops.charging.credit import Shortfall
 from tokenops.charging.invoice import build_invoice
+from tokenops.charging.ledger import Entry
+from tokenops.charging.plan_ledger import check_plans
+from tokenops.charging.plans import plan_of_doc
 from tokenops.charging.reconcile import reconcile
 from tokenops.charging.service import ChargingService
+from tokenops.charging.subscriptions import fee_entry
 from tokenops.charging.verify import verify_ledger
 from tokenops.errors import Conflict
 from tokenops.store import UsageRecord
@@ -49,7 +54,7 @@ async def test_a_month_with_a_change_and_a_cancellation_bills_what_was_computed_
     assert charge is not None and charge.amount == -160_001 and charge.meta["version"] == "plan:lite-starter"
     # the allowance passed 80% and 100%: alerted once each, where budget alerts go
     alerts = [(a.budget_id, a.threshold, a.spent, a.limit) for a in service.credit.budgets.alerts]
-    assert alerts == [(f"plan:{starter.id}", t, 2_000_000, 2_000_000) for t in (80, 100)]
+    assert alerts == [(f"plan:{starter.id}/0", t, 2_000_000, 2_000_000) for t in (80, 100)]
     await service.flush_alerts()
     # the 16th (15 days of 20 left, none of the allowance): change to Pro; Starter credits 200.00 x min(3/4, 0)
     moment.ms = at("2027-04-16T00:00:00")
@@ -150,3 +155,20 @@ async def test_a_hard_stop_refuses_past_the_allowance_and_a_key_plan_comes_befor
     assert service.credit.accounts["ringback-app"].subscriptions[drawn.split("/")[0]].terms.id == "lite-starter"
     with pytest.raises(Conflict, match="already has plan"):
         await service.subscribe("ringback-app", "lite-starter", "order-k2", key_id="ringback-default")
+
+
+def test_ledger_verify_names_a_wrong_fee_an_overdrawn_allowance_and_a_draw_outside_its_month() -> None:
+    terms = plan_of_doc(PLANS[0], "CNY")
+    sub = Subscription("sub_x", "ringback-app", None, terms, at("2027-04-11T00:00:00"))
+    fee = fee_entry(sub, "2027-04", at("2027-04-11T00:00:00"))
+    assert check_plans([fee], "CNY") == []
+    grant = "sub_x/2027-04/0"
+
+    def charge(started: str, drawn: int) -> Entry:
+        meta = {"started_ms": at(started), "plan": {grant: drawn}, "tokens": [drawn, 0, 0, 0]}
+        return Entry("ringback-app", "charge", 0, f"charge:{started}", at(started), started, meta)
+
+    wrong = Entry(fee.account_id, fee.kind, fee.amount - 1, fee.idem_key, fee.created_ms, None, fee.meta)
+    found = check_plans([wrong, charge("2027-04-12T00:00:00", 1_500_000), charge("2027-04-13T00:00:00", 600_000),
+                         charge("2027-04-10T00:00:00", 1)], "CNY")  # fmt: skip
+    assert sorted(p[0] for p in found) == ["allowance", "plan_draw", "plan_fee"]

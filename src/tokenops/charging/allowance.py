@@ -108,7 +108,8 @@ def allowance_alerts(allowances: dict[str, Grant], draws: dict[str, int], at_ms:
     """An alert for each allowance these draws took past 80% or 100% of its total, once per crossing.
 
     They go where budget alerts go (`Budgets.alerts`, stored by the charging upkeep and shown with
-    them): `budget_id` is `plan:<subscription>`, the subject the allowance grant, the period its month.
+    them on the dashboard): `budget_id` is `plan:<subscription>/<model group>`, the subject the tenant,
+    the period the allowance's month.
     """
     alerts = []
     for gid, n in draws.items():
@@ -118,6 +119,7 @@ def allowance_alerts(allowances: dict[str, Grant], draws: dict[str, int], at_ms:
         before = grant.used - n
         for threshold in THRESHOLDS:
             if before * 100 < threshold * grant.total <= grant.used * 100:
-                period = gid.split("/")[1]
-                alerts.append(Alert(f"plan:{grant.package_id}", gid, period, threshold, grant.used, grant.total, at_ms))
+                sub, period, group = gid.split("/")
+                alerts.append(Alert(f"plan:{sub}/{group}", grant.account_id, period, threshold, grant.used,
+                                    grant.total, at_ms))  # fmt: skip
     return alerts
