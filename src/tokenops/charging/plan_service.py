@@ -8,7 +8,10 @@ awaited, so no request settling meanwhile can draw it; if the append fails it is
 
 Renewal writes a month's fee and allowance a little before the month starts
 (`renew_ahead_ms`), so the first request of a month finds its allowance there; a gateway
-that was stopped over a boundary writes the months it missed when it starts. A prepaid
+that was stopped over a boundary writes what it missed when it starts (as far back as the
+month before: a store's memory holds this month's allowances and last month's). Months
+turn for every subscription at once, so between boundaries (and retries) there is nothing
+to do and the scan is skipped. A prepaid
 account whose balance cannot pay a month's fee gets no allowance for it until it can (the
 renewal is tried again each minute); meanwhile its requests pay the price book's prices,
 or are refused under a hard stop.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from tokenops.charging.accounts import Account
 from tokenops.charging.allowance import Subscription, grant_id
@@ -43,6 +47,15 @@ log = logging.getLogger("tokenops.charging.plans")
 RETRY_MS = 60_000
 
 
+@dataclass
+class _PlanState:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # plan operations take turns
+    renewed: dict[str, str] = field(default_factory=dict)  # per subscription: the first month not yet settled
+    retry: dict[str, int] = field(default_factory=dict)  # per subscription: when a refused renewal is tried again
+    rolled: set[str] = field(default_factory=set)  # rollovers done (subscription/month)
+    next_at: int = 0  # nothing is due before this (the next boundary event or retry)
+
+
 class PlanOperations:
     store: ChargingStore
     clock: Clock
@@ -51,12 +64,10 @@ class PlanOperations:
     leases: CreditLeases | None
     renew_ahead_ms: int = 600_000
 
-    def _plan_state(self) -> tuple[asyncio.Lock, dict[str, str], dict[str, int], set[str]]:
-        """(the lock plan operations take turns on, each subscription's last month renewed, when a refused
-        renewal may be tried again, the rollovers done), made on first use."""
+    def _plan_state(self) -> _PlanState:
         state = self.__dict__.get("_plans")
         if state is None:
-            state = self.__dict__["_plans"] = (asyncio.Lock(), {}, {}, set())
+            state = self.__dict__["_plans"] = _PlanState()
         return state
 
     async def post_many(self, entries: Sequence[Entry]) -> list[Entry]:
@@ -109,10 +120,10 @@ class PlanOperations:
             return known, False
         if checked and not now - 86_400_000 <= sub.starts_ms < month_bounds(next_month(month_of(now)))[1]:
             raise ConfigError("a plan starts between yesterday and the end of next month")
-        async with self._plan_state()[0]:
+        async with self._plan_state().lock:
             self._clash(account, key_id, sub.starts_ms)
             await self.post_many([fee_entry(sub, month_of(sub.starts_ms), now)])
-        await self.renew_plans()  # the months between its start and now, if it started in an earlier one
+        await self.renew_plans(force=True)  # the months between its start and now, if it started earlier
         return account.subscriptions[sub.id], True
 
     async def _ending(self, account: Account, sub: Subscription, at_ms: int, reason: str) -> list[Entry]:
@@ -186,11 +197,11 @@ class PlanOperations:
                 raise Conflict("this idempotency key was already used for a different change",
                                code="idempotency_conflict", param="idempotency_key")  # fmt: skip
             return known, False
-        async with self._plan_state()[0]:
+        async with self._plan_state().lock:
             self._clash(account, old.key_id, now, but=old.id)
             entries = await self._ending(account, old, now, "change")
             await self._post_taking_out(account, [*entries, fee_entry(new, month_of(now), now)])
-        await self.renew_plans()
+        await self.renew_plans(force=True)
         return account.subscriptions[new.id], True
 
     async def cancel_plan(self, tenant: str, sub_id: str, at_period_end: bool = False) -> Subscription:
@@ -199,34 +210,41 @@ class PlanOperations:
         sub = self.subscription(tenant, sub_id)
         now = self.clock.now_ms()
         at = month_bounds(month_of(max(now, sub.starts_ms)))[1] if at_period_end else now
-        async with self._plan_state()[0]:
+        async with self._plan_state().lock:
             await self._post_taking_out(account, await self._ending(account, sub, at, "cancel"))
         return sub
 
-    async def renew_plans(self) -> int:
+    async def renew_plans(self, force: bool = False) -> int:
         """Write each active subscription's fees due (up to the month starting within `renew_ahead_ms`) and the
-        rollovers of months that ended; returns how many entries were written."""
-        lock, renewed, retry, rolled = self._plan_state()
+        rollovers of months that ended; returns how many entries were written. Skipped until something is due
+        (months turn for all subscriptions at once), unless `force`d."""
+        state = self._plan_state()
         now, written = self.clock.now_ms(), 0
+        if now < state.next_at and not force:
+            return 0
         horizon = month_of(now + self.renew_ahead_ms)
-        async with lock:
+        async with state.lock:
             for account in list(self.credit.accounts.values()):
                 for sub in list(account.subscriptions.values()):
-                    if retry.get(sub.id, 0) > now:
+                    if state.retry.get(sub.id, 0) > now:
                         continue
                     try:
-                        written += await self._renew(account, sub, now, horizon, renewed, rolled)
+                        written += await self._renew(account, sub, now, horizon, state.renewed, state.rolled)
                     except (FloorBreached, LedgerConflict) as exc:
-                        retry[sub.id] = now + RETRY_MS
+                        state.retry[sub.id] = now + RETRY_MS
                         log.warning("plan subscription %s of %s not renewed (tried again in a minute): %s", sub.id,
                                     account.id, exc)  # fmt: skip
+            end = month_bounds(month_of(now))[1]
+            turn = end - self.renew_ahead_ms if now < end - self.renew_ahead_ms else end
+            state.next_at = min([turn, *(t for t in state.retry.values() if t > now)])
         return written
 
     async def _renew(self, account: Account, sub: Subscription, now: int, horizon: str, renewed: dict[str, str],
                      rolled: set[str]) -> int:  # fmt: skip
         """The fees and rollovers of `sub` due from the first month not yet settled (`renewed`) to `horizon`."""
         written, settled_so_far = 0, True
-        period = renewed.get(sub.id) or month_of(sub.starts_ms)
+        this_month = month_of(now)
+        period = renewed.get(sub.id) or max(month_of(sub.starts_ms), month_of(month_bounds(this_month)[0] - 1))
         while period <= horizon:
             first, last = month_bounds(period)
             active = sub.starts_ms < last and (sub.ends_ms is None or sub.ends_ms > first)

@@ -22,11 +22,11 @@ from tokenops.charging.ledger import GENESIS, Entry, FloorBreached, LedgerConfli
 from tokenops.charging.packages import Grant, grant_meta, grant_of
 from tokenops.charging.postgres_queries import PostgresChargingQueries
 from tokenops.charging.store import HoldRow
-from tokenops.charging.subscriptions import SUBSCRIPTION_COLUMNS, attach_plans, plan_sql
+from tokenops.charging.subscriptions import KEPT_MS, SUBSCRIPTION_COLUMNS, attach_plans, plan_sql
 from tokenops.charging.voucher_postgres import VoucherPostgres
 from tokenops.store.base import UsageRecord
 from tokenops.store.postgres import INSERT_USAGE, PostgresStore, usage_columns
-from tokenops.store.postgres_schema import LOCK_LEDGER
+from tokenops.store.postgres_schema import LOCK_LEDGER, NOW_MS
 
 _COLS = "account_id, kind, amount_units, idem_key, body_hash, request_id, created_ms, meta, writer, prev_hash, hash"
 _INSERT_ENTRIES = (
@@ -110,7 +110,8 @@ class ChargingPostgres(PostgresChargingQueries, VoucherPostgres):
             rows = await conn.fetch("SELECT id, type, currency, limit_units, balance_units FROM accounts")
             grants = await conn.fetch("SELECT * FROM package_grants")
             subscriptions = await conn.fetch(f"SELECT {SUBSCRIPTION_COLUMNS} FROM plan_subscriptions")
-            allowances = await conn.fetch("SELECT * FROM plan_allowances")
+            kept = f"SELECT * FROM plan_allowances WHERE usable_until_ms > {NOW_MS} - $1"  # older: the ledger's only
+            allowances = await conn.fetch(kept, KEPT_MS)
         accounts = {r[0]: Account(r[0], r[1], r[2], r[3], r[4]) for r in rows}
         for row in grants:
             grant = Grant(row[0], row[1], row[2], tuple(orjson.loads(row[3])), *row[4:])

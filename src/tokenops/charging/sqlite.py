@@ -9,6 +9,7 @@ from __future__ import annotations
 import operator
 import secrets
 import sqlite3
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from functools import partial
@@ -22,7 +23,7 @@ from tokenops.charging.ledger import GENESIS, Entry, FloorBreached, LedgerConfli
 from tokenops.charging.packages import Grant, grant_meta, grant_of
 from tokenops.charging.sqlite_queries import ChargingQueries
 from tokenops.charging.store import HoldRow
-from tokenops.charging.subscriptions import SUBSCRIPTION_COLUMNS, attach_plans, plan_sql
+from tokenops.charging.subscriptions import KEPT_MS, SUBSCRIPTION_COLUMNS, attach_plans, plan_sql
 from tokenops.charging.voucher_sqlite import VoucherSQLite
 from tokenops.store.base import USAGE_COLUMNS, UsageRecord
 from tokenops.store.sqlite import _INSERT_USAGE, SQLiteStore
@@ -162,7 +163,9 @@ class ChargingSQLite(ChargingQueries, VoucherSQLite):
             if grant.account_id in accounts:
                 accounts[grant.account_id].grants[grant.id] = grant
         subscriptions = db.execute(f"SELECT {SUBSCRIPTION_COLUMNS} FROM plan_subscriptions").fetchall()
-        attach_plans(accounts, subscriptions, db.execute("SELECT * FROM plan_allowances").fetchall())
+        since = int(time.time() * 1000) - KEPT_MS  # older months' allowances matter to the ledger only
+        allowances = db.execute("SELECT * FROM plan_allowances WHERE usable_until_ms > ?", (since,)).fetchall()
+        attach_plans(accounts, subscriptions, allowances)
         return accounts
 
     async def append(self, entries: Sequence[Entry]) -> list[Entry]:

@@ -181,6 +181,7 @@ def orjson_dumps(value: Any) -> str:
 
 
 SUBSCRIPTION_COLUMNS = "id, account_id, key_id, terms, starts_ms, ends_ms"
+KEPT_MS = 70 * 86_400_000  # allowances loaded: those usable within this long (this month and the one before)
 
 
 def attach_plans(accounts: dict[str, Any], subscriptions: list[Any], allowances: list[Any]) -> None:
