@@ -62,7 +62,8 @@ class Hold:
     plan_rates: str | None = None  # the subscription whose overage price rates it
 
     @property
-    def package_tokens(self) -> int:
+    def tokens_held(self) -> int:
+        """The tokens held of packages and plan allowances (what money need not hold)."""
         return sum(self.packages.values()) + sum(self.plan.values())
 
     def cover(self, cover: Cover | None) -> None:
@@ -203,8 +204,8 @@ class CreditController:
         if plan_free and cover is not None:
             hold.plan = hold_allowance(account.allowances, cover.grants, model, started_ms, prompt + granted)
         if free:
-            hold.packages = hold_tokens(grants, model, started_ms, prompt + granted - hold.package_tokens)
-        hold.money = _money(rates, prompt, granted, hold.package_tokens)
+            hold.packages = hold_tokens(grants, model, started_ms, prompt + granted - hold.tokens_held)
+        hold.money = _money(rates, prompt, granted, hold.tokens_held)
         account.reserved += hold.money
         for counter in counters:
             held = prompt + granted if counter.counts_tokens else hold.money
