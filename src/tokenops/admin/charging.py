@@ -67,6 +67,19 @@ async def audit(call: Call, action: str, target: str, tenant: str | None, before
     await store.put_doc("charging", target, after, AuditDraft(call.actor.id, action, target, tenant, before, after))
 
 
+def starts_of(data: dict[str, Any]) -> int | None:
+    """The optional `starts` field (an ISO date or time, UTC) in epoch ms, or a 400 naming it."""
+    if data.get("starts") is None:
+        return None
+    try:
+        starts = to_ms(text(data, "starts", limit=64), "starts")
+    except ConfigError as exc:
+        raise BadRequest(str(exc), param="starts") from None
+    if not 0 <= starts < 2**47:
+        raise BadRequest("'starts' is out of range", param="starts")
+    return starts
+
+
 def _idempotency_key(call: Call, data: dict[str, Any]) -> str:
     header = call.req.header(b"idempotency-key")
     body = data.get("idempotency_key")
@@ -170,14 +183,7 @@ async def grant_package(call: Call) -> Any:
     package = text(data, "package", limit=64) or ""
     if package not in call.state.charging.config.packages:
         raise NotFound(f"no package {package!r}", code="package_not_found")
-    starts = None
-    if data.get("starts") is not None:
-        try:
-            starts = to_ms(text(data, "starts", limit=64), "starts")
-        except ConfigError as exc:
-            raise BadRequest(str(exc), param="starts") from None
-        if not 0 <= starts < 2**47:
-            raise BadRequest("'starts' is out of range", param="starts")
+    starts = starts_of(data)
     key = _idempotency_key(call, data)
     work = call.state.charging.grant(account.id, package, operator_key(account.id, key), starts)
     return await _post(call, "accounts.package_grant", account, work, {"idempotency_key": key, "package": package})

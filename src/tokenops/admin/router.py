@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from tokenops.admin import charging, deployments, keys, pricing, resources, sessions
+from tokenops.admin import charging, deployments, keys, plans, pricing, resources, sessions, vouchers
 from tokenops.admin.auth import admin_actor
 from tokenops.admin.http import Call, Endpoint, match, query_of
 from tokenops.admin.openapi import spec
@@ -37,6 +37,18 @@ ENDPOINTS: list[tuple[str, str, Endpoint]] = [
     ("GET", "/admin/accounts/{tenant_id}/entries", charging.list_entries),
     ("GET", "/admin/accounts/{tenant_id}/invoices/{period}", charging.invoice),
     ("GET", "/admin/packages", charging.list_products),
+    ("GET", "/admin/plans", plans.list_plans),
+    ("PUT", "/admin/plans/{plan_id}", plans.put_plan),
+    ("GET", "/admin/accounts/{tenant_id}/plans", plans.list_subscriptions),
+    ("POST", "/admin/accounts/{tenant_id}/plans", plans.subscribe),
+    ("POST", "/admin/accounts/{tenant_id}/plans/{subscription_id}/change", plans.change),
+    ("POST", "/admin/accounts/{tenant_id}/plans/{subscription_id}/cancel", plans.cancel),
+    ("GET", "/admin/vouchers", vouchers.list_batches),
+    ("POST", "/admin/vouchers", vouchers.create_batch),
+    ("POST", "/admin/vouchers/redeem", vouchers.redeem),
+    ("GET", "/admin/vouchers/attempts", vouchers.attempts),
+    ("GET", "/admin/vouchers/{batch_id}", vouchers.get_batch),
+    ("POST", "/admin/vouchers/{batch_id}/revoke", vouchers.revoke),
     ("GET", "/admin/prices", pricing.list_prices),
     ("POST", "/admin/prices", pricing.add_price),
     ("GET", "/admin/budgets", pricing.list_budgets),

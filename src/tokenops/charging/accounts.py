@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tokenops.charging.allowance import Subscription
 from tokenops.charging.packages import Grant
 
 
@@ -20,6 +21,8 @@ class Account:
     balance: int  # settled balance, accounting units
     reserved: int = 0  # held by requests in flight
     grants: dict[str, Grant] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)  # plans, current and past
+    allowances: dict[str, Grant] = field(default_factory=dict)  # each plan month's allowance, per model group
 
     @property
     def floor(self) -> int:

@@ -1,4 +1,4 @@
-"""The catalog's charging sections (`prices`, `accounts`, `packages`, `budgets`), parsed and validated.
+"""The catalog's charging sections (`prices`, `accounts`, `packages`, `plans`, `budgets`), parsed and validated.
 
 Every error names the offending field. The same parsers read the documents back from
 the store, so what was seeded and what is loaded cannot drift apart.
@@ -6,7 +6,7 @@ the store, so what was seeded and what is loaded cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +14,8 @@ from typing import Any
 from tokenops.catalog import CatalogSpec
 from tokenops.catalog.load import _Obj
 from tokenops.charging.money import parse_amount, parse_rate
+from tokenops.charging.plans import PlanTerms, check_models, parse_plan
+from tokenops.charging.price_doc import model_price
 from tokenops.charging.prices import ModelPrice, PriceVersion, TenantTerms
 from tokenops.errors import ConfigError
 
@@ -25,6 +27,13 @@ class GrantSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanSeed:
+    plan: str
+    key_id: str | None = None  # a key's own plan; None: the tenant's
+    starts_ms: int | None = None  # None: when first seeded
+
+
+@dataclass(frozen=True, slots=True)
 class AccountSpec:
     id: str
     type: str  # prepaid | postpaid
@@ -32,6 +41,7 @@ class AccountSpec:
     limit: int  # overdraft limit (prepaid) or credit limit (postpaid), accounting units
     opening_balance: int
     packages: tuple[GrantSpec, ...] = ()
+    plans: tuple[PlanSeed, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +74,7 @@ class ChargingConfig:
     packages: dict[str, PackageProduct]
     budgets: tuple[BudgetSpec, ...]
     docs: dict[str, dict[str, Any]]  # kind:id -> document, for the store
+    plans: dict[str, PlanTerms] = field(default_factory=dict)
 
 
 def to_ms(value: Any, where: str) -> int:
@@ -84,26 +95,8 @@ def to_ms(value: Any, where: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _model_price(o: _Obj) -> ModelPrice:
-    def opt(name: str) -> Decimal | None:
-        o.seen.add(name)
-        return parse_rate(o.data[name], f"{o.path}.{name}") if o.data.get(name) is not None else None
-
-    price = ModelPrice(
-        input=parse_rate(o.data.get("input", 0), f"{o.path}.input"),
-        output=parse_rate(o.data.get("output", 0), f"{o.path}.output"),
-        cached_input=opt("cached_input"),
-        cache_write=opt("cache_write"),
-        cache_write_1h=opt("cache_write_1h"),
-        reasoning=opt("reasoning"),
-    )
-    o.seen.update(("input", "output"))
-    o.done()
-    return price
-
-
 def _prices_of(o: _Obj, name: str) -> dict[str, ModelPrice]:
-    return {m: _model_price(_Obj(v, f"{o.path}.{name}.{m}")) for m, v in o.mapping(name).items()}
+    return {m: model_price(_Obj(v, f"{o.path}.{name}.{m}")) for m, v in o.mapping(name).items()}
 
 
 def _rates_of(o: _Obj, name: str) -> dict[str, Decimal]:
@@ -167,7 +160,22 @@ def parse_budget(o: _Obj, currency: str) -> BudgetSpec:
     return budget
 
 
-def _account(o: _Obj, currency: str, packages: dict[str, PackageProduct]) -> AccountSpec:
+def _plan_seeds(o: _Obj, plans: dict[str, PlanTerms]) -> tuple[PlanSeed, ...]:
+    seeds = []
+    for p in o.items("plans"):
+        seed = PlanSeed(p.text("plan"), p.text("key", required=False),
+                        to_ms(p.data["starts"], f"{p.path}.starts") if "starts" in p.data else None)  # fmt: skip
+        p.seen.add("starts")
+        if seed.plan not in plans:
+            raise ConfigError(f"{p.path}.plan: unknown plan {seed.plan!r}")
+        p.done()
+        seeds.append(seed)
+    return tuple(seeds)
+
+
+def _account(
+    o: _Obj, currency: str, packages: dict[str, PackageProduct], plans: dict[str, PlanTerms] | None = None
+) -> AccountSpec:
     kind = o.choice("type", ("prepaid", "postpaid"))
     limit_field = "overdraft_limit" if kind == "prepaid" else "credit_limit"
     grants = []
@@ -187,6 +195,7 @@ def _account(o: _Obj, currency: str, packages: dict[str, PackageProduct]) -> Acc
         limit=parse_amount(o.data.get(limit_field, 0), currency, f"{o.path}.{limit_field}"),
         opening_balance=parse_amount(o.data.get("balance", 0), currency, f"{o.path}.balance"),
         packages=tuple(grants),
+        plans=_plan_seeds(o, plans or {}),
     )
     o.seen.update((limit_field, "balance"))
     if account.limit < 0:
@@ -219,10 +228,17 @@ def parse_charging(spec: CatalogSpec) -> ChargingConfig:
         product = parse_package(p, currency)
         packages[product.id] = product
         docs["package:" + product.id] = dict(p.data)
+    plans = {}
+    for i, p in enumerate(_Obj({"p": raw.get("plans") or []}, "catalog").items("p")):
+        p.path = f"catalog.plans[{i}]"
+        plan = parse_plan(p, currency)
+        check_models(plan, set(spec.models), p.path)
+        plans[plan.id] = plan
+        docs["plan:" + plan.id] = dict(p.data)
     accounts = {}
     for i, a in enumerate(_Obj({"a": raw.get("accounts") or []}, "catalog").items("a")):
         a.path = f"catalog.accounts[{i}]"
-        account = _account(a, currency, packages)
+        account = _account(a, currency, packages, plans)
         if account.id not in spec.tenants:
             raise ConfigError(f"{a.path}.tenant: unknown tenant {account.id!r}")
         accounts[account.id] = account
@@ -233,7 +249,7 @@ def parse_charging(spec: CatalogSpec) -> ChargingConfig:
         budgets.append(budget)
         docs["budget:" + budget.id] = dict(b.data)
     _check_models(spec, versions, packages)
-    return ChargingConfig(currency, tax_rate, tuple(versions), accounts, packages, tuple(budgets), docs)
+    return ChargingConfig(currency, tax_rate, tuple(versions), accounts, packages, tuple(budgets), docs, plans)
 
 
 def _check_models(spec: CatalogSpec, versions: list[PriceVersion], packages: dict[str, PackageProduct]) -> None:
@@ -257,12 +273,13 @@ class StoredConfig:
     prices: tuple[PriceVersion, ...]
     packages: dict[str, PackageProduct]
     budgets: tuple[BudgetSpec, ...]
+    plans: dict[str, PlanTerms] = field(default_factory=dict)
 
 
 def config_from_docs(docs: dict[str, dict[str, Any]]) -> StoredConfig:
     setting = docs.get("setting:tax_rate", {})
     currency = str(setting.get("currency", "CNY"))
-    versions, packages, budgets = [], {}, []
+    versions, packages, budgets, plans = [], {}, [], {}
     for key, doc in sorted(docs.items()):
         kind, _, name = key.partition(":")
         if kind == "price":
@@ -271,5 +288,7 @@ def config_from_docs(docs: dict[str, dict[str, Any]]) -> StoredConfig:
             packages[name] = parse_package(_Obj(dict(doc), f"store.packages.{name}"), currency)
         elif kind == "budget":
             budgets.append(parse_budget(_Obj(dict(doc), f"store.budgets.{name}"), currency))
+        elif kind == "plan":
+            plans[name] = parse_plan(_Obj(dict(doc), f"store.plans.{name}"), currency)
     tax = parse_rate(setting.get("value", 0), "store.tax_rate")
-    return StoredConfig(currency, tax, tuple(versions), packages, tuple(budgets))
+    return StoredConfig(currency, tax, tuple(versions), packages, tuple(budgets), plans)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tokenops.charging.accounts import Account
+from tokenops.charging.allowance import Cover, allowance_alerts, cover_of, draw_allowance, free_of, hold_allowance
 from tokenops.charging.budgets import BudgetCounter, Budgets
 from tokenops.charging.leases import CreditLeases
 from tokenops.charging.ledger import Entry, charge_key
@@ -30,8 +31,10 @@ class Shortfall(InsufficientFunds):
     the hard budget `budget[0]` short by `budget[1]` (units or tokens). Scaled out, the admit step tops the
     lease that fell short up by that much and tries again."""
 
-    def __init__(self, message: str, short: int = 0, budget: tuple[BudgetCounter, int] | None = None) -> None:
-        super().__init__(message, code="insufficient_balance" if budget is None else "budget_exceeded")
+    def __init__(
+        self, message: str, short: int = 0, budget: tuple[BudgetCounter, int] | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message, code=code or ("insufficient_balance" if budget is None else "budget_exceeded"))
         self.short = short
         self.budget = budget
 
@@ -53,10 +56,20 @@ class Hold:
     packages: dict[str, int] = field(default_factory=dict)
     budgets: list[tuple[BudgetCounter, int]] = field(default_factory=list)
     open: bool = True
+    plan: dict[str, int] = field(default_factory=dict)  # plan allowance tokens held (when money could not be)
+    allowance: tuple[str, ...] = ()  # the allowance grants it draws from at settlement, first
+    stop: bool = False  # its plan is a hard stop: no money past the allowance and packages
+    plan_rates: str | None = None  # the subscription whose overage price rates it
 
     @property
-    def package_tokens(self) -> int:
-        return sum(self.packages.values())
+    def tokens_held(self) -> int:
+        """The tokens held of packages and plan allowances (what money need not hold)."""
+        return sum(self.packages.values()) + sum(self.plan.values())
+
+    def cover(self, cover: Cover | None) -> None:
+        if cover is not None:
+            self.allowance, self.stop = cover.grants, cover.stop
+            self.plan_rates = cover.subscription if cover.rates is not None else None
 
 
 def _money(rates: Rates, prompt: int, output: int, free: int) -> int:
@@ -115,6 +128,26 @@ class CreditController:
                 room = min(room, counter.headroom)
         return _money(rates, prompt, cap, 0) * THIN_SHARE > room
 
+    def cover(self, account: Account, key_id: str, model: str, started_ms: int) -> Cover | None:
+        """What a plan of the account does for this request (None: no plan includes the model)."""
+        return cover_of(account.subscriptions, account.allowances, key_id, model, started_ms, account.currency)
+
+    def _fits(self, rates: Rates, prompt: int, cap: int, free: int, room: int,
+              counters: list[BudgetCounter]) -> tuple[int, BudgetCounter | None]:  # fmt: skip
+        """The most output tokens (≤ cap) that `free` tokens and `room` pay for within the hard budgets, and the
+        budget that limits it (None: the balance)."""
+        granted, limiting = _max_output(rates, prompt, cap, free, room), None
+        for counter in counters:
+            if counter.spec.mode != "hard":
+                continue
+            if counter.counts_tokens:
+                fits = min(cap, counter.headroom - prompt) if counter.headroom >= prompt else -1
+            else:
+                fits = _max_output(rates, prompt, cap, free, counter.headroom)
+            if fits < granted:
+                granted, limiting = fits, counter
+        return granted, limiting
+
     def reserve(
         self,
         request_id: str,
@@ -142,35 +175,37 @@ class CreditController:
         rates = self.book.rates(started_ms, tenant, sector, model)
         if rates is None:
             raise PermissionDenied(f"the model '{model}' has no price for this account", code="model_not_priced")
+        cover = self.cover(account, key_id, model, started_ms)
+        if cover is not None and cover.rates is not None:
+            rates = cover.rates
         counters = self.budgets.applicable(tenant, key_id, session_id, started_ms)
         grants = list(account.grants.values())
         free = sum(g.available for g in grants if g.usable(model, started_ms)) if grants else 0
-        room = self.headroom(account)
-        granted = _max_output(rates, prompt, cap, free, room)
-        limited_by, limiting = "balance", None
-        for counter in counters:
-            if counter.spec.mode != "hard":
-                continue
-            if counter.counts_tokens:
-                fits = min(cap, counter.headroom - prompt) if counter.headroom >= prompt else -1
-            else:
-                fits = _max_output(rates, prompt, cap, free, counter.headroom)
-            if fits < granted:
-                granted, limited_by, limiting = fits, counter.spec.id, counter
+        room = 0 if cover is not None and cover.stop else self.headroom(account)
+        plan = cover is not None and (cover.stop or self._fits(rates, prompt, cap, free, room, counters)[0] < cap)
+        plan_free = free_of(account.allowances, cover.grants) if plan and cover is not None else 0
+        granted, limiting = self._fits(rates, prompt, cap, free + plan_free, room, counters)
         leased = limiting is None or limiting.leased is not None  # a top-up may widen what limits it
         if granted < min_output or (whole and leased and granted < cap):
+            if cover is not None and cover.stop and limiting is None:
+                raise Shortfall(f"the plan allowance of account '{tenant}' for '{model}' is used up this month "
+                                "(a hard stop): add a package or change the plan",
+                                code="plan_allowance_exhausted")  # fmt: skip
             if limiting is None:
                 hint = "top up or lower max_tokens" if cap else "top up"
                 raise Shortfall(f"the balance of account '{tenant}' does not cover this request; {hint}",
-                                short=_money(rates, prompt, cap, free) - room)  # fmt: skip
-            need = prompt + cap if limiting.counts_tokens else _money(rates, prompt, cap, free)
-            raise Shortfall(f"budget '{limited_by}' is exhausted for this period",
+                                short=_money(rates, prompt, cap, free + plan_free) - room)  # fmt: skip
+            need = prompt + cap if limiting.counts_tokens else _money(rates, prompt, cap, free + plan_free)
+            raise Shortfall(f"budget '{limiting.spec.id}' is exhausted for this period",
                             budget=(limiting, need - limiting.headroom))  # fmt: skip
         hold = Hold(request_id, account, rates, model, tenant, key_id, session_id, started_ms,
                     started_ms + self.ttl_ms, prompt, granted)  # fmt: skip
+        hold.cover(cover)
+        if plan_free and cover is not None:
+            hold.plan = hold_allowance(account.allowances, cover.grants, model, started_ms, prompt + granted)
         if free:
-            hold.packages = hold_tokens(grants, model, started_ms, prompt + granted)
-        hold.money = _money(rates, prompt, granted, hold.package_tokens)
+            hold.packages = hold_tokens(grants, model, started_ms, prompt + granted - hold.tokens_held)
+        hold.money = _money(rates, prompt, granted, hold.tokens_held)
         account.reserved += hold.money
         for counter in counters:
             held = prompt + granted if counter.counts_tokens else hold.money
@@ -179,6 +214,14 @@ class CreditController:
         self.holds[request_id] = hold
         return hold
 
+    def _more(self, hold: Hold, rate: Decimal, free: int, wanted: int, room: int) -> int:
+        more = _fit(rate, free, wanted, room)
+        for counter, _ in hold.budgets:
+            if counter.spec.mode == "hard":
+                fits = max(0, counter.headroom) if counter.counts_tokens else _fit(rate, free, wanted, counter.headroom)
+                more = min(more, fits)
+        return more
+
     def extend(self, hold: Hold, wanted: int, now_ms: int) -> int:
         """Grant up to `wanted` more output tokens to a stream; returns how many were granted (0: none left)."""
         if not hold.open:
@@ -186,18 +229,22 @@ class CreditController:
         account = hold.account
         rate = hold.rates.worst_output
         free = sum(g.available for g in account.grants.values() if g.usable(hold.model, hold.started_ms))
-        more = _fit(rate, free, wanted, self.headroom(account))
-        for counter, _ in hold.budgets:
-            if counter.spec.mode == "hard":
-                fits = max(0, counter.headroom) if counter.counts_tokens else _fit(rate, free, wanted, counter.headroom)
-                more = min(more, fits)
+        room = 0 if hold.stop else self.headroom(account)
+        more = self._more(hold, rate, free, wanted, room)
+        plan = 0
+        if hold.allowance and (hold.stop or more < wanted):  # money cannot hold it all: the allowance is held
+            plan_free = free_of(account.allowances, hold.allowance)
+            more = self._more(hold, rate, free + plan_free, wanted, room)
+            for grant_id, n in hold_allowance(account.allowances, hold.allowance, hold.model, hold.started_ms,
+                                              min(more, plan_free)).items():  # fmt: skip
+                hold.plan[grant_id] = hold.plan.get(grant_id, 0) + n
+                plan += n
         if more <= 0:
             return 0
-        for grant_id, n in hold_tokens(
-            list(account.grants.values()), hold.model, hold.started_ms, min(more, free)
-        ).items():
+        packaged = min(more - plan, free)
+        for grant_id, n in hold_tokens(list(account.grants.values()), hold.model, hold.started_ms, packaged).items():
             hold.packages[grant_id] = hold.packages.get(grant_id, 0) + n
-        money = round_up((more - min(more, free)) * rate / MTOK)
+        money = round_up((more - plan - packaged) * rate / MTOK)
         account.reserved += money
         hold.money += money
         for i, (counter, held) in enumerate(hold.budgets):
@@ -209,14 +256,21 @@ class CreditController:
         return more
 
     def settle(self, hold: Hold, tokens: Tokens, now_ms: int) -> Entry | None:
-        """Debit the actual usage and release the rest of the hold; the charge entry, or None for no tokens."""
+        """Debit the actual usage and release the rest of the hold; the charge entry, or None for no tokens.
+
+        The plan's allowance pays first (what the request held of it, then what nobody holds),
+        then its packages, then money."""
         self._close(hold)
         account = hold.account
-        draws = settle_tokens(account.grants, hold.packages, tokens.total)
-        billable = tokens.after_package(sum(draws.values()))
+        plan = draw_allowance(account.allowances, hold.plan, hold.allowance, tokens.total)
+        planned = sum(plan.values())
+        if plan:
+            self.budgets.alerts += allowance_alerts(account.allowances, plan, now_ms)
+        draws = settle_tokens(account.grants, hold.packages, tokens.total - planned)
+        billable = tokens.after_package(planned + sum(draws.values()))
         amount = hold.rates.charge(billable)
         account.reserved -= hold.money
-        room = max(0, self.headroom(account))
+        room = hold.money if hold.stop else max(0, self.headroom(account))
         debit = min(amount, room)  # usage beyond every bound is written off rather than break the floor
         account.balance -= debit
         if self.leases is not None:
@@ -236,6 +290,10 @@ class CreditController:
             "packages": draws,
             "rated": amount,
         }
+        if plan:
+            meta["plan"] = plan
+        if hold.plan_rates is not None:
+            meta["plan_rates"] = hold.plan_rates
         if debit != amount:
             meta["written_off"] = amount - debit
         return Entry(account.id, "charge", -debit, charge_key(hold.request_id), now_ms, hold.request_id, meta)
@@ -244,6 +302,7 @@ class CreditController:
         """Give back a hold unused (the request was refused or failed before any token)."""
         self._close(hold)
         release_tokens(hold.account.grants, hold.packages)
+        release_tokens(hold.account.allowances, hold.plan)
         hold.account.reserved -= hold.money
         for counter, held in hold.budgets:
             counter.reserved -= held

@@ -74,12 +74,14 @@ def entry_doc(entry: Entry, currency: str) -> dict[str, Any]:
 def invoice_doc(inv: Invoice) -> dict[str, Any]:
     """The invoice as `tokenops invoice --json` prints it: its lines as rows, then the totals."""
     money = inv.currency
-    rows = [{**asdict(line), "exact": format_exact(line.exact), "amount": format_minor(line.amount, money)}
-            for line in inv.lines]  # fmt: skip
+    blank = {"requests": 0, "input_tokens": 0, "cached_tokens": 0, "output_tokens": 0, "reasoning_tokens": 0,
+             "cache_write_tokens": 0, "package_tokens": 0, "plan_tokens": 0}  # fmt: skip
+    rows = [{"model": f"plan {p.plan} {p.kind}", "version": f"{p.subscription} {inv.period} x {p.share}", **blank,
+             "exact": format_exact(p.exact), "amount": format_minor(p.amount, money)} for p in inv.plans]  # fmt: skip
+    rows += [{**asdict(line), "exact": format_exact(line.exact), "amount": format_minor(line.amount, money)}
+             for line in inv.lines]  # fmt: skip
     for p in inv.packages:
-        rows.append({"model": f"package {p['package']}", "version": p["grant"], "requests": 0, "input_tokens": 0,
-                     "cached_tokens": 0, "output_tokens": 0, "reasoning_tokens": 0, "cache_write_tokens": 0,
-                     "package_tokens": p["tokens"],
+        rows.append({"model": f"package {p['package']}", "version": p["grant"], **blank, "package_tokens": p["tokens"],
                      "exact": format_exact(p["amount"] * minor_step(money)),
                      "amount": format_minor(p["amount"], money)})  # fmt: skip
     return {
@@ -92,6 +94,7 @@ def invoice_doc(inv: Invoice) -> dict[str, Any]:
         "total": format_minor(inv.total, money),
         "rounding_carried_in": format_exact(inv.carried_in),
         "rounding_carried_out": format_exact(inv.carried_out),
+        "allowances": inv.allowances,
         "rows": rows,
     }
 

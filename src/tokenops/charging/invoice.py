@@ -13,6 +13,12 @@ period, never dropped: over any number of periods the amounts invoiced equal
 R(all the charges), within half a minor unit of their exact sum. Each invoice states
 the remainder it carried in and carries out. Package purchases (whole minor units
 already) are their own lines; tax is one rounding of the subtotal.
+
+Plans join the same running total: a month's fee (prorated where the plan started,
+changed or ended in it) and a credit for the unused share of it are lines of the month
+they belong to, before the usage lines; each usage line says how many of its tokens a
+plan's allowance paid (`plan_tokens`), and the invoice lists each allowance of the month:
+granted, carried in and out, used and left.
 """
 
 from __future__ import annotations
@@ -26,8 +32,11 @@ from typing import Any
 from tokenops.catalog import Catalog
 from tokenops.charging.ledger import Entry
 from tokenops.charging.money import minor_step, rate_units, round_half_up, to_minor
+from tokenops.charging.plan_ledger import allowances
+from tokenops.charging.plans import fraction_of
 from tokenops.charging.prices import Tokens
 from tokenops.errors import ConfigError
+from tokenops.periods import month_of
 from tokenops.store import UsageRecord
 
 
@@ -42,7 +51,20 @@ class InvoiceLine:
     reasoning_tokens: int = 0  # of output_tokens
     cache_write_tokens: int = 0  # of input_tokens
     package_tokens: int = 0
+    plan_tokens: int = 0  # of all its tokens, those a plan's allowance paid
     exact: int = 0  # accounting units
+    amount: int = 0  # minor units, as billed
+
+
+@dataclass(slots=True)
+class PlanLine:
+    """A plan's fee for (a share of) the month, or the credit when it changed or ended."""
+
+    subscription: str
+    plan: str
+    kind: str  # fee | credit
+    share: str  # of the month, e.g. '20/31'; for a credit, the share of the fee credited
+    exact: int  # accounting units billed (negative: credited)
     amount: int = 0  # minor units, as billed
 
 
@@ -54,6 +76,8 @@ class Invoice:
     tax_rate: Decimal
     lines: list[InvoiceLine] = field(default_factory=list)
     packages: list[dict[str, Any]] = field(default_factory=list)  # amounts in minor units
+    plans: list[PlanLine] = field(default_factory=list)
+    allowances: list[dict[str, Any]] = field(default_factory=list)  # each plan allowance of the month
     carried_in: int = 0  # accounting units earlier invoices' rounding left unbilled (negative: billed ahead)
     carried_out: int = 0  # the same after this invoice
     subtotal: int = 0  # minor units, as are tax and total
@@ -70,21 +94,31 @@ def month_bounds(period: str) -> tuple[int, int]:
     return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
 
+def billed_in(e: Entry) -> tuple[str, int] | None:
+    """The month an entry is invoiced in and what it bills (accounting units; negative: a credit), for the
+    entries the running total adds up: charges (by when their request started) and plan fees and credits."""
+    if e.kind == "charge":
+        return month_of(e.meta["started_ms"]), -e.amount
+    if e.kind in ("plan_fee", "plan_credit"):
+        return e.meta["period"], -e.amount
+    return None
+
+
 def build_invoice(
     entries: list[Entry], tenant: str, period: str, currency: str, tax_rate: Decimal, before: int = 0
 ) -> Invoice:
     """The invoice of `tenant` for `period`, from the account's entries: all of them (the running total before
-    the period decides how its first line is rounded), or those written since the period began with `before`,
-    what the account's earlier entries charged (see `invoice_of`)."""
+    the period decides how its first line is rounded), or those written since shortly before the period began
+    with `before`, what the account's earlier entries billed (see `invoice_of`)."""
     start, end = month_bounds(period)
     invoice = Invoice(tenant, period, currency, tax_rate)
     lines: dict[tuple[str, str], InvoiceLine] = {}
-    for e in entries:
-        if e.account_id != tenant:
-            continue
-        if e.kind == "charge" and e.meta["started_ms"] < start:
-            before += -e.amount
-        elif e.kind == "charge" and e.meta["started_ms"] < end:
+    mine = [e for e in entries if e.account_id == tenant]
+    for e in mine:
+        billed = billed_in(e)
+        if billed is not None and billed[0] < period:
+            before += billed[1]
+        elif e.kind == "charge" and billed is not None and billed[0] == period:
             m = e.meta
             line = lines.setdefault((m["model"], m["version"]), InvoiceLine(m["model"], m["version"]))
             t = Tokens(*m["tokens"])
@@ -95,22 +129,48 @@ def build_invoice(
             line.output_tokens += t.output + t.reasoning
             line.reasoning_tokens += t.reasoning
             line.package_tokens += sum(m.get("packages", {}).values())
+            line.plan_tokens += sum((m.get("plan") or {}).values())
             line.exact += -e.amount
+        elif billed is not None and billed[0] == period:
+            m = e.meta
+            part = "/".join(map(str, m["share"])) if e.kind == "plan_fee" else _credited(m)
+            invoice.plans.append(PlanLine(m["subscription"], _plan_id(mine, m["subscription"]),
+                                          "fee" if e.kind == "plan_fee" else "credit", part, billed[1]))  # fmt: skip
         elif e.kind == "package_grant" and start <= e.created_ms < end:
             invoice.packages.append({"package": e.meta["package"], "grant": e.meta["grant_id"],
                                      "tokens": e.meta["tokens"], "amount": to_minor(-e.amount, currency)})  # fmt: skip
     invoice.lines = sorted(lines.values(), key=lambda x: (x.model, x.version))
     running = before
+    for plan_line in invoice.plans:
+        plan_line.amount = to_minor(running + plan_line.exact, currency) - to_minor(running, currency)
+        running += plan_line.exact
     for line in invoice.lines:
         line.amount = to_minor(running + line.exact, currency) - to_minor(running, currency)
         running += line.exact
     step = minor_step(currency)
     invoice.carried_in = before - to_minor(before, currency) * step
     invoice.carried_out = running - to_minor(running, currency) * step
-    invoice.subtotal = sum(x.amount for x in invoice.lines) + sum(p["amount"] for p in invoice.packages)
+    invoice.allowances = [{"grant": gid, "subscription": a.subscription, "plan": a.plan, "models": a.models,
+                           "granted": a.granted, "rolled_in": a.rolled_in, "rolled_out": a.rolled_out,
+                           "total": a.total, "used": a.used, "left": a.total - a.used}
+                          for gid, a in allowances(mine).items() if a.period == period]  # fmt: skip
+    invoice.subtotal = (sum(x.amount for x in invoice.lines) + sum(p.amount for p in invoice.plans)
+                        + sum(p["amount"] for p in invoice.packages))  # fmt: skip
     invoice.tax = round_half_up(invoice.subtotal * tax_rate)
     invoice.total = invoice.subtotal + invoice.tax
     return invoice
+
+
+def _plan_id(entries: list[Entry], subscription: str) -> str:
+    for e in entries:
+        if e.kind == "plan_fee" and e.meta["subscription"] == subscription:
+            return str(e.meta["plan"]["id"])
+    return ""
+
+
+def _credited(meta: dict[str, Any]) -> str:
+    """The share of the fee a credit gave back: the smaller of the time and the allowance left."""
+    return str(min(fraction_of(meta["by_time"]), fraction_of(meta["by_allowance"])))
 
 
 def margin_rows(
@@ -119,12 +179,16 @@ def margin_rows(
     """Revenue, upstream cost and margin (accounting units) per tenant, sector and model.
 
     Revenue is what the request's charge debited plus, for the tokens a package covered, their
-    share of the package's price (price / tokens of the grant, per token). Both sides are rated
+    share of the package's price (price / tokens of the grant, per token), and for those a plan's
+    allowance covered, their share of the month's fee (fee / tokens it granted). Both sides are rated
     per request and rounded to the accounting unit alike, so a price at or above cost is never a
     negative margin."""
     by_request = {r.request_id: r for r in records}
     per_token = {e.meta["grant_id"]: Decimal(-e.amount) / e.meta["tokens"]
                  for e in entries if e.kind == "package_grant" and e.meta.get("tokens")}  # fmt: skip
+    for e in entries:  # a plan's allowance tokens, at their share of the month's fee
+        granted = sum(g["tokens"] for g in e.meta.get("grants", ())) if e.kind == "plan_fee" else 0
+        per_token.update({g["id"]: Decimal(-e.amount) / granted for g in e.meta["grants"]} if granted else {})
     revenue: dict[tuple[str, str, str], int] = defaultdict(int)
     cost: dict[tuple[str, str, str], int] = defaultdict(int)
     for e in entries:
@@ -132,7 +196,8 @@ def margin_rows(
             continue
         tenant = catalog.tenants.get(e.account_id)
         key = (e.account_id, tenant.sector if tenant else "", e.meta["model"])
-        packaged = sum(n * per_token.get(grant, Decimal(0)) for grant, n in e.meta.get("packages", {}).items())
+        drawn = {**e.meta.get("packages", {}), **(e.meta.get("plan") or {})}
+        packaged = sum(n * per_token.get(grant, Decimal(0)) for grant, n in drawn.items())
         revenue[key] += -e.amount + round_half_up(Decimal(packaged))
         record = by_request.get(e.request_id or "")
         deployment = catalog.deployments.get(record.deployment_id or "") if record else None

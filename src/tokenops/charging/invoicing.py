@@ -1,7 +1,8 @@
 """Invoices read from the store without loading an account's whole history, one or all at month end.
 
 A request is charged after it starts, so every charge of a period was written at or after the
-period began: the invoice reads the entries written since then, and takes what came before as
+period began, and a plan's fee for a month is written at most RENEWAL_LEAD_MS before it: the
+invoice reads the entries written since a day before the period, and takes what came before as
 one sum (which decides how the period's first line is rounded).
 """
 
@@ -13,11 +14,14 @@ from decimal import Decimal
 from tokenops.charging.invoice import Invoice, build_invoice, month_bounds
 from tokenops.charging.store import ChargingStore
 
+RENEWAL_LEAD_MS = 86_400_000  # a plan's fee for a month is written before the month starts, never a day before
+
 
 async def invoice_of(store: ChargingStore, tenant: str, period: str, currency: str, tax_rate: Decimal) -> Invoice:
     start, _ = month_bounds(period)
-    before = await store.charged_before(tenant, start)
-    entries = await store.entries(tenant, start)
+    since = start - RENEWAL_LEAD_MS
+    before = await store.billed_before(tenant, since)
+    entries = await store.entries(tenant, since)
     return build_invoice(entries, tenant, period, currency, tax_rate, before)
 
 

@@ -16,8 +16,20 @@ import orjson
 
 from tokenops.charging.money import UNIT_DIGITS
 
-Kind = Literal["topup", "charge", "package_grant", "refund", "adjustment"]
-KINDS: tuple[str, ...] = ("topup", "charge", "package_grant", "refund", "adjustment")
+Kind = Literal[
+    "topup", "charge", "package_grant", "refund", "adjustment", "plan_fee", "plan_credit", "plan_rollover", "voucher"
+]
+KINDS: tuple[str, ...] = (
+    "topup",
+    "charge",
+    "package_grant",
+    "refund",
+    "adjustment",
+    "plan_fee",
+    "plan_credit",
+    "plan_rollover",
+    "voucher",
+)
 GENESIS = "0" * 64
 
 

@@ -7,6 +7,7 @@ expiry, and for `rollover_days` more for whatever was left unused at expiry.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tokenops.charging.catalog import PackageProduct
 
@@ -51,6 +52,18 @@ def grant_of(product: PackageProduct, grant_id: str, account_id: str, starts_ms:
         expires,
         expires + product.rollover_days * DAY_MS,
     )
+
+
+def grant_meta(grant: Grant) -> dict[str, Any]:
+    return {
+        "grant_id": grant.id,
+        "package": grant.package_id,
+        "models": list(grant.models),
+        "tokens": grant.total,
+        "starts_ms": grant.starts_ms,
+        "expires_ms": grant.expires_ms,
+        "usable_until_ms": grant.usable_until_ms,
+    }
 
 
 def drawdown_order(grants: list[Grant], model: str, at_ms: int) -> list[Grant]:

@@ -19,13 +19,14 @@ import orjson
 from tokenops.charging.accounts import Account
 from tokenops.charging.catalog import ChargingConfig
 from tokenops.charging.ledger import GENESIS, Entry, FloorBreached, LedgerConflict
-from tokenops.charging.packages import Grant, grant_of
+from tokenops.charging.packages import Grant, grant_meta, grant_of
 from tokenops.charging.postgres_queries import PostgresChargingQueries
-from tokenops.charging.sqlite import grant_meta
 from tokenops.charging.store import HoldRow
+from tokenops.charging.subscriptions import KEPT_MS, SUBSCRIPTION_COLUMNS, attach_plans, plan_sql
+from tokenops.charging.voucher_postgres import VoucherPostgres
 from tokenops.store.base import UsageRecord
 from tokenops.store.postgres import INSERT_USAGE, PostgresStore, usage_columns
-from tokenops.store.postgres_schema import LOCK_LEDGER
+from tokenops.store.postgres_schema import LOCK_LEDGER, NOW_MS
 
 _COLS = "account_id, kind, amount_units, idem_key, body_hash, request_id, created_ms, meta, writer, prev_hash, hash"
 _INSERT_ENTRIES = (
@@ -39,7 +40,13 @@ _INSERT_ONE = (
 )
 
 
-class ChargingPostgres(PostgresChargingQueries):
+def numbered(sql: str) -> str:
+    """`?` placeholders as PostgreSQL's $1, $2, …"""
+    parts = sql.split("?")
+    return "".join(p + (f"${i + 1}" if i < len(parts) - 1 else "") for i, p in enumerate(parts))
+
+
+class ChargingPostgres(PostgresChargingQueries, VoucherPostgres):
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
         self.writer = secrets.token_hex(8)
@@ -102,11 +109,15 @@ class ChargingPostgres(PostgresChargingQueries):
         async with self.pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
             rows = await conn.fetch("SELECT id, type, currency, limit_units, balance_units FROM accounts")
             grants = await conn.fetch("SELECT * FROM package_grants")
+            subscriptions = await conn.fetch(f"SELECT {SUBSCRIPTION_COLUMNS} FROM plan_subscriptions")
+            kept = f"SELECT * FROM plan_allowances WHERE usable_until_ms > {NOW_MS} - $1"  # older: the ledger's only
+            allowances = await conn.fetch(kept, KEPT_MS)
         accounts = {r[0]: Account(r[0], r[1], r[2], r[3], r[4]) for r in rows}
         for row in grants:
             grant = Grant(row[0], row[1], row[2], tuple(orjson.loads(row[3])), *row[4:])
             if grant.account_id in accounts:
                 accounts[grant.account_id].grants[grant.id] = grant
+        attach_plans(accounts, list(subscriptions), list(allowances))
         return accounts
 
     async def append(self, entries: Sequence[Entry]) -> list[Entry]:
@@ -136,6 +147,8 @@ class ChargingPostgres(PostgresChargingQueries):
             deltas[e.account_id] += e.amount
             if e.kind == "package_grant" or e.meta.get("packages"):
                 await self._apply(conn, e)
+            for sql, args in plan_sql(e):
+                await conn.executemany(numbered(sql), args)
             if e.kind != "charge" and e.amount < 0:
                 debited.add(e.account_id)
         await conn.execute(

@@ -12,7 +12,7 @@ from tokenops.charging.budgets import Alert, Spend
 from tokenops.charging.ledger import Entry
 from tokenops.charging.queries import (
     ALERTS,
-    CHARGED_BEFORE,
+    BILLED_BEFORE,
     CHARGED_SINCE,
     PACKAGE_DRAWS,
     RECENT_SPEND,
@@ -57,6 +57,10 @@ class PostgresChargingQueries:
             sql += " AND account_id = $3"
             args += (account_id,)
         return [entry_of(r) for r in await self._all(sql + " ORDER BY seq", *args)]
+
+    async def entry(self, idem_key: str) -> Entry | None:
+        rows = await self._all(f"SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE idem_key = $1", idem_key)
+        return entry_of(rows[0]) if rows else None
 
     async def foreign_entries(self, after_seq: int) -> list[Entry]:
         sql = f"SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE seq > $1 AND writer != $2 ORDER BY seq"
@@ -125,8 +129,8 @@ class PostgresChargingQueries:
                 "INSERT INTO budget_alerts VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING", rows
             )
 
-    async def charged_before(self, account_id: str, before_ms: int) -> int:
-        return int(await self.pool.fetchval(numbered(CHARGED_BEFORE), account_id, before_ms))
+    async def billed_before(self, account_id: str, before_ms: int) -> int:
+        return int(await self.pool.fetchval(numbered(BILLED_BEFORE), account_id, before_ms))
 
     async def charged_since(self, since_ms: int) -> int:
         return int(await self.pool.fetchval(numbered(CHARGED_SINCE), since_ms))

@@ -189,9 +189,14 @@ def _resolve(version: PriceVersion, tenant: str, sector: str, model: str) -> Rat
         if price is None:
             return None
         factor = version.sectors.get(sector, Decimal(1)) * (1 - terms.discount) * scale
+    return rates_of(price, version.id, version.currency, factor)
+
+
+def rates_of(price: ModelPrice, version: str, currency: str, factor: Decimal = UNIT) -> Rates:
+    """A model price (major units per million tokens) as rates in accounting units, scaled by `factor`."""
     cached = price.cached_input if price.cached_input is not None else price.input
     write = price.cache_write if price.cache_write is not None else price.input
     write_1h = price.cache_write_1h if price.cache_write_1h is not None else write
     reasoning = price.reasoning if price.reasoning is not None else price.output
     i, o, c, w, r, w1 = (x * factor for x in (price.input, price.output, cached, write, reasoning, write_1h))
-    return Rates(version.id, version.currency, i, o, c, w, max(i, c, w, w1), r, w1, max(o, r))
+    return Rates(version, currency, i, o, c, w, max(i, c, w, w1), r, w1, max(o, r))

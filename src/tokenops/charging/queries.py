@@ -29,9 +29,9 @@ RECENT_TOPUPS = (  # top-ups an operator or a voucher made (the opening balance 
     "WHERE kind = 'topup' AND created_ms >= ? AND idem_key NOT LIKE 'seed:%'"
 )
 CHARGED_SINCE = "SELECT coalesce(sum(-amount_units), 0) FROM ledger_entries WHERE kind = 'charge' AND created_ms >= ?"
-CHARGED_BEFORE = (
-    "SELECT coalesce(sum(-amount_units), 0) FROM ledger_entries WHERE account_id = ? AND kind = 'charge' "
-    "AND created_ms < ?"
+BILLED_BEFORE = (  # what an account's invoices add up: charges, and plans' fees and credits
+    "SELECT coalesce(sum(-amount_units), 0) FROM ledger_entries WHERE account_id = ? "
+    "AND kind IN ('charge', 'plan_fee', 'plan_credit') AND created_ms < ?"
 )
 ALERTS = "SELECT budget_id, subject, period, threshold, spent, limit_value, at_ms FROM budget_alerts"
 LEDGER_INDEXES = (

@@ -8,8 +8,9 @@ kept apart (the usage records, and the ledger's charges):
   request started, less what packages covered (a charge written off is a difference);
 - a usage record with tokens has its charge, and a charge its usage record.
 
-Then per tenant: the invoice's lines add up to the period's charges, exactly, and its
-billed amounts to the running total's rounding (see `invoice.py`). Each difference is a row.
+Then per tenant: the invoice's lines add up to the period's charges and plan fees and
+credits, exactly, and its billed amounts to the running total's rounding (see
+`invoice.py`). Each difference is a row.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from tokenops.charging.documents import iso
 from tokenops.charging.invoice import build_invoice, month_bounds
 from tokenops.charging.ledger import Entry
 from tokenops.charging.money import UNIT_DIGITS, format_exact, to_minor
+from tokenops.charging.plan_ledger import charge_rates, covered, terms_by_subscription
+from tokenops.charging.plans import PlanTerms
 from tokenops.charging.prices import PriceBook, Tokens
 from tokenops.charging.store import ChargingStore
 from tokenops.store import UsageRecord
@@ -71,15 +74,17 @@ class Reconciliation:
         )
 
 
-def _rerate(book: PriceBook, sectors: dict[str, str], record: UsageRecord, at_ms: int, entry: Entry | None) -> int:
+def _rerate(book: PriceBook, terms: dict[str, PlanTerms], sectors: dict[str, str], record: UsageRecord, at_ms: int,
+            entry: Entry | None, currency: str) -> int:  # fmt: skip
     model = record.model_served or record.model_requested
-    rates = book.rates(at_ms, record.tenant_id, sectors.get(record.tenant_id, ""), model)
+    meta = entry.meta if entry is not None else None
+    rates = charge_rates(book, terms, sectors.get(record.tenant_id, ""), record.tenant_id, model, at_ms, meta, currency)
     if rates is None:
         return 0
     tokens = Tokens.of(record)
-    covered = sum(entry.meta.get("packages", {}).values()) if entry is not None else 0
+    paid_for = covered(meta) if meta is not None else 0
     digits = entry.hashed_digits if entry is not None else UNIT_DIGITS  # a migrated charge was rated to the fen
-    return rates.charge(tokens.after_package(covered), digits) * int(10 ** (UNIT_DIGITS - digits))
+    return rates.charge(tokens.after_package(paid_for), digits) * int(10 ** (UNIT_DIGITS - digits))
 
 
 def _diff(tenant: str, at: int | str, check: str, detail: str) -> dict[str, Any]:
@@ -91,6 +96,7 @@ def reconcile_rows(
     entries: list[Entry], records: list[UsageRecord], currency: str, tenant: str | None = None,
 ) -> Reconciliation:  # fmt: skip
     out = Reconciliation(period)
+    terms = terms_by_subscription(entries, currency)
     wanted = {a for a in accounts if tenant is None or a == tenant}
     charges = {e.request_id: e for e in entries if e.kind == "charge" and e.account_id in wanted
                and start_ms <= e.meta["started_ms"] < end_ms}  # fmt: skip
@@ -104,7 +110,7 @@ def reconcile_rows(
         hour = out.hours.setdefault((r.tenant_id, at // HOUR_MS * HOUR_MS), Hour())
         hour.requests += 1
         hour.tokens_served += tokens
-        hour.rerated += _rerate(book, sectors, r, at, entry)
+        hour.rerated += _rerate(book, terms, sectors, r, at, entry, currency)
         if entry is None:
             detail = f"request {r.request_id}: {tokens} tokens served and never charged"
             out.differences.append(_diff(r.tenant_id, at, "served_not_charged", detail))
@@ -136,14 +142,17 @@ def _invoice_differences(
 ) -> list[dict[str, Any]]:
     mine = [e for e in entries if e.account_id == tenant]
     inv = build_invoice(mine, tenant, period, currency, Decimal(0))  # tax plays no part in this check
-    before = -sum(e.amount for e in mine if e.kind == "charge" and e.meta["started_ms"] < start_ms)
-    during = -sum(e.amount for e in mine if e.kind == "charge" and start_ms <= e.meta["started_ms"] < end_ms)
+    charged = [(e.meta["started_ms"], -e.amount) for e in mine if e.kind == "charge"]
+    fees = [(e.meta["period"], -e.amount) for e in mine if e.kind in ("plan_fee", "plan_credit")]
+    before = sum(a for at, a in charged if at < start_ms) + sum(a for p, a in fees if p < period)
+    during = sum(a for at, a in charged if start_ms <= at < end_ms) + sum(a for p, a in fees if p == period)
     grants = sum(to_minor(-e.amount, currency) for e in mine
                  if e.kind == "package_grant" and start_ms <= e.created_ms < end_ms)  # fmt: skip
     found = []
-    if sum(line.exact for line in inv.lines) != during:
-        found.append(f"lines add up to {sum(line.exact for line in inv.lines)} units, the charges to {during}")
-    billed = sum(line.amount for line in inv.lines)
+    exact = sum(line.exact for line in inv.lines) + sum(p.exact for p in inv.plans)
+    if exact != during:
+        found.append(f"lines add up to {exact} units, the charges and plan fees to {during}")
+    billed = sum(line.amount for line in inv.lines) + sum(p.amount for p in inv.plans)
     if billed != to_minor(before + during, currency) - to_minor(before, currency):
         found.append(f"lines bill {billed} minor units, the running total's rounding says otherwise")
     if inv.subtotal != billed + grants:

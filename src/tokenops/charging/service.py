@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -28,10 +28,12 @@ from tokenops.charging.credit import CreditController, Hold
 from tokenops.charging.interim import interim_record
 from tokenops.charging.leases import CreditLeases
 from tokenops.charging.ledger import Entry
-from tokenops.charging.packages import Grant, grant_of
+from tokenops.charging.packages import Grant, grant_meta, grant_of
+from tokenops.charging.plan_service import PlanOperations
 from tokenops.charging.prices import PriceBook, Tokens
-from tokenops.charging.sqlite import grant_meta
 from tokenops.charging.store import ChargingStore
+from tokenops.charging.subscriptions import apply_plan
+from tokenops.charging.voucher_service import VoucherOperations
 from tokenops.clock import Clock
 from tokenops.errors import ConfigError
 from tokenops.store import UsageRecord
@@ -44,7 +46,7 @@ def operator_key(account_id: str, key: str) -> str:
     return f"op:{account_id}:{key}"
 
 
-class ChargingService:
+class ChargingService(PlanOperations, VoucherOperations):
     def __init__(
         self, store: ChargingStore, grace_ms: int = 60_000, stale_ms: int = 30_000, clock: Clock | None = None
     ) -> None:
@@ -52,7 +54,7 @@ class ChargingService:
         self.clock = clock or Clock()  # scaled out, the database's: prices, periods and expiry agree across replicas
         self.grace_ms = grace_ms
         self.stale_ms = stale_ms  # a replica silent this long is taken for dead: its reservations are taken over
-        self.config = StoredConfig("CNY", Decimal(0), (), {}, ())
+        self.config = StoredConfig("CNY", Decimal(0), (), {}, (), {})
         self.sectors: dict[str, str] = {}  # tenant -> sector, from the catalog
         self.credit = CreditController(PriceBook([]), {}, Budgets(()), clock=self.clock)
         self.leases: CreditLeases | None = None  # scaled out: the share of each balance this replica may reserve
@@ -66,6 +68,16 @@ class ChargingService:
         if config is not None:
             await self.store.seed(config, self.clock.now_ms())
         await self.load()
+        if config is not None:
+            await self.seed_plans(config)
+
+    async def seed_plans(self, config: ChargingConfig) -> None:
+        """The subscriptions the catalog names, once each (by their place in it); then every fee now due."""
+        for account in config.accounts.values():
+            for i, seed in enumerate(account.plans):
+                await self.subscribe(account.id, seed.plan, f"seed:{account.id}:plan:{i}:{seed.plan}", seed.key_id,
+                                     seed.starts_ms, checked=False)  # fmt: skip
+        await self.renew_plans()
 
     async def load(self) -> None:
         self.config = config_from_docs(await self.store.config_docs())
@@ -166,8 +178,11 @@ class ChargingService:
         rates = self.credit.book.rates(record.created_ms, tenant, self.sectors.get(tenant, ""), model)
         if rates is None:
             return None
-        hold = Hold(record.request_id, account, rates, model, tenant, record.key_id, record.session_id,
-                    record.created_ms, 0, record.input_tokens, record.output_tokens)  # fmt: skip
+        cover = self.credit.cover(account, record.key_id, model, record.created_ms)
+        hold = Hold(record.request_id, account, cover.rates if cover and cover.rates else rates, model, tenant,
+                    record.key_id, record.session_id, record.created_ms, 0, record.input_tokens,
+                    record.output_tokens)  # fmt: skip
+        hold.cover(cover)
         tokens = Tokens.of(record)
         if self.leases is not None:  # nothing of this replica's lease was reserved for it: lease its cost
             await self.leases.top_up(account, rates.charge(tokens))
@@ -201,6 +216,11 @@ class ChargingService:
             g = e.meta
             account.grants[g["grant_id"]] = Grant(g["grant_id"], account.id, g["package"], tuple(g["models"]),
                 g["tokens"], 0, g["starts_ms"], g["expires_ms"], g["usable_until_ms"])  # fmt: skip
+        elif e.kind == "charge":  # another replica's: what it drew of packages (its plan draws: below)
+            for grant_id, n in (e.meta.get("packages") or {}).items():
+                if grant_id in account.grants:
+                    account.grants[grant_id].used += n
+        apply_plan(e, account.subscriptions, account.allowances, account.currency)
 
     async def sweep(self, at_ms: int | None = None) -> int:
         """Settle reservations past their expiry from the usage recorded for them; release those with none."""
@@ -243,6 +263,15 @@ class ChargingService:
         found = await self.find_entry(entry.account_id, entry.idem_key)  # with its seq
         assert found is not None  # stored now, or the append skipped it as already there
         return found, bool(stored)
+
+    async def post_many(self, entries: Sequence[Entry]) -> list[Entry]:
+        """Append entries all or none and apply those stored here at once; the entries newly stored."""
+        stored = await self.store.append(entries)
+        for e in stored:
+            self.apply(e)
+            if self.leases is not None:
+                await self.leases.adjust(e.account_id, e.amount)
+        return stored
 
     async def find_entry(self, account_id: str, key: str) -> Entry | None:
         return next((e for e in await self.store.entries(account_id) if e.idem_key == key), None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import operator
 import secrets
 import sqlite3
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from functools import partial
@@ -19,9 +20,11 @@ import orjson
 from tokenops.charging.accounts import Account
 from tokenops.charging.catalog import ChargingConfig
 from tokenops.charging.ledger import GENESIS, Entry, FloorBreached, LedgerConflict
-from tokenops.charging.packages import Grant, grant_of
+from tokenops.charging.packages import Grant, grant_meta, grant_of
 from tokenops.charging.sqlite_queries import ChargingQueries
 from tokenops.charging.store import HoldRow
+from tokenops.charging.subscriptions import KEPT_MS, SUBSCRIPTION_COLUMNS, attach_plans, plan_sql
+from tokenops.charging.voucher_sqlite import VoucherSQLite
 from tokenops.store.base import USAGE_COLUMNS, UsageRecord
 from tokenops.store.sqlite import _INSERT_USAGE, SQLiteStore
 
@@ -51,6 +54,30 @@ CREATE TABLE IF NOT EXISTS reservations (
     request_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, amount_units INTEGER NOT NULL,
     expires_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL, owner TEXT NOT NULL DEFAULT '', interim TEXT
 );
+CREATE TABLE IF NOT EXISTS plan_subscriptions (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL, key_id TEXT, plan_id TEXT NOT NULL, terms TEXT NOT NULL,
+    starts_ms INTEGER NOT NULL, ends_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS plan_allowances (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL, subscription_id TEXT NOT NULL, models TEXT NOT NULL,
+    total INTEGER NOT NULL, used INTEGER NOT NULL, starts_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL, usable_until_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS voucher_batches (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, amount_units INTEGER NOT NULL, package_id TEXT, currency TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL, tenants TEXT NOT NULL, tenant_kinds TEXT NOT NULL, count INTEGER NOT NULL,
+    note TEXT NOT NULL, created_by TEXT NOT NULL, created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vouchers (
+    code_hash TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, batch_id TEXT NOT NULL, status TEXT NOT NULL,
+    redeemed_by TEXT, redeemed_ms INTEGER, entry_key TEXT
+);
+CREATE INDEX IF NOT EXISTS vouchers_by_batch ON vouchers (batch_id);
+CREATE TABLE IF NOT EXISTS voucher_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL, tenant_id TEXT NOT NULL, address TEXT NOT NULL, outcome TEXT NOT NULL, voucher_id TEXT
+);
+CREATE INDEX IF NOT EXISTS voucher_attempts_by_time ON voucher_attempts (at_ms);
 CREATE TABLE IF NOT EXISTS budget_alerts (
     budget_id TEXT NOT NULL, subject TEXT NOT NULL, period TEXT NOT NULL, threshold INTEGER NOT NULL,
     spent INTEGER NOT NULL, limit_value INTEGER NOT NULL, at_ms INTEGER NOT NULL,
@@ -64,19 +91,7 @@ _INSERT_ENTRY = (
 )
 
 
-def grant_meta(grant: Grant) -> dict[str, Any]:
-    return {
-        "grant_id": grant.id,
-        "package": grant.package_id,
-        "models": list(grant.models),
-        "tokens": grant.total,
-        "starts_ms": grant.starts_ms,
-        "expires_ms": grant.expires_ms,
-        "usable_until_ms": grant.usable_until_ms,
-    }
-
-
-class ChargingSQLite(ChargingQueries):
+class ChargingSQLite(ChargingQueries, VoucherSQLite):
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
         self.writer = secrets.token_hex(8)
@@ -149,6 +164,10 @@ class ChargingSQLite(ChargingQueries):
             grant = Grant(row[0], row[1], row[2], tuple(orjson.loads(row[3])), *row[4:])
             if grant.account_id in accounts:
                 accounts[grant.account_id].grants[grant.id] = grant
+        subscriptions = db.execute(f"SELECT {SUBSCRIPTION_COLUMNS} FROM plan_subscriptions").fetchall()
+        since = int(time.time() * 1000) - KEPT_MS  # older months' allowances matter to the ledger only
+        allowances = db.execute("SELECT * FROM plan_allowances WHERE usable_until_ms > ?", (since,)).fetchall()
+        attach_plans(accounts, subscriptions, allowances)
         return accounts
 
     async def append(self, entries: Sequence[Entry]) -> list[Entry]:
@@ -192,6 +211,8 @@ class ChargingSQLite(ChargingQueries):
             deltas[e.account_id] += e.amount
             if e.kind == "package_grant" or e.meta.get("packages"):
                 self._apply(db, e)
+            for sql, rows in plan_sql(e):
+                db.executemany(sql, rows)
             if e.kind != "charge" and e.amount < 0:
                 debited.add(e.account_id)
         db.executemany(

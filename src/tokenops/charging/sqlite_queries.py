@@ -12,7 +12,7 @@ from tokenops.charging.budgets import Alert, Spend
 from tokenops.charging.ledger import Entry
 from tokenops.charging.queries import (
     ALERTS,
-    CHARGED_BEFORE,
+    BILLED_BEFORE,
     CHARGED_SINCE,
     PACKAGE_DRAWS,
     RECENT_SPEND,
@@ -54,6 +54,10 @@ class ChargingQueries:
             sql += " AND account_id = ?"
             args += (account_id,)
         return [entry_of(r) for r in await self._all(sql + " ORDER BY seq", args)]
+
+    async def entry(self, idem_key: str) -> Entry | None:
+        rows = await self._all(f"SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE idem_key = ?", (idem_key,))
+        return entry_of(rows[0]) if rows else None
 
     async def foreign_entries(self, after_seq: int) -> list[Entry]:
         sql = f"SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE seq > ? AND writer != ? ORDER BY seq"
@@ -130,8 +134,8 @@ class ChargingQueries:
 
         await self._store.run(run)
 
-    async def charged_before(self, account_id: str, before_ms: int) -> int:
-        return int((await self._all(CHARGED_BEFORE, (account_id, before_ms)))[0][0])
+    async def billed_before(self, account_id: str, before_ms: int) -> int:
+        return int((await self._all(BILLED_BEFORE, (account_id, before_ms)))[0][0])
 
     async def charged_since(self, since_ms: int) -> int:
         return int((await self._all(CHARGED_SINCE, (since_ms,)))[0][0])

@@ -1,4 +1,4 @@
-"""What charging asks of its store: accounts, the ledger, package grants, open reservations.
+"""What charging asks of its store: accounts, the ledger, package grants, plans, open reservations.
 
 The embedded implementation lives in `charging.sqlite` (the gateway's SQLite file);
 a PostgreSQL one follows the same contract (`tests/test_charging_store.py`).
@@ -15,6 +15,7 @@ from tokenops.charging.budgets import Alert, Spend
 from tokenops.charging.catalog import ChargingConfig
 from tokenops.charging.ledger import Entry
 from tokenops.charging.queries import RecentSpend
+from tokenops.charging.vouchers import VoucherStore
 from tokenops.store import UsageRecord
 
 
@@ -31,7 +32,7 @@ class HoldRow:
     interim: str | None = None  # JSON: a stream's usage so far, as last reported (see `charging.interim`)
 
 
-class ChargingStore(Protocol):
+class ChargingStore(VoucherStore, Protocol):
     writer: str  # this process's mark on the entries it writes
 
     async def open(self) -> None: ...
@@ -65,6 +66,9 @@ class ChargingStore(Protocol):
     async def entries(
         self, account_id: str | None = None, since_ms: int | None = None, until_ms: int | None = None
     ) -> list[Entry]: ...
+
+    async def entry(self, idem_key: str) -> Entry | None:
+        """The entry stored under an idempotency key, if any."""
 
     async def foreign_entries(self, after_seq: int) -> list[Entry]:
         """Entries other writers appended after `after_seq` (top-ups made from the CLI while serving)."""
@@ -102,8 +106,9 @@ class ChargingStore(Protocol):
     ) -> dict[str, RecentSpend]:
         """Per account: charged since `day_ms`, since `month_ms`, and money and package tokens since `burn_ms`."""
 
-    async def charged_before(self, account_id: str, before_ms: int) -> int:
-        """What an account's charges written before `before_ms` add up to (one index range)."""
+    async def billed_before(self, account_id: str, before_ms: int) -> int:
+        """What an account's invoiced entries (charges, plan fees and credits) written before `before_ms` add up
+        to (one index range)."""
 
     async def charged_since(self, since_ms: int) -> int:
         """Every account's charges since `since_ms`, summed (one index range, not a row each)."""

@@ -2,8 +2,10 @@
 
 Checks: hash chains intact; balance = credits - debits; no balance ever below its
 floor; every charge equals its usage re-rated at the version in force when the request
-started; exactly one charge per served request (and none without a record); no
-reservation open past its expiry plus the grace period.
+started (or its plan's overage price), less what a plan allowance or a package covered;
+exactly one charge per served request (and none without a record); plan fees, credits and
+allowance draws as their plans say (`plan_ledger.check_plans`); no reservation open past
+its expiry plus the grace period.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from tokenops.charging.accounts import Account
 from tokenops.charging.catalog import config_from_docs
 from tokenops.charging.ledger import GENESIS, Entry, chain_hash, charge_key
 from tokenops.charging.money import UNIT_DIGITS
+from tokenops.charging.plan_ledger import charge_rates, check_plans, covered, terms_by_subscription
+from tokenops.charging.plans import PlanTerms
 from tokenops.charging.prices import PriceBook, Tokens
 from tokenops.charging.store import ChargingStore, HoldRow
 from tokenops.store import UsageRecord
@@ -62,9 +66,10 @@ def check_balances(accounts: dict[str, Account], entries: list[Entry]) -> list[P
 
 def check_charges(
     book: PriceBook, sectors: dict[str, str], accounts: dict[str, Account], entries: list[Entry],
-    records: list[UsageRecord],
+    records: list[UsageRecord], currency: str = "CNY",
 ) -> list[Problem]:  # fmt: skip
     problems = []
+    terms = terms_by_subscription(entries, currency)
     charges = {e.request_id: e for e in entries if e.kind == "charge"}
     for record in records:
         charged = record.tenant_id in accounts and (record.input_tokens or record.output_tokens)
@@ -76,24 +81,26 @@ def check_charges(
         if entry is None:
             problems.append(Problem("one_charge", record.request_id, "served request has no charge"))
             continue
-        problems += _check_charge(book, sectors, record, entry)
+        problems += _check_charge(book, terms, sectors, record, entry, currency)
     for request_id in charges:
         problems.append(Problem("one_charge", str(request_id), "charge has no usage record"))
     return problems
 
 
-def _check_charge(book: PriceBook, sectors: dict[str, str], record: UsageRecord, e: Entry) -> list[Problem]:
+def _check_charge(book: PriceBook, terms: dict[str, PlanTerms], sectors: dict[str, str], record: UsageRecord,
+                  e: Entry, currency: str) -> list[Problem]:  # fmt: skip
     m = e.meta
     t = Tokens(*m["tokens"])
     subject = f"entry {e.seq} ({charge_key(record.request_id)})"
     if t != Tokens.of(record):
         return [Problem("rated_usage", subject, "tokens differ from the usage record")]
     model = record.model_served or record.model_requested
-    rates = book.rates(record.created_ms, record.tenant_id, sectors.get(record.tenant_id, ""), model)
+    sector = sectors.get(record.tenant_id, "")
+    rates = charge_rates(book, terms, sector, record.tenant_id, model, record.created_ms, m, currency)
     if rates is None or rates.version != m["version"]:
         return [Problem("rated_usage", subject, f"version {m['version']} was not in force when the request started")]
     step = 10 ** (UNIT_DIGITS - e.hashed_digits)  # an entry written in fen was rated to the fen
-    rated = rates.charge(t.after_package(sum(m.get("packages", {}).values())), e.hashed_digits)
+    rated = rates.charge(t.after_package(covered(m)), e.hashed_digits)
     if rated != m["rated"] or -e.amount != (rated - m.get("written_off", 0)) * step:
         return [Problem("rated_usage", subject, f"debit {-e.amount} != rated usage {rated}")]
     return []
@@ -140,7 +147,8 @@ async def verify_ledger(
     problems = [
         *check_chains(entries),
         *check_balances(accounts, entries),
-        *check_charges(book, sectors, accounts, entries, records),
+        *check_charges(book, sectors, accounts, entries, records, config.currency),
+        *(Problem(*found) for found in check_plans(entries, config.currency)),
         *check_reservations(holds, now_ms, grace_ms),
     ]
     return Verification(problems, len(accounts), len(entries), len(records), len(holds))

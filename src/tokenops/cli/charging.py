@@ -94,7 +94,9 @@ def _emit(args: argparse.Namespace, title: str, doc: dict[str, Any]) -> None:
             table(title, rows)
         else:
             print(f"{title}: nothing was used or charged in this period, so there is nothing to list")
-        print("  ".join(f"{k}: {v}" for k, v in doc.items() if k != "rows"))
+        if doc.get("allowances"):
+            table("Plan allowances this month (tokens)", doc["allowances"])
+        print("  ".join(f"{k}: {v}" for k, v in doc.items() if k not in ("rows", "allowances")))
 
 
 def cmd_invoice_all(args: argparse.Namespace) -> int:

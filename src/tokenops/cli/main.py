@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "topup": ("tokenops.cli.charging", "credit an account once per idempotency key (admin API)"),
     "package": ("tokenops.cli.charging", "token packages (admin API)"),
     "report": ("tokenops.cli.charging", "reports: margin"),
+    "plans": ("tokenops.cli.plans", "monthly plans and subscriptions (admin API)"),
+    "vouchers": ("tokenops.cli.vouchers", "recharge vouchers (admin API)"),
     "reconcile": ("tokenops.cli.reconcile", "tokens served = charged = re-rated usage; exit 1 on any difference"),
     "accounts": ("tokenops.cli.accounts", "prepaid and postpaid accounts (admin API)"),
     "prices": ("tokenops.cli.accounts", "the price book (admin API, operator)"),
@@ -45,7 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("tokenops.cli.db", "database schema migrations"),
     "completion": ("tokenops.cli.completion", "print a shell completion script"),
 }
-ALIASES = {"packages": "package"}
+ALIASES = {"packages": "package", "plan": "plans", "voucher": "vouchers"}
 
 
 class _Commands:

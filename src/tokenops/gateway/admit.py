@@ -113,6 +113,8 @@ async def admit_leased(
         try:
             return attempt(True)  # the request whole, or a top-up first: a small lease must not clamp it
         except Shortfall as err:
+            if err.code == "plan_allowance_exhausted":
+                raise  # a hard stop: no lease can widen it
             if err.budget is None:
                 if await leases.top_up(account, err.short):
                     continue

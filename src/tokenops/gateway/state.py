@@ -185,7 +185,8 @@ class AppState:
         """
         steps: list[Callable[[], Awaitable[object]]] = [
             self.charging.refresh, lambda: self.charging.beat(time.monotonic()), self._sync_clock,
-            self.charging.sweep, self.charging.flush_alerts, self._purge_transcripts,
+            self.charging.sweep, self.charging.flush_alerts, self._purge_transcripts, self.charging.renew_plans,
+            self.charging.flush_attempts,
         ]  # fmt: skip
         while True:
             await asyncio.sleep(every_s)
@@ -239,6 +240,8 @@ class AppState:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.sink.drain()
+        with contextlib.suppress(Exception):  # logged by it; the attempts not written are lost with the process
+            await self.charging.flush_attempts()
         self.sink.close_spool()
         if self.charging.leases is not None:
             await self.charging.leases.close(self.charging.credit.accounts.values())

@@ -61,6 +61,30 @@ CREATE TABLE IF NOT EXISTS reservations (
     expires_ms BIGINT NOT NULL, created_ms BIGINT NOT NULL, owner TEXT NOT NULL DEFAULT '', interim TEXT
 );
 CREATE TABLE IF NOT EXISTS replicas (writer TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS plan_subscriptions (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL, key_id TEXT, plan_id TEXT NOT NULL, terms TEXT NOT NULL,
+    starts_ms BIGINT NOT NULL, ends_ms BIGINT
+);
+CREATE TABLE IF NOT EXISTS plan_allowances (
+    id TEXT PRIMARY KEY, account_id TEXT NOT NULL, subscription_id TEXT NOT NULL, models TEXT NOT NULL,
+    total BIGINT NOT NULL, used BIGINT NOT NULL, starts_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL, usable_until_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS voucher_batches (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, amount_units BIGINT NOT NULL, package_id TEXT, currency TEXT NOT NULL,
+    expires_ms BIGINT NOT NULL, tenants TEXT NOT NULL, tenant_kinds TEXT NOT NULL, count BIGINT NOT NULL,
+    note TEXT NOT NULL, created_by TEXT NOT NULL, created_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vouchers (
+    code_hash TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, batch_id TEXT NOT NULL, status TEXT NOT NULL,
+    redeemed_by TEXT, redeemed_ms BIGINT, entry_key TEXT
+);
+CREATE INDEX IF NOT EXISTS vouchers_by_batch ON vouchers (batch_id);
+CREATE TABLE IF NOT EXISTS voucher_attempts (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at_ms BIGINT NOT NULL, tenant_id TEXT NOT NULL, address TEXT NOT NULL, outcome TEXT NOT NULL, voucher_id TEXT
+);
+CREATE INDEX IF NOT EXISTS voucher_attempts_by_time ON voucher_attempts (at_ms);
 CREATE TABLE IF NOT EXISTS budget_alerts (
     budget_id TEXT NOT NULL, subject TEXT NOT NULL, period TEXT NOT NULL, threshold BIGINT NOT NULL,
     spent BIGINT NOT NULL, limit_value BIGINT NOT NULL, at_ms BIGINT NOT NULL,

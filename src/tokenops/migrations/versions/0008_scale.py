@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_scale"
-down_revision = "0005_usage_details"
+down_revision = "0006_plans_vouchers"
 branch_labels = None
 depends_on = None
 
