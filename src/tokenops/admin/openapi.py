@@ -6,6 +6,7 @@ from typing import Any
 
 from tokenops import __version__
 from tokenops.admin.openapi_charging import charging_paths
+from tokenops.admin.openapi_ops import ops_paths
 
 _ID = {"type": "string", "minLength": 1, "maxLength": 64}
 _STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 200}}
@@ -132,6 +133,7 @@ def spec() -> dict[str, Any]:
             },
             "/admin/audit": {"get": _op("The hash-chained audit log", query=[limit_q])},
             **charging_paths(_op),
+            **ops_paths(_op),
             "/admin/transcripts/{transcript_id}": {
                 "get": _op("The full conversation archived when a request was compacted", path=["transcript_id"])
             },

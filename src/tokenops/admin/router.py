@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from tokenops.admin import charging, deployments, keys, pricing, resources, sessions
+from tokenops.admin import charging, deployments, keys, pricing, quotas, resources, sessions
 from tokenops.admin.auth import admin_actor
 from tokenops.admin.http import Call, Endpoint, match, query_of
 from tokenops.admin.openapi import spec
@@ -45,6 +45,12 @@ ENDPOINTS: list[tuple[str, str, Endpoint]] = [
     ("GET", "/admin/reconcile", pricing.reconcile_period),
     ("GET", "/admin/transcripts/{transcript_id}", sessions.get_transcript),
     ("GET", "/admin/sessions/{session_id}", sessions.get_session),
+    ("GET", "/admin/tenants/{tenant_id}/end-user-quotas", quotas.get_defaults),
+    ("PUT", "/admin/tenants/{tenant_id}/end-user-quotas", quotas.set_defaults),
+    ("GET", "/admin/tenants/{tenant_id}/end-users", quotas.list_overrides),
+    ("GET", "/admin/tenants/{tenant_id}/end-users/{end_user}/quotas", quotas.get_user),
+    ("PUT", "/admin/tenants/{tenant_id}/end-users/{end_user}/quotas", quotas.set_user),
+    ("DELETE", "/admin/tenants/{tenant_id}/end-users/{end_user}/quotas", quotas.clear_user),
 ]
 
 

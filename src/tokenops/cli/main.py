@@ -24,6 +24,7 @@ from tokenops.cli import compliance as compliance_cli
 from tokenops.cli import db as db_cli
 from tokenops.cli import demo as demo_cli
 from tokenops.cli import policy as policy_cli
+from tokenops.cli import quotas as quotas_cli
 from tokenops.cli import reconcile as reconcile_cli
 from tokenops.cli import routing as routing_cli
 from tokenops.cli import sla as sla_cli
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts_cli.add_parser(sub)
     tenants_cli.add_parser(sub)
     policy_cli.add_parser(sub)
+    quotas_cli.add_parser(sub)
     db_cli.add_parser(sub)
     completion_cli.add_parser(sub, parser)  # last: the script covers every command above
     return parser

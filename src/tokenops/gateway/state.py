@@ -16,6 +16,7 @@ import aiohttp
 
 from tokenops.catalog import Catalog, CatalogSpec
 from tokenops.charging.catalog import parse_charging
+from tokenops.charging.ledger import Entry
 from tokenops.charging.ledgers import ledger_for
 from tokenops.charging.pools import budget_pool, credit_leases
 from tokenops.charging.service import ChargingService
@@ -28,10 +29,11 @@ from tokenops.health import Health
 from tokenops.keys import KeyHasher
 from tokenops.providers import Provider, build_provider
 from tokenops.providers.tokenize import Detections
+from tokenops.quotas import EndUserQuotas
 from tokenops.routing import ComplexityRouter
 from tokenops.security import Guard
 from tokenops.sessions import SQLiteTranscripts
-from tokenops.store import SQLiteStore, Store
+from tokenops.store import SQLiteStore, Store, UsageRecord
 from tokenops.store.redis_feed import ChangeFeed
 from tokenops.telemetry import Telemetry
 from tokenops.tokenize import Counter, counter_for
@@ -97,6 +99,7 @@ class AppState:
     _upkeep: asyncio.Task[None] | None = None
     _interim: asyncio.Task[None] | None = None
     compaction: CompactionStep = field(init=False)
+    quotas: EndUserQuotas = field(init=False)  # each consumer tenant's end users' quotas
     _next_purge: float = 0.0
     _next_clock_sync: float = 0.0
 
@@ -122,6 +125,9 @@ class AppState:
         self.session = aiohttp.ClientSession(connector=connector, skip_auto_headers=("User-Agent",))
         self.sink.observers.append(self.guard.settled)
         await self.guard.start(self.spec.raw if self.spec else None, self.hasher, self.reload)
+        self.quotas = EndUserQuotas(self.guard.counters, self.guard.store)
+        await self.quotas.seed(self.spec.raw if self.spec else None)
+        self.sink.charged.append(self._quota_settled)
         if self.feed is not None:
             await self.feed.start(self.guard.nudge.set)
         await self.reload()
@@ -147,6 +153,7 @@ class AppState:
         self.providers = providers
         self.charging.sectors = {t.id: t.sector for t in catalog.tenants.values()}
         await self.guard.reload()
+        await self.quotas.reload()
         await self.charging.reload_config()  # prices, budgets and limits changed through any replica
 
     async def _charging_upkeep(self, every_s: float = 1.0) -> None:
@@ -199,6 +206,10 @@ class AppState:
         for tenant in self.catalog.tenants.values():
             await archive.purge(tenant.id, int((now - tenant.retention_days * 86400) * 1000))
 
+    def _quota_settled(self, record: UsageRecord, charge: Entry | None) -> None:
+        self.quotas.settled(record.request_id, record.input_tokens + record.output_tokens,
+                            -charge.amount if charge is not None else 0)  # fmt: skip
+
     def counter(self, model: str) -> Counter:
         found = self.catalog.models.get(model)
         return counter_for(found.tokenizer if found else "estimate")
@@ -220,6 +231,7 @@ class AppState:
             await self.charging.store.retire()
         self.compaction.close()
         await self.telemetry.stop()
+        await self.quotas.stop()
         await self.guard.stop()
         if self.feed is not None:
             await self.feed.stop()

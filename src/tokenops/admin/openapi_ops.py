@@ -1,0 +1,57 @@
+"""The operations part of the admin API's OpenAPI document: end-user quotas, alerts and the usage export."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+_ID = {"type": "string", "minLength": 1, "maxLength": 64}
+_USER = {"type": "string", "minLength": 1, "maxLength": 256}
+_MONEY = {"type": "string", "pattern": r"^\d{1,13}(\.\d{1,2})?$", "description": "major units, e.g. '1.50'"}
+_QUOTA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {
+        "name": _ID,
+        "period": {"type": "string", "enum": ["day", "month"]},
+        "tokens": {"type": "integer", "minimum": 1},
+        "amount": _MONEY,
+        "mode": {"type": "string", "enum": ["hard", "soft"]},
+        "unlimited": {"type": "boolean", "enum": [True]},
+    },
+}
+_DEFAULTS = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "quotas": {"type": "array", "items": _QUOTA, "maxItems": 8},
+        "require_end_user": {"type": "boolean"},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+    },
+}
+_OVERRIDE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["quotas"],
+    "properties": {"quotas": {"type": "array", "items": _QUOTA, "maxItems": 8}},
+}
+
+
+def ops_paths(op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    user = ["tenant_id", "end_user"]
+    limit_q = ("limit", {"type": "integer", "minimum": 1, "maximum": 100000})
+    return {
+        "/admin/tenants/{tenant_id}/end-user-quotas": {
+            "get": op("A tenant's default end-user quotas", path=["tenant_id"]),
+            "put": op("Replace a tenant's default end-user quotas", body=_DEFAULTS, path=["tenant_id"]),
+        },
+        "/admin/tenants/{tenant_id}/end-users": {
+            "get": op("End users with quotas of their own", path=["tenant_id"], query=[limit_q])
+        },
+        "/admin/tenants/{tenant_id}/end-users/{end_user}/quotas": {
+            "get": op("An end user's quotas and what it used this period", path=user),
+            "put": op("Set an end user's own quotas (by name, over the tenant's defaults)", body=_OVERRIDE, path=user),
+            "delete": op("Clear an end user's own quotas (the tenant's defaults apply)", path=user),
+        },
+    }
