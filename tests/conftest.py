@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 import yaml
 
+from tests.export_support import export_stream, nats_server  # noqa: F401 (fixtures)
 from tests.scaleout_support import backend, pg_database, pg_schema, redis_base, redis_prefix  # noqa: F401 (fixtures)
 from tokenops.catalog import parse_catalog
 from tokenops.gateway.state import Settings

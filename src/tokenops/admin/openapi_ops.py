@@ -54,4 +54,5 @@ def ops_paths(op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
             "put": op("Set an end user's own quotas (by name, over the tenant's defaults)", body=_OVERRIDE, path=user),
             "delete": op("Clear an end user's own quotas (the tenant's defaults apply)", path=user),
         },
+        "/admin/export/status": {"get": op("The usage export: each sink's outbox position and lag")},
     }

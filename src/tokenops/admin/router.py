@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from tokenops.admin import charging, deployments, keys, pricing, quotas, resources, sessions
+from tokenops.admin import charging, deployments, export, keys, pricing, quotas, resources, sessions
 from tokenops.admin.auth import admin_actor
 from tokenops.admin.http import Call, Endpoint, match, query_of
 from tokenops.admin.openapi import spec
@@ -51,6 +51,7 @@ ENDPOINTS: list[tuple[str, str, Endpoint]] = [
     ("GET", "/admin/tenants/{tenant_id}/end-users/{end_user}/quotas", quotas.get_user),
     ("PUT", "/admin/tenants/{tenant_id}/end-users/{end_user}/quotas", quotas.set_user),
     ("DELETE", "/admin/tenants/{tenant_id}/end-users/{end_user}/quotas", quotas.clear_user),
+    ("GET", "/admin/export/status", export.export_status),
 ]
 
 

@@ -23,6 +23,7 @@ from tokenops.charging.packages import Grant, grant_of
 from tokenops.charging.sqlite_queries import ChargingQueries
 from tokenops.charging.store import HoldRow
 from tokenops.store.base import USAGE_COLUMNS, UsageRecord
+from tokenops.store.ops_schema import SQLITE_LEDGER_OUTBOX
 from tokenops.store.sqlite import _INSERT_USAGE, SQLiteStore
 
 _usage_row = operator.attrgetter(*USAGE_COLUMNS)
@@ -84,7 +85,7 @@ class ChargingSQLite(ChargingQueries):
         self._top = -1
 
     async def open(self) -> None:
-        await self._store.run(lambda db: db.executescript(SCHEMA))
+        await self._store.run(lambda db: db.executescript(SCHEMA + SQLITE_LEDGER_OUTBOX))
 
     async def seed(self, config: ChargingConfig, now_ms: int) -> None:
         await self._store.run(partial(self._seed, config, now_ms))

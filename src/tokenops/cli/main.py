@@ -23,6 +23,7 @@ from tokenops.cli import completion as completion_cli
 from tokenops.cli import compliance as compliance_cli
 from tokenops.cli import db as db_cli
 from tokenops.cli import demo as demo_cli
+from tokenops.cli import export as export_cli
 from tokenops.cli import policy as policy_cli
 from tokenops.cli import quotas as quotas_cli
 from tokenops.cli import reconcile as reconcile_cli
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     tenants_cli.add_parser(sub)
     policy_cli.add_parser(sub)
     quotas_cli.add_parser(sub)
+    export_cli.add_parser(sub)
     db_cli.add_parser(sub)
     completion_cli.add_parser(sub, parser)  # last: the script covers every command above
     return parser

@@ -76,7 +76,7 @@ def add_parser(sub: Any) -> None:
     quota_help = "name=…,period=day|month,tokens=N or amount=X[,mode=hard|soft] (repeat)"
 
     defaults = verbs.add_parser("defaults", help="show, or with --quota replace, a tenant's default quotas")
-    defaults.add_argument("tenant")
+    defaults.add_argument("tenant", help="the consumer tenant")
     defaults.add_argument("--quota", action="append", type=quota_arg, help=quota_help)
     defaults.add_argument("--require-end-user", action=argparse.BooleanOptionalAction, default=None,
                           help="refuse requests that name no end user")  # fmt: skip
@@ -84,8 +84,8 @@ def add_parser(sub: Any) -> None:
     defaults.set_defaults(func=cmd_defaults)
 
     listing = verbs.add_parser("list", help="end users with quotas of their own")
-    listing.add_argument("tenant")
-    listing.add_argument("--limit", type=int, default=1000)
+    listing.add_argument("tenant", help="the consumer tenant")
+    listing.add_argument("--limit", type=int, default=1000, help="end users to show at most (default 1000)")
     api_options(listing)
     listing.set_defaults(func=cmd_list)
 
@@ -95,8 +95,8 @@ def add_parser(sub: Any) -> None:
         ("clear", "clear an end user's own quotas", cmd_clear),
     ):
         parser = verbs.add_parser(verb, help=helptext)
-        parser.add_argument("tenant")
-        parser.add_argument("end_user")
+        parser.add_argument("tenant", help="the consumer tenant")
+        parser.add_argument("end_user", help="the end user (its `user` field or X-End-User)")
         if verb == "set":
             parser.add_argument("--quota", action="append", type=quota_arg, help=quota_help)
             parser.add_argument("--unlimited", action="append", help="lift this default quota for the user (repeat)")

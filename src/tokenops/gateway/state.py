@@ -23,6 +23,7 @@ from tokenops.charging.service import ChargingService
 from tokenops.charging.spool import Spool
 from tokenops.clock import Clock
 from tokenops.errors import ConfigError
+from tokenops.export import ExportRelay, ExportSettings, outbox_for, relay_for
 from tokenops.gateway.compact import CompactionStep
 from tokenops.gateway.settle import UsageSink
 from tokenops.health import Health
@@ -61,6 +62,7 @@ class Settings:
     replica_stale_s: float = 10.0  # scaled out: a replica silent this long is dead; its reservations are taken over
     interim_usage_s: float = 1.0  # a long stream's usage so far is kept on record this often (interim usage)
     trusted_proxies: str = ""  # addresses or networks whose X-Forwarded-For names the client (load balancers)
+    export: ExportSettings = field(default_factory=ExportSettings)  # usage export to NATS JetStream
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,6 +73,7 @@ class Settings:
             replica_stale_s=float(os.environ.get("TOKENOPS_REPLICA_STALE_S", 10.0)),
             interim_usage_s=max(0.05, float(os.environ.get("TOKENOPS_INTERIM_USAGE_S", 1.0))),
             trusted_proxies=trusted_proxies(os.environ.get("TOKENOPS_TRUSTED_PROXIES", "")),
+            export=ExportSettings.from_env(),
         )
 
 
@@ -100,6 +103,8 @@ class AppState:
     _interim: asyncio.Task[None] | None = None
     compaction: CompactionStep = field(init=False)
     quotas: EndUserQuotas = field(init=False)  # each consumer tenant's end users' quotas
+    export: ExportRelay | None = None  # publishes the outbox to the operator's stream (when configured)
+    _next_outbox_prune: float = 0.0
     _next_purge: float = 0.0
     _next_clock_sync: float = 0.0
 
@@ -133,6 +138,9 @@ class AppState:
         await self.reload()
         self.telemetry.start(self, self.sink.observers)  # after the first snapshot: it samples the catalog
         await self.charging.recover()  # after reload: rating needs the tenants' sectors
+        if self.settings.export.enabled:
+            self.export = relay_for(self.settings.export, self.store, self.clock.now_ms)
+            self.export.start()
         self._upkeep = asyncio.create_task(self._charging_upkeep())
         self._interim = asyncio.create_task(self._interim_usage(self.settings.interim_usage_s))
         self.ready = True
@@ -164,7 +172,7 @@ class AppState:
         """
         steps: list[Callable[[], Awaitable[object]]] = [
             self.charging.refresh, lambda: self.charging.beat(time.monotonic()), self._sync_clock,
-            self.charging.sweep, self.charging.flush_alerts, self._purge_transcripts,
+            self.charging.sweep, self.charging.flush_alerts, self._purge_transcripts, self._prune_outbox,
         ]  # fmt: skip
         while True:
             await asyncio.sleep(every_s)
@@ -206,6 +214,14 @@ class AppState:
         for tenant in self.catalog.tenants.values():
             await archive.purge(tenant.id, int((now - tenant.retention_days * 86400) * 1000))
 
+    async def _prune_outbox(self, every_s: float = 600.0) -> None:
+        """With no export configured, the outbox keeps only its last days (an export enabled later starts there)."""
+        if self.export is not None or time.monotonic() < self._next_outbox_prune:
+            return
+        self._next_outbox_prune = time.monotonic() + every_s
+        retain_ms = int(self.settings.export.retain_days * 86_400_000)
+        await outbox_for(self.store).prune(self.clock.now_ms() - retain_ms)
+
     def _quota_settled(self, record: UsageRecord, charge: Entry | None) -> None:
         self.quotas.settled(record.request_id, record.input_tokens + record.output_tokens,
                             -charge.amount if charge is not None else 0)  # fmt: skip
@@ -222,6 +238,8 @@ class AppState:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.sink.drain()
+        if self.export is not None:
+            await self.export.stop()  # what it did not publish, the next replica (or start) publishes
         self.sink.close_spool()
         if self.charging.leases is not None:
             await self.charging.leases.close(self.charging.credit.accounts.values())

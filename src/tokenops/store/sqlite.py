@@ -22,6 +22,7 @@ from tokenops.catalog import Catalog, CatalogSpec
 from tokenops.catalog.codec import from_doc, to_doc
 from tokenops.catalog.model import ApiKey
 from tokenops.store.base import USAGE_COLUMNS, UsageRecord
+from tokenops.store.ops_schema import SQLITE_OPS
 
 T = TypeVar("T")
 
@@ -114,7 +115,7 @@ class SQLiteStore:
         sync = os.environ.get("TOKENOPS_SQLITE_SYNC", "normal").upper()
         db.execute(f"PRAGMA synchronous={'FULL' if sync == 'FULL' else 'NORMAL'}")
         db.execute("PRAGMA busy_timeout=5000")
-        db.executescript(SCHEMA)
+        db.executescript(SCHEMA + SQLITE_OPS)
         _add_missing_columns(db)
         if db.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 0:
             db.execute("INSERT INTO schema_version VALUES (1)")
