@@ -70,12 +70,6 @@ def scaled(tmp_path: Path, pg_database: str, pg_schema: str, redis_prefix: str) 
         gw.server.stop()
 
 
-@pytest.fixture(params=["embedded", "scaled"])
-def gateways(request: pytest.FixtureRequest) -> list[Gateway]:
-    found: list[Gateway] = request.getfixturevalue(request.param)
-    return found
-
-
 def test_a_user_over_its_token_quota_gets_429_naming_it_while_another_user_of_the_key_is_served(
     gateways: list[Gateway],
 ) -> None:

@@ -38,6 +38,44 @@ _OVERRIDE = {
 }
 
 
+_KINDS = ["low_balance", "runway", "package_allowance", "plan_allowance", "budget", "extraction",
+          "residency_violation", "end_user_quota"]  # fmt: skip
+_WEBHOOK = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["url"],
+    "properties": {
+        "id": _ID,
+        "url": {"type": "string", "format": "uri", "maxLength": 2000},
+        "tenant": _ID,
+        "kinds": {"type": "array", "items": {"type": "string", "enum": _KINDS}},
+    },
+}
+_RULE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"below": _MONEY, "runway_days": {"type": "number", "exclusiveMinimum": 0, "maximum": 3650}},
+}
+_SETTINGS = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "allowlist": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 200}},
+        "low_balance": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"default": _RULE, "tenants": {"type": "object", "additionalProperties": _RULE}},
+        },
+    },
+}
+_REPLAY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["from_alert"],
+    "properties": {"from_alert": {"type": "integer", "minimum": 0}, "to_alert": {"type": "integer", "minimum": 0}},
+}
+
+
 def ops_paths(op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     user = ["tenant_id", "end_user"]
     limit_q = ("limit", {"type": "integer", "minimum": 1, "maximum": 100000})
@@ -55,4 +93,20 @@ def ops_paths(op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
             "delete": op("Clear an end user's own quotas (the tenant's defaults apply)", path=user),
         },
         "/admin/export/status": {"get": op("The usage export: each sink's outbox position and lag")},
+        "/admin/alerts": {"get": op("Alerts raised, newest first", query=[("tenant", _ID), limit_q])},
+        "/admin/alerts/webhooks": {
+            "get": op("Alert webhooks", query=[("tenant", _ID)]),
+            "post": op("Add an alert webhook (its signing secret is shown once)", "201", _WEBHOOK),
+        },
+        "/admin/alerts/webhooks/{webhook_id}": {"delete": op("Stop delivering to a webhook", path=["webhook_id"])},
+        "/admin/alerts/webhooks/{webhook_id}/replay": {
+            "post": op("Deliver alerts to a webhook again, in order", body=_REPLAY, path=["webhook_id"])
+        },
+        "/admin/alerts/deliveries": {
+            "get": op("The delivery log", query=[("webhook", _ID), ("tenant", _ID), limit_q])
+        },
+        "/admin/alerts/settings": {
+            "get": op("The alerts allowlist and low-balance rules"),
+            "put": op("Replace the alerts allowlist and low-balance rules", body=_SETTINGS),
+        },
     }

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from tokenops.admin import charging, deployments, export, keys, pricing, quotas, resources, sessions
+from tokenops.admin import alerts, charging, deployments, export, keys, pricing, quotas, resources, sessions
 from tokenops.admin.auth import admin_actor
 from tokenops.admin.http import Call, Endpoint, match, query_of
 from tokenops.admin.openapi import spec
@@ -52,6 +52,14 @@ ENDPOINTS: list[tuple[str, str, Endpoint]] = [
     ("PUT", "/admin/tenants/{tenant_id}/end-users/{end_user}/quotas", quotas.set_user),
     ("DELETE", "/admin/tenants/{tenant_id}/end-users/{end_user}/quotas", quotas.clear_user),
     ("GET", "/admin/export/status", export.export_status),
+    ("GET", "/admin/alerts", alerts.list_alerts),
+    ("GET", "/admin/alerts/webhooks", alerts.list_webhooks),
+    ("POST", "/admin/alerts/webhooks", alerts.create_webhook),
+    ("DELETE", "/admin/alerts/webhooks/{webhook_id}", alerts.remove_webhook),
+    ("POST", "/admin/alerts/webhooks/{webhook_id}/replay", alerts.replay),
+    ("GET", "/admin/alerts/deliveries", alerts.deliveries),
+    ("GET", "/admin/alerts/settings", alerts.get_settings),
+    ("PUT", "/admin/alerts/settings", alerts.set_settings),
 ]
 
 

@@ -152,7 +152,8 @@ def parse_catalog(data: Any, base: Path | None = None) -> CatalogSpec:
         tenants[tenant.id] = tenant
         keys.extend(tenant_keys)
     deployments = _unique((_deployment(o) for o in root.items("deployments")), "deployments", lambda d: d.id)
-    for name in ("settings", "prices", "accounts", "packages", "budgets", "limits", "admin", "routing", "policies"):
+    for name in ("settings", "prices", "accounts", "packages", "budgets", "limits", "admin", "routing", "policies",
+                 "alerts"):  # fmt: skip
         root.seen.add(name)  # sections owned by other parts of the system
     root.done()
     _cross_check(tenants, keys, models, deployments, aliases)

@@ -17,6 +17,7 @@ from tokenops.catalog import load_catalog
 from tokenops.catalog.model import EXACT_TOKENIZERS, TOKENIZE_STYLES
 from tokenops.cli import accounts as accounts_cli
 from tokenops.cli import admin as admin_cli
+from tokenops.cli import alerts as alerts_cli
 from tokenops.cli import charging as charging_cli
 from tokenops.cli import compaction as compaction_cli
 from tokenops.cli import completion as completion_cli
@@ -190,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy_cli.add_parser(sub)
     quotas_cli.add_parser(sub)
     export_cli.add_parser(sub)
+    alerts_cli.add_parser(sub)
     db_cli.add_parser(sub)
     completion_cli.add_parser(sub, parser)  # last: the script covers every command above
     return parser

@@ -97,6 +97,8 @@ async def _overview(state: AppState, actor: Actor, scope: list[str], query: dict
                                "score": e.score, "action": e.action})  # fmt: skip
     subjects = {b["subject"] for b in views.budgets(state, scope)} | wanted
     alerts = [a for a in await budget_alerts(state.store) if a["subject"] in subjects]
+    sent = [a.doc() for a in await state.alerts.store.alerts(None if actor.operator else scope[0], 50)
+            if a.tenant is None or a.tenant in wanted]  # fmt: skip
     return {
         "currency": state.charging.config.currency,
         "tenants": await views.tenants(state, scope),
@@ -105,6 +107,7 @@ async def _overview(state: AppState, actor: Actor, scope: list[str], query: dict
         "residency": views.residency(state, scope),
         "budgets": views.budgets(state, scope),
         "budget_alerts": alerts,
+        "alerts": sent,
         "security_events": events,
     }
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import aiohttp
 
+from tokenops.alerts import Alerts, alert_store_for
 from tokenops.catalog import Catalog, CatalogSpec
 from tokenops.charging.catalog import parse_charging
 from tokenops.charging.ledger import Entry
@@ -24,6 +25,7 @@ from tokenops.charging.spool import Spool
 from tokenops.clock import Clock
 from tokenops.errors import ConfigError
 from tokenops.export import ExportRelay, ExportSettings, outbox_for, relay_for
+from tokenops.gateway.alerting import AlertWatch
 from tokenops.gateway.compact import CompactionStep
 from tokenops.gateway.settle import UsageSink
 from tokenops.health import Health
@@ -104,6 +106,8 @@ class AppState:
     compaction: CompactionStep = field(init=False)
     quotas: EndUserQuotas = field(init=False)  # each consumer tenant's end users' quotas
     export: ExportRelay | None = None  # publishes the outbox to the operator's stream (when configured)
+    alerts: Alerts = field(init=False)  # raised once per crossing, delivered to webhooks
+    watch: AlertWatch = field(init=False)  # what raises them
     _next_outbox_prune: float = 0.0
     _next_purge: float = 0.0
     _next_clock_sync: float = 0.0
@@ -133,6 +137,11 @@ class AppState:
         self.quotas = EndUserQuotas(self.guard.counters, self.guard.store)
         await self.quotas.seed(self.spec.raw if self.spec else None)
         self.sink.charged.append(self._quota_settled)
+        self.alerts = Alerts(alert_store_for(self.store), self.guard.store, self.clock.now_ms)
+        await self.alerts.seed(self.spec.raw if self.spec else None)
+        self.watch = AlertWatch(self.alerts, self.charging, self.guard.store, lambda: self.catalog)
+        self.sink.charged.append(self.watch.observe)
+        self.quotas.on_crossing = self.watch.quota_crossed
         if self.feed is not None:
             await self.feed.start(self.guard.nudge.set)
         await self.reload()
@@ -141,6 +150,7 @@ class AppState:
         if self.settings.export.enabled:
             self.export = relay_for(self.settings.export, self.store, self.clock.now_ms)
             self.export.start()
+        self.alerts.start(self.session)
         self._upkeep = asyncio.create_task(self._charging_upkeep())
         self._interim = asyncio.create_task(self._interim_usage(self.settings.interim_usage_s))
         self.ready = True
@@ -162,6 +172,7 @@ class AppState:
         self.charging.sectors = {t.id: t.sector for t in catalog.tenants.values()}
         await self.guard.reload()
         await self.quotas.reload()
+        await self.alerts.reload()
         await self.charging.reload_config()  # prices, budgets and limits changed through any replica
 
     async def _charging_upkeep(self, every_s: float = 1.0) -> None:
@@ -172,7 +183,8 @@ class AppState:
         """
         steps: list[Callable[[], Awaitable[object]]] = [
             self.charging.refresh, lambda: self.charging.beat(time.monotonic()), self._sync_clock,
-            self.charging.sweep, self.charging.flush_alerts, self._purge_transcripts, self._prune_outbox,
+            self.charging.sweep, self.watch.tick, self.charging.flush_alerts, self._purge_transcripts,
+            self._prune_outbox,
         ]  # fmt: skip
         while True:
             await asyncio.sleep(every_s)
@@ -250,6 +262,8 @@ class AppState:
         self.compaction.close()
         await self.telemetry.stop()
         await self.quotas.stop()
+        await self.alerts.stop()
+        await self.watch.stop()
         await self.guard.stop()
         if self.feed is not None:
             await self.feed.stop()
