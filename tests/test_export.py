@@ -25,8 +25,8 @@ from tokenops.store.postgres import PostgresStore
 
 
 def _record(i: int, now: int) -> UsageRecord:
-    return UsageRecord(f"req_{i:05d}", now + i, "ringback-app", "ringback-default", "chat.completions", "tele-lite",
-                       200, "ok", end_user=f"u{i}", input_tokens=10 + i, output_tokens=20)  # fmt: skip
+    return UsageRecord(f"req_{i:05d}", now - 10_000 + i, "ringback-app", "ringback-default", "chat.completions",
+                       "tele-lite", 200, "ok", end_user=f"u{i}", input_tokens=10 + i, output_tokens=20)  # fmt: skip
 
 
 def _charge(i: int, now: int) -> Entry:

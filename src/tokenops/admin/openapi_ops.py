@@ -54,7 +54,7 @@ _WEBHOOK = {
 _RULE = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"below": _MONEY, "runway_days": {"type": "number", "exclusiveMinimum": 0, "maximum": 3650}},
+    "properties": {"below": _MONEY, "runway_days": {"type": "number", "minimum": 0.01, "maximum": 3650}},
 }
 _SETTINGS = {
     "type": "object",

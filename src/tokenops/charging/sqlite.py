@@ -173,11 +173,10 @@ class ChargingSQLite(ChargingQueries):
         if not entries:
             return []
         db.execute("SAVEPOINT append")
-        before = db.total_changes
         heads = dict(self._heads)
         rows = self._chain(db, entries, cached=True)
-        db.executemany(_INSERT_ENTRY, rows)
-        if db.total_changes - before == len(rows):
+        # the rows this statement inserted itself (the outbox trigger's rows are not counted)
+        if db.executemany(_INSERT_ENTRY, rows).rowcount == len(rows):
             stored = entries
             self._top = db.execute("SELECT max(seq) FROM ledger_entries").fetchone()[0]
         else:

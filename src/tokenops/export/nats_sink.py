@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 import nats
 import nats.errors
 import nats.js.errors
+import orjson
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
@@ -44,6 +45,9 @@ class NatsSink:
         self.duplicate_window_s = duplicate_window_s
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._inbox = ""  # acknowledgements come back to <inbox>.<token>, one subscription for all
+        self._waiting: dict[str, asyncio.Future[None]] = {}
+        self._token = 0
 
     @property
     def js(self) -> JetStreamContext:
@@ -55,6 +59,8 @@ class NatsSink:
         if self._nc is None or self._nc.is_closed:
             self._nc = await connect(self.url)
             self._js = self._nc.jetstream(timeout=ACK_TIMEOUT_S)
+            self._inbox = self._nc.new_inbox()
+            await self._nc.subscribe(self._inbox + ".*", cb=self._acked)
         try:
             await self.js.stream_info(self.stream)
         except nats.js.errors.NotFoundError:
@@ -81,18 +87,42 @@ class NatsSink:
             seq -= 1
         return found
 
+    async def _acked(self, msg: Msg) -> None:
+        future = self._waiting.pop(msg.subject.rpartition(".")[2], None)
+        if future is None or future.done():
+            return
+        try:
+            reply = orjson.loads(msg.data)
+        except orjson.JSONDecodeError:
+            reply = {"error": {"description": "an acknowledgement that is not JSON"}}
+        if isinstance(reply, dict) and reply.get("error") is None and reply.get("stream") == self.stream:
+            future.set_result(None)
+        else:
+            error = reply.get("error") if isinstance(reply, dict) else reply
+            future.set_exception(nats.js.errors.Error(f"JetStream refused an event: {error}"))
+
     async def publish(self, events: list[Event]) -> None:
-        """Every event stored in the stream (acknowledged), or an error: then none counts as published."""
-        acks: list[asyncio.Future[Any]] = []
+        """Every event stored in the stream (acknowledged), or an error: then none counts as published.
+
+        The events are sent back to back, each with a reply subject of its own under one subscription
+        (not a request each), and the acknowledgements are awaited together."""
+        assert self._nc is not None
+        loop = asyncio.get_running_loop()
+        tokens, acks = [], []
         for e in events:
-            headers = {"Nats-Msg-Id": e.msg_id, POSITION: str(e.position)}
-            acks.append(await self.js.publish_async(e.subject, e.body, headers=headers, stream=self.stream))
+            self._token += 1
+            token = str(self._token)
+            acks.append(self._waiting.setdefault(token, loop.create_future()))
+            tokens.append(token)
+            headers = {"Nats-Msg-Id": e.msg_id, POSITION: str(e.position), "Nats-Expected-Stream": self.stream}
+            await self._nc.publish(e.subject, e.body, reply=f"{self._inbox}.{token}", headers=headers)
         try:
             await asyncio.wait_for(asyncio.gather(*acks), ACK_TIMEOUT_S)
-        except BaseException:
-            for ack in acks:
-                ack.cancel()
-            raise
+        finally:
+            for token in tokens:
+                pending = self._waiting.pop(token, None)
+                if pending is not None:
+                    pending.cancel()
 
     async def close(self) -> None:
         if self._nc is not None and not self._nc.is_closed:

@@ -61,6 +61,7 @@ class ExportRelay:
         self._renew_ms = 0
         self._prune_ms = 0
         self._position = 0
+        self._ahead: list[Item] | None = None  # the batch after the one being published, read meanwhile
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -75,7 +76,7 @@ class ExportRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.leader = False  # what reached the stream is read back before publishing again
+                self.leader, self._ahead = False, None  # what reached the stream is read back before publishing again
                 log.warning("usage export to %s failed, retrying in %.1f s: %s", self.name, backoff, exc)
                 try:
                     await self.outbox.failed(self.name, self.owner, f"{type(exc).__name__}: {exc}", self.now_ms())
@@ -105,15 +106,25 @@ class ExportRelay:
         if now >= self._prune_ms:
             self._prune_ms = now + 60_000
             await self.outbox.prune(now - self.retain_ms)
-        items = await self.outbox.batch(self._position, self.batch)
+        items = self._ahead if self._ahead is not None else await self.outbox.batch(self._position, self.batch)
+        self._ahead = None
         if not items:
             return False
         events = events_of(items, self.prefix, self._skip)
-        if events:
-            await self.sink.publish(events)
         last = items[-1][0]
+        # the next batch is read while this one's acknowledgements come back
+        ahead = asyncio.create_task(self.outbox.batch(last, self.batch)) if len(items) == self.batch else None
+        try:
+            if events:
+                await self.sink.publish(events)
+        except BaseException:
+            if ahead is not None:
+                ahead.cancel()
+            raise
+        if ahead is not None:
+            self._ahead = await ahead
         if not await self.outbox.advance(self.name, self.owner, last, len(events), self.now_ms(), self.lease_ms):
-            self.leader = False  # another replica took the lease over: it goes on from the stored position
+            self.leader, self._ahead = False, None  # another replica took the lease over: it goes on from there
             return False
         self._renew_ms = self.now_ms() + self.lease_ms // 3
         self._skip = {p for p in self._skip if p > last}
