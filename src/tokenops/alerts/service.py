@@ -68,9 +68,7 @@ class Alerts:
         """Seed the catalog's webhooks, allowlist and rules into the store (never overwriting admin changes)."""
         if self.admin is None or raw is None or raw.get("alerts") is None:
             return
-        allow, hooks, rules = parse_section(raw.get("alerts"))
-        for hook in hooks:
-            check_url_config(hook, allow)
+        allow, hooks, rules = checked_section(raw.get("alerts"))
         docs = {(HOOK_KIND, h.id): hook_doc(h) for h in hooks}
         docs[SETTINGS] = {"allowlist": list(allow), "low_balance": rules_doc(rules)}
         await self.admin.seed_admin([], docs)
@@ -185,8 +183,12 @@ class Alerts:
                 await self._task
 
 
-def check_url_config(hook: Webhook, allowlist: tuple[str, ...]) -> None:
-    try:
-        check_url(hook.url, allowlist)
-    except BadRequest as exc:
-        raise ConfigError(f"catalog.alerts.webhooks[{hook.id}].url: {exc.message}") from None
+def checked_section(data: Any) -> tuple[tuple[str, ...], list[Webhook], AlertRules]:
+    """The catalog's `alerts` section, parsed, with every webhook's URL held to its allowlist."""
+    allow, hooks, rules = parse_section(data)
+    for hook in hooks:
+        try:
+            check_url(hook.url, allow)
+        except BadRequest as exc:
+            raise ConfigError(f"catalog.alerts.webhooks[{hook.id}].url: {exc.message}") from None
+    return allow, hooks, rules
