@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx2 as httpx
@@ -16,9 +17,13 @@ import pytest
 from tests.alert_support import Receiver
 from tests.conftest import Gateway, demo_catalog, start_gateway
 from tests.scaleout_support import REDIS_URL, Backend
-from tokenops.alerts import Alert, alert_store_for, verify
+from tokenops.alerts import Alert, AlertRules, Alerts, BalanceRule, alert_store_for, verify
+from tokenops.catalog import Catalog
+from tokenops.charging.accounts import Account
+from tokenops.charging.ledger import Entry
 from tokenops.cli.main import main
-from tokenops.store import UsageRecord
+from tokenops.gateway.alerting import AlertWatch
+from tokenops.store import SQLiteStore, UsageRecord
 from tokenops.store.admin import SecurityEvent
 from tokenops.store.backing import Backing
 
@@ -202,5 +207,39 @@ async def test_an_alert_key_is_stored_once_and_a_mark_moves_only_from_what_it_ho
         assert await alerts.get_mark("m", 1) == "ok:1"
         assert await alerts.mark("lease", None, "a", 100, 1) and not await alerts.mark("lease", None, "b", 200, 50)
         assert await alerts.mark("lease", None, "b", 300, 150)  # the first lease expired at 100
+    finally:
+        await store.close()
+
+
+async def test_a_short_runway_at_the_days_burn_fires_once_and_again_only_after_it_recovered(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "tokenops.db")
+    await store.open()
+    try:
+        now = [1_800_000_000_000]
+        alerts = Alerts(alert_store_for(store), None, lambda: now[0])
+        alerts.rules = AlertRules(tenants={"ringback-app": BalanceRule(runway_days=3)})
+        account = Account("ringback-app", "prepaid", "CNY", 0, 100_000_000)  # 100.00 left
+        credit = SimpleNamespace(accounts={account.id: account}, budgets=SimpleNamespace(alerts=[], specs=()))
+        charging: Any = SimpleNamespace(credit=credit)
+        watch = AlertWatch(alerts, charging, None, lambda: Catalog({}, {}, {}, {}, {}))
+        watch.check_ms = 0
+
+        def spend(units: int) -> None:
+            record = UsageRecord("r", now[0], "ringback-app", "k", "chat.completions", "tele-lite", 200, "ok")
+            watch.observe(record, Entry("ringback-app", "charge", -units, "c", now[0]))
+
+        spend(10_000_000)  # 10.00 in the first hour: 240.00 a day, 100.00 lasts 0.4 days
+        await watch.tick()
+        now[0] += 60_000
+        await watch.tick()  # still short: no second alert
+        [alert] = await alerts.store.alerts("ringback-app", 10)
+        assert alert.kind == "runway" and alert.payload["runway_days"] == pytest.approx(0.42, abs=0.01)
+        account.balance = 10_000_000_000  # topped up: 10,000.00 lasts 41 days
+        now[0] += 60_000
+        await watch.tick()
+        account.balance = 50_000_000
+        now[0] += 60_000
+        await watch.tick()
+        assert [a.kind for a in await alerts.store.alerts("ringback-app", 10)] == ["runway", "runway"]
     finally:
         await store.close()
