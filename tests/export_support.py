@@ -62,7 +62,10 @@ def stream_keys(url: str, name: str) -> list[tuple[str, str]]:
 
 
 async def stream_keys_async(url: str, name: str) -> list[tuple[str, str]]:
-    events = await read_events(url, name, 1, 1_000_000)
+    try:
+        events = await read_events(url, name, 1, 1_000_000)
+    except nats.js.errors.NotFoundError:
+        return []  # not made yet
     out = []
     for _, data in events:
         event = orjson.loads(data)

@@ -5,6 +5,10 @@ it (read back from the stream) and when several relays compete (one lease)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -135,3 +139,28 @@ def test_export_status_shows_the_lag_and_read_replays_from_any_position(
     lines = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["stream_seq"] for line in lines] == [39, 40]
     assert [line["event"]["id"] for line in lines] == ["req_00038", "req_00039"]
+
+
+def test_the_relay_runs_as_a_process_of_its_own_and_stops_on_sigterm(tmp_path: Path, export_stream: str) -> None:
+    async def settle() -> None:
+        store = SQLiteStore(tmp_path / "tokenops.db")
+        await store.open()
+        ledger = ChargingSQLite(store)
+        await ledger.open()
+        now = int(time.time() * 1000)
+        await ledger.settle([_record(i, now) for i in range(30)], [_charge(i, now) for i in range(30)], [], [])
+        await store.close()
+
+    asyncio.run(settle())
+    env = dict(os.environ, TOKENOPS_EXPORT_NATS_URL=NATS_URL, TOKENOPS_EXPORT_STREAM=export_stream,
+               TOKENOPS_EXPORT_SUBJECT="test." + export_stream.lower())  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "tokenops", "export", "run", "--home", str(tmp_path)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while len(asyncio.run(stream_keys_async(NATS_URL, export_stream))) < 60 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = (b.decode() for b in proc.communicate(timeout=20))
+    assert proc.returncode == 0 and "stopped after 60 events" in out, err[-2000:]

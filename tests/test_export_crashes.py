@@ -85,7 +85,8 @@ def processes(tmp_path: Path, backend: Backend, export_stream: str) -> Iterator[
     config.write_text(yaml.safe_dump(demo_catalog()))
     args = ["--config", str(config), "--home", str(tmp_path / "home")]
     env = dict(os.environ, TOKENOPS_EXPORT_NATS_URL=NATS_URL, TOKENOPS_EXPORT_STREAM=export_stream,
-               TOKENOPS_SHUTDOWN_GRACE_S="5", TOKENOPS_EXPORT_LEASE_S="1")  # fmt: skip
+               TOKENOPS_EXPORT_SUBJECT="test." + export_stream.lower(), TOKENOPS_SHUTDOWN_GRACE_S="5",
+               TOKENOPS_EXPORT_LEASE_S="1")  # fmt: skip
     if backend.kind == "postgres":
         args += ["--database-url", backend.dsn]
         env["TOKENOPS_DATABASE_SCHEMA"] = backend.schema

@@ -58,6 +58,23 @@ def _open(args: argparse.Namespace) -> tuple[Store, ChargingStore]:
     return embedded, ChargingSQLite(embedded)
 
 
+def on_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run `work` on the store a command reads (`--home` or `--database-url`), without loading the ledger."""
+    store = _open(args)[0]
+
+    async def run() -> T:
+        try:
+            await store.open()
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise ConfigError(f"the database is unreachable: {exc}") from None
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
 def run_on_store(args: argparse.Namespace, work: Callable[[Store, ChargingService], Awaitable[T]]) -> T:
     store, ledger = _open(args)
 

@@ -21,6 +21,7 @@ class ExportSettings:
     retain_days: float = 7.0  # TOKENOPS_EXPORT_RETAIN_DAYS: outbox rows kept after publication (or unexported)
     batch: int = 500
     lease_s: float = 10.0  # TOKENOPS_EXPORT_LEASE_S: a dead publisher's sink is taken over after this long
+    in_gateway: bool = True  # TOKENOPS_EXPORT_IN_GATEWAY=0: gateways leave publishing to `tokenops export run`
 
     @property
     def enabled(self) -> bool:
@@ -39,6 +40,7 @@ class ExportSettings:
             subject=os.environ.get("TOKENOPS_EXPORT_SUBJECT", "tokenops"),
             retain_days=float(os.environ.get("TOKENOPS_EXPORT_RETAIN_DAYS", 7.0)),
             lease_s=float(os.environ.get("TOKENOPS_EXPORT_LEASE_S", 10.0)),
+            in_gateway=os.environ.get("TOKENOPS_EXPORT_IN_GATEWAY", "1").lower() not in ("0", "false", "no", "off"),
         )
         found.check()
         return found

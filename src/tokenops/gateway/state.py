@@ -147,7 +147,7 @@ class AppState:
         await self.reload()
         self.telemetry.start(self, self.sink.observers)  # after the first snapshot: it samples the catalog
         await self.charging.recover()  # after reload: rating needs the tenants' sectors
-        if self.settings.export.enabled:
+        if self.settings.export.enabled and self.settings.export.in_gateway:
             self.export = relay_for(self.settings.export, self.store, self.clock.now_ms)
             self.export.start()
         self.alerts.start(self.session)
@@ -228,7 +228,7 @@ class AppState:
 
     async def _prune_outbox(self, every_s: float = 600.0) -> None:
         """With no export configured, the outbox keeps only its last days (an export enabled later starts there)."""
-        if self.export is not None or time.monotonic() < self._next_outbox_prune:
+        if self.settings.export.enabled or time.monotonic() < self._next_outbox_prune:
             return
         self._next_outbox_prune = time.monotonic() + every_s
         retain_ms = int(self.settings.export.retain_days * 86_400_000)
