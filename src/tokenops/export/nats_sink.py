@@ -35,7 +35,8 @@ async def connect(url: str, name: str = "tokenops-export") -> Client:
         log.warning("NATS: %s", exc)
 
     return await nats.connect(
-        url, name=name, connect_timeout=2, reconnect_time_wait=0.5, max_reconnect_attempts=-1, error_cb=quiet
+        url, name=name, connect_timeout=2, reconnect_time_wait=0.5, max_reconnect_attempts=-1, error_cb=quiet,
+        skip_subject_validation=True,  # subjects are made of sanitised tokens (`subject_token`)
     )
 
 
