@@ -110,9 +110,11 @@ def test_a_user_over_its_money_quota_gets_402_naming_it(tmp_path: Path) -> None:
     catalog["policies"]["end_user_quotas"]["ringback-app"]["quotas"] = [
         {"name": "monthly-money", "period": "month", "amount": "0.01"}
     ]
+    for dep in catalog["deployments"]:
+        dep["simulate"] = {"reply_tokens": 1000}  # about 0.001 CNY a request: the quota lasts ten
     gw = start_gateway(catalog, tmp_path / "home")
     try:
-        for _ in range(200):
+        for _ in range(40):
             try:
                 ask(gw, "big-spender", max_tokens=1000)
             except openai.APIStatusError as exc:
