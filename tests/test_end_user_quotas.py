@@ -11,6 +11,7 @@ from typing import Any
 import httpx2 as httpx
 import openai
 import pytest
+import yaml
 
 from tests.conftest import Gateway, demo_catalog, start_gateway
 from tests.scaleout_support import REDIS_URL
@@ -195,3 +196,12 @@ def test_the_cli_sets_shows_and_clears_an_end_users_quotas(
     assert main(["quotas", "clear", "ringback-app", "fan-7", *url]) == 0
     assert main(["quotas", "show", "ringback-app", "fan-7", "--json", *url]) == 0
     assert '"limit": 5000' in capsys.readouterr().out
+
+
+def test_check_config_names_a_bad_quota_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    catalog = quota_catalog()
+    catalog["policies"]["end_user_quotas"]["ringback-app"]["quotas"][0]["period"] = "week"
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump(catalog))
+    assert main(["check-config", str(path)]) != 0
+    assert "end_user_quotas.ringback-app.quotas[0].period" in capsys.readouterr().err

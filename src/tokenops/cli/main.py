@@ -13,7 +13,6 @@ import orjson
 from rich.table import Table
 
 from tokenops import __version__, migrations
-from tokenops.alerts.service import checked_section
 from tokenops.catalog import load_catalog
 from tokenops.catalog.model import EXACT_TOKENIZERS, TOKENIZE_STYLES
 from tokenops.cli import accounts as accounts_cli
@@ -33,8 +32,8 @@ from tokenops.cli import routing as routing_cli
 from tokenops.cli import sla as sla_cli
 from tokenops.cli import tenants as tenants_cli
 from tokenops.cli.common import console, read_store
+from tokenops.cli.ops_config import check_ops_sections
 from tokenops.errors import ConfigError
-from tokenops.quotas import parse_policies
 from tokenops.server import serve, simulate
 from tokenops.simulator.engine import SimConfig
 from tokenops.store.backing import Backing
@@ -76,9 +75,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     spec = load_catalog(args.file)
-    policies = spec.raw.get("policies") or {}
-    parse_policies(policies.get("end_user_quotas") if isinstance(policies, dict) else None)
-    checked_section(spec.raw.get("alerts"))
+    check_ops_sections(spec.raw)
     print(
         f"{args.file}: ok — {len(spec.tenants)} tenants, {len(spec.keys)} keys, {len(spec.models)} models, "
         f"{len(spec.deployments)} deployments, {len(spec.aliases)} aliases"
