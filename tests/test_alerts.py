@@ -207,6 +207,11 @@ async def test_an_alert_key_is_stored_once_and_a_mark_moves_only_from_what_it_ho
         assert await alerts.get_mark("m", 1) == "ok:1"
         assert await alerts.mark("lease", None, "a", 100, 1) and not await alerts.mark("lease", None, "b", 200, 50)
         assert await alerts.mark("lease", None, "b", 300, 150)  # the first lease expired at 100
+        await alerts.emit(Alert(0, "old-delivered", "budget", "t", 1, {}), ["noc"])
+        [delivered] = [a for a, _, _ in await alerts.due("noc", 10) if a.key == "old-delivered"]
+        await alerts.result("noc", delivered.seq, "delivered", 200, None, 5, 5)
+        assert await alerts.prune(10) == 1  # the other old one still waits for a webhook: kept
+        assert [a.key for a in await alerts.alerts("t", 10)] == ["low_balance:t:low:1"]
     finally:
         await store.close()
 

@@ -58,6 +58,8 @@ class Alerts:
         self.tick_s = 0.2
         self.lease_ms = 10_000
         self.timeout_s = 5.0
+        self.retain_ms = 90 * DAY_MS  # alerts delivered (or given up) are kept this long, with their delivery log
+        self._next_prune = 0
         self.idle_ms = 2_000  # a webhook with nothing due is looked at again this often (alerts of other replicas)
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
@@ -106,6 +108,10 @@ class Alerts:
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
+            if self.now_ms() >= self._next_prune:
+                self._next_prune = self.now_ms() + 3_600_000
+                with contextlib.suppress(Exception):  # the store is away: next hour
+                    await self.store.prune(self.now_ms() - self.retain_ms)
             for hook in list(self.webhooks.values()):
                 if not hook.active or self._next.get(hook.id, 0) > self.now_ms():
                     continue

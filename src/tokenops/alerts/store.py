@@ -20,6 +20,7 @@ from tokenops.store.postgres import PostgresStore
 LOCK_ALERTS = 0x746F6B03
 _DELIVERY = "webhook, alert_seq, status, attempts, next_ms, last_status, last_error, delivered_ms"
 _PENDING = "pending"
+_WAITING = "SELECT alert_seq FROM alert_deliveries WHERE status = 'pending'"  # alerts a webhook still waits for
 
 
 def _alert(row: Sequence[Any]) -> Alert:
@@ -54,6 +55,9 @@ class AlertStore(Protocol):
 
     async def requeue(self, webhook: str, from_seq: int, to_seq: int, now_ms: int) -> int:
         """Deliver these alerts to the webhook again (replay), in order, from now."""
+
+    async def prune(self, before_ms: int) -> int:
+        """Forget alerts raised before `before_ms` that no webhook still waits for, with their deliveries."""
 
 
 class SQLiteAlerts:
@@ -141,6 +145,16 @@ class SQLiteAlerts:
         return count
 
 
+    async def prune(self, before_ms: int) -> int:
+        def delete(db: sqlite3.Connection) -> int:
+            old = f"SELECT seq FROM alerts WHERE at_ms < ? AND seq NOT IN ({_WAITING})"
+            db.execute(f"DELETE FROM alert_deliveries WHERE alert_seq IN ({old})", (before_ms,))
+            return db.execute(f"DELETE FROM alerts WHERE seq IN ({old})", (before_ms,)).rowcount
+
+        count: int = await self._tx(delete)
+        return count
+
+
 class PostgresAlerts:
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
@@ -223,6 +237,14 @@ class PostgresAlerts:
             "AND alert_seq <= $4",
             now_ms, webhook, from_seq, to_seq,
         )  # fmt: skip
+        return int(done.split()[-1])
+
+
+    async def prune(self, before_ms: int) -> int:
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            old = f"SELECT seq FROM alerts WHERE at_ms < $1 AND seq NOT IN ({_WAITING})"
+            await conn.execute(f"DELETE FROM alert_deliveries WHERE alert_seq IN ({old})", before_ms)
+            done = await conn.execute(f"DELETE FROM alerts WHERE seq IN ({old})", before_ms)
         return int(done.split()[-1])
 
 

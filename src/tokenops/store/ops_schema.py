@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
     next_ms INTEGER NOT NULL, last_status INTEGER, last_error TEXT, delivered_ms INTEGER,
     PRIMARY KEY (webhook, alert_seq)
 );
+CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (webhook, alert_seq) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS alert_marks (key TEXT PRIMARY KEY, value TEXT NOT NULL, until_ms INTEGER NOT NULL);
 """
 
@@ -60,6 +61,7 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
     next_ms BIGINT NOT NULL, last_status INTEGER, last_error TEXT, delivered_ms BIGINT,
     PRIMARY KEY (webhook, alert_seq)
 );
+CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (webhook, alert_seq) WHERE status = 'pending';
 CREATE TABLE IF NOT EXISTS alert_marks (key TEXT PRIMARY KEY, value TEXT NOT NULL, until_ms BIGINT NOT NULL);
 CREATE OR REPLACE FUNCTION tokenops_outbox_usage() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -50,6 +50,9 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
 )
     """,
     """
+CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (webhook, alert_seq) WHERE status = 'pending'
+    """,
+    """
 CREATE TABLE IF NOT EXISTS alert_marks (key TEXT PRIMARY KEY, value TEXT NOT NULL, until_ms INTEGER NOT NULL)
     """,
     """
@@ -85,6 +88,9 @@ CREATE TABLE IF NOT EXISTS alert_deliveries (
     next_ms BIGINT NOT NULL, last_status INTEGER, last_error TEXT, delivered_ms BIGINT,
     PRIMARY KEY (webhook, alert_seq)
 )
+    """,
+    """
+CREATE INDEX IF NOT EXISTS alert_deliveries_due ON alert_deliveries (webhook, alert_seq) WHERE status = 'pending'
     """,
     """
 CREATE TABLE IF NOT EXISTS alert_marks (key TEXT PRIMARY KEY, value TEXT NOT NULL, until_ms BIGINT NOT NULL)
