@@ -143,5 +143,7 @@ def test_a_nats_outage_under_load_delays_the_export_and_loses_or_duplicates_noth
             time.sleep(1.0)
         assert during > 20
         assert _match(backend, nats_server.url, "OUTAGE") > 2 * during
+        scrape = httpx.get(gw.url + "/metrics", headers={"Authorization": "Bearer adm-demo-operator"}).text
+        assert 'tokenops_export_lag_events{sink="nats:OUTAGE"} 0' in scrape
     finally:
         gw.server.stop()
