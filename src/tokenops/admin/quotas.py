@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tokenops.admin.http import Call, fields
+from tokenops.charging.money import format_exact
 from tokenops.errors import BadRequest, ConfigError, NotFound
 from tokenops.quotas import EndUserQuotas, Quota, TenantQuotas, parse_quotas, parse_tenant_quotas
 from tokenops.quotas.config import quota_doc, tenant_doc
@@ -82,9 +83,13 @@ async def get_user(call: Call) -> Any:
 
 
 def _used_doc(used: dict[str, Any], currency: str) -> dict[str, Any]:
+    """Tokens as counts; money as exact decimals of the currency, with the integer accounting units beside."""
     quota: Quota = used["quota"]
-    return {**quota_doc(quota, currency), "period_label": used["period"], "used": used["used"],
-            "limit": quota.limit, "renews_at_s": used["renews_s"]}  # fmt: skip
+    doc = {**quota_doc(quota, currency), "period_label": used["period"], "renews_at_s": used["renews_s"]}
+    if quota.counts_tokens:
+        return {**doc, "used": used["used"], "limit": quota.limit}
+    return {**doc, "used": format_exact(used["used"]), "limit": format_exact(quota.limit),
+            "used_units": used["used"], "limit_units": quota.limit}  # fmt: skip
 
 
 async def set_user(call: Call) -> Any:
