@@ -15,6 +15,8 @@ import pytest
 import uvicorn
 import yaml
 
+from tests.alert_support import receiver  # noqa: F401 (fixture)
+from tests.export_support import export_stream, nats_server  # noqa: F401 (fixtures)
 from tests.scaleout_support import backend, pg_database, pg_schema, redis_base, redis_prefix  # noqa: F401 (fixtures)
 from tokenops.catalog import parse_catalog
 from tokenops.gateway.state import Settings
@@ -159,3 +161,11 @@ def anthropic_gateway(tmp_path: Path, sim_upstream: ServerThread) -> Iterator[Ga
     gw = start_gateway(anthropic_catalog(sim_upstream.url), tmp_path / "home")
     yield gw
     gw.server.stop()
+
+
+@pytest.fixture(params=["embedded", "scaled"])
+def gateways(request: pytest.FixtureRequest) -> list[Gateway]:
+    """The module's own `embedded` (one gateway on SQLite) and `scaled` (replicas on PostgreSQL and Redis) fixtures,
+    each in turn."""
+    found: list[Gateway] = request.getfixturevalue(request.param)
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tokenops.admin.auth import admin_actor
+from tokenops.admin.export import export_gauges
 from tokenops.asgi import Request, send_bytes
 from tokenops.gateway.state import AppState
 
@@ -13,5 +14,7 @@ async def metrics(req: Request, state: AppState) -> None:
     """Prometheus scrapes with an operator admin token (`authorization: {credentials: …}` in its job)."""
     actor = await admin_actor(req, state)
     actor.require_operator()
-    body = state.telemetry.metrics.render(state if state.ready else None).encode()
-    await send_bytes(req, 200, body, CONTENT_TYPE)
+    text = state.telemetry.metrics.render(state if state.ready else None)
+    if state.ready:
+        text += await export_gauges(state)
+    await send_bytes(req, 200, text.encode(), CONTENT_TYPE)

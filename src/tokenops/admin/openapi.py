@@ -6,6 +6,7 @@ from typing import Any
 
 from tokenops import __version__
 from tokenops.admin.openapi_charging import charging_paths
+from tokenops.admin.openapi_ops import ops_paths
 from tokenops.admin.openapi_plans import plan_paths, voucher_paths
 
 _ID = {"type": "string", "minLength": 1, "maxLength": 64}
@@ -135,6 +136,7 @@ def spec() -> dict[str, Any]:
             **charging_paths(_op),
             **plan_paths(_op),
             **voucher_paths(_op),
+            **ops_paths(_op),
             "/admin/transcripts/{transcript_id}": {
                 "get": _op("The full conversation archived when a request was compacted", path=["transcript_id"])
             },

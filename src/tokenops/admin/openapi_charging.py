@@ -12,8 +12,14 @@ _RATE = {"type": "string", "pattern": r"^\d{1,9}(\.\d{1,9})?$", "description": "
 _MODEL_PRICE = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"input": _RATE, "output": _RATE, "cached_input": _RATE, "cache_write": _RATE,
-                   "cache_write_1h": _RATE, "reasoning": _RATE},
+    "properties": {
+        "input": _RATE,
+        "output": _RATE,
+        "cached_input": _RATE,
+        "cache_write": _RATE,
+        "cache_write_1h": _RATE,
+        "reasoning": _RATE,
+    },
 }
 _PRICES = {"type": "object", "additionalProperties": _MODEL_PRICE}
 _TOPUP = {

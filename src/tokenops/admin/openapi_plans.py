@@ -29,8 +29,11 @@ _PLAN = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["tokens"],
-                "properties": {"models": {"type": "array", "items": _ID}, "tokens": {"type": "integer", "minimum": 1},
-                               "overage": _OVERAGE},
+                "properties": {
+                    "models": {"type": "array", "items": _ID},
+                    "tokens": {"type": "integer", "minimum": 1},
+                    "overage": _OVERAGE,
+                },
             },
         },
     },
@@ -60,8 +63,11 @@ def plan_paths(op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     return {
         "/admin/plans": {"get": op("The plans on sale")},
         "/admin/plans/{plan_id}": {
-            "put": op("Create or replace a plan on sale (subscriptions keep the terms they were sold on)", body=_PLAN,
-                      path=["plan_id"]),
+            "put": op(
+                "Create or replace a plan on sale (subscriptions keep the terms they were sold on)",
+                body=_PLAN,
+                path=["plan_id"],
+            ),
         },
         "/admin/accounts/{tenant_id}/plans": {
             "get": op("A tenant's plan subscriptions, with each month's allowance used and left", path=tenant),
@@ -69,8 +75,11 @@ def plan_paths(op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
         },
         "/admin/accounts/{tenant_id}/plans/{subscription_id}/change": {"post": change},
         "/admin/accounts/{tenant_id}/plans/{subscription_id}/cancel": {
-            "post": op("Cancel a subscription now (the unused share of the month's fee is credited) or at the "
-                       "month's end", body=_CANCEL, path=sub),
+            "post": op(
+                "Cancel a subscription now (the unused share of the month's fee is credited) or at the month's end",
+                body=_CANCEL,
+                path=sub,
+            ),
         },
     }
 

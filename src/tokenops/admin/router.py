@@ -6,7 +6,19 @@ from typing import Any
 
 import orjson
 
-from tokenops.admin import charging, deployments, keys, plans, pricing, resources, sessions, vouchers
+from tokenops.admin import (
+    alerts,
+    charging,
+    deployments,
+    export,
+    keys,
+    plans,
+    pricing,
+    quotas,
+    resources,
+    sessions,
+    vouchers,
+)
 from tokenops.admin.auth import admin_actor
 from tokenops.admin.http import Call, Endpoint, match, query_of
 from tokenops.admin.openapi import spec
@@ -57,6 +69,21 @@ ENDPOINTS: list[tuple[str, str, Endpoint]] = [
     ("GET", "/admin/reconcile", pricing.reconcile_period),
     ("GET", "/admin/transcripts/{transcript_id}", sessions.get_transcript),
     ("GET", "/admin/sessions/{session_id}", sessions.get_session),
+    ("GET", "/admin/tenants/{tenant_id}/end-user-quotas", quotas.get_defaults),
+    ("PUT", "/admin/tenants/{tenant_id}/end-user-quotas", quotas.set_defaults),
+    ("GET", "/admin/tenants/{tenant_id}/end-users", quotas.list_overrides),
+    ("GET", "/admin/tenants/{tenant_id}/end-users/{end_user}/quotas", quotas.get_user),
+    ("PUT", "/admin/tenants/{tenant_id}/end-users/{end_user}/quotas", quotas.set_user),
+    ("DELETE", "/admin/tenants/{tenant_id}/end-users/{end_user}/quotas", quotas.clear_user),
+    ("GET", "/admin/export/status", export.export_status),
+    ("GET", "/admin/alerts", alerts.list_alerts),
+    ("GET", "/admin/alerts/webhooks", alerts.list_webhooks),
+    ("POST", "/admin/alerts/webhooks", alerts.create_webhook),
+    ("DELETE", "/admin/alerts/webhooks/{webhook_id}", alerts.remove_webhook),
+    ("POST", "/admin/alerts/webhooks/{webhook_id}/replay", alerts.replay),
+    ("GET", "/admin/alerts/deliveries", alerts.deliveries),
+    ("GET", "/admin/alerts/settings", alerts.get_settings),
+    ("PUT", "/admin/alerts/settings", alerts.set_settings),
 ]
 
 

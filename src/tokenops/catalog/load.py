@@ -50,8 +50,8 @@ class CatalogSpec:
 # since the store was last seeded is not seeded again (see `changed_groups`).
 SECTION_GROUPS: dict[str, tuple[str, ...]] = {
     "catalog": ("models", "aliases", "tenants", "deployments"),
-    "charging": ("prices", "packages", "accounts", "budgets", "settings"),
-    "admin": ("admin", "limits", "policies", "routing"),
+    "charging": ("prices", "packages", "plans", "accounts", "budgets", "settings"),
+    "admin": ("admin", "limits", "policies", "routing", "alerts"),
 }
 
 
@@ -208,7 +208,7 @@ def parse_catalog(data: Any, base: Path | None = None) -> CatalogSpec:
         keys.extend(tenant_keys)
     deployments = _unique((_deployment(o) for o in root.items("deployments")), "deployments", lambda d: d.id)
     for name in ("settings", "prices", "accounts", "packages", "plans", "budgets", "limits", "admin", "routing",
-                 "policies"):
+                 "policies", "alerts"):  # fmt: skip
         root.seen.add(name)  # sections owned by other parts of the system
     root.done()
     _cross_check(tenants, keys, models, deployments, aliases)

@@ -26,6 +26,7 @@ from tokenops.charging.store import HoldRow
 from tokenops.charging.subscriptions import KEPT_MS, SUBSCRIPTION_COLUMNS, attach_plans, plan_sql
 from tokenops.charging.voucher_sqlite import VoucherSQLite
 from tokenops.store.base import USAGE_COLUMNS, UsageRecord
+from tokenops.store.ops_schema import SQLITE_LEDGER_OUTBOX
 from tokenops.store.sqlite import _INSERT_USAGE, SQLiteStore
 
 _usage_row = operator.attrgetter(*USAGE_COLUMNS)
@@ -101,7 +102,7 @@ class ChargingSQLite(ChargingQueries, VoucherSQLite):
         self._top = -1
 
     async def open(self) -> None:
-        await self._store.run(lambda db: db.executescript(SCHEMA))
+        await self._store.run(lambda db: db.executescript(SCHEMA + SQLITE_LEDGER_OUTBOX))
 
     async def seed(self, config: ChargingConfig, now_ms: int) -> None:
         await self._store.run(partial(self._seed, config, now_ms))
@@ -193,11 +194,10 @@ class ChargingSQLite(ChargingQueries, VoucherSQLite):
         if not entries:
             return []
         db.execute("SAVEPOINT append")
-        before = db.total_changes
         heads = dict(self._heads)
         rows = self._chain(db, entries, cached=True)
-        db.executemany(_INSERT_ENTRY, rows)
-        if db.total_changes - before == len(rows):
+        # the rows this statement inserted itself (the outbox trigger's rows are not counted)
+        if db.executemany(_INSERT_ENTRY, rows).rowcount == len(rows):
             stored = entries
             self._top = db.execute("SELECT max(seq) FROM ledger_entries").fetchone()[0]
         else:

@@ -45,23 +45,32 @@ def _open(args: argparse.Namespace) -> tuple[Store, ChargingStore]:
     return store_and_ledger(backing_of(args), home_of(args))
 
 
+def on_store(args: argparse.Namespace, work: Callable[[Store], Awaitable[T]]) -> T:
+    """Run `work` on the store a command reads (`--home` or `--database-url`), without loading the ledger."""
+    return asyncio.run(_opened(_open(args)[0], work))
+
+
+async def _opened(store: Store, work: Callable[[Store], Awaitable[T]]) -> T:
+    try:
+        await store.open()
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise ConfigError(f"the database is unreachable: {exc}") from None
+    try:
+        return await work(store)
+    finally:
+        await store.close()
+
+
 def run_on_store(args: argparse.Namespace, work: Callable[[Store, ChargingService], Awaitable[T]]) -> T:
     store, ledger = _open(args)
 
-    async def run() -> T:
-        try:
-            await store.open()
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise ConfigError(f"the database is unreachable: {exc}") from None
-        try:
-            service = ChargingService(ledger)
-            await service.start(None)
-            return await work(store, service)
-        finally:
-            await store.close()
+    async def with_service(opened: Store) -> T:
+        service = ChargingService(ledger)
+        await service.start(None)
+        return await work(opened, service)
 
     try:
-        return asyncio.run(run())
+        return asyncio.run(_opened(store, with_service))
     except (LedgerConflict, FloorBreached) as exc:
         raise ConfigError(str(exc)) from None
 

@@ -8,11 +8,13 @@ from typing import Any
 
 from tokenops.catalog import load_catalog
 from tokenops.catalog.model import EXACT_TOKENIZERS
+from tokenops.cli.ops_config import check_ops_sections
 from tokenops.tokenize import is_tokenizer_file
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     spec = load_catalog(args.file)
+    check_ops_sections(spec.raw)
     print(
         f"{args.file}: ok — {len(spec.tenants)} tenants, {len(spec.keys)} keys, {len(spec.models)} models, "
         f"{len(spec.deployments)} deployments, {len(spec.aliases)} aliases"

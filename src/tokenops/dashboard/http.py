@@ -123,6 +123,8 @@ async def _overview(state: AppState, actor: Actor, scope: Scope, query: dict[str
     everyone = actor.operator and len(scope) == len(state.catalog.tenants)
     page_spend = sum(r["spend_today"] for r in table["rows"])
     spend_today = await state.charging.store.charged_since(day_start) if everyone else page_spend
+    sent = [a.doc() for a in await state.alerts.store.alerts(None if actor.operator else next(iter(scope)), 50)
+            if a.tenant is None or a.tenant in wanted]  # fmt: skip
     return {
         "currency": state.charging.config.currency,
         "totals": {**views.totals(state, scope), "spend_today": spend_today},
@@ -134,6 +136,7 @@ async def _overview(state: AppState, actor: Actor, scope: Scope, query: dict[str
         "budgets": views.budgets(state, scope),
         "budget_alerts": alerts,
         "compaction": views.compaction(state, scope),
+        "alerts": sent,
         "security_events": events,
     }
 

@@ -22,7 +22,7 @@ from tokenops.charging.interim import interim_doc
 from tokenops.charging.ledger import Entry
 from tokenops.charging.money import format_exact
 from tokenops.errors import TokenopsError
-from tokenops.gateway import forward, limit, meter
+from tokenops.gateway import forward, limit, meter, quota
 from tokenops.gateway.admit import Admission, GrantedStream, admit_chat_leased, length_chunk
 from tokenops.gateway.apis import ClientAPI, StreamEncoder
 from tokenops.gateway.auth import Principal, authenticate
@@ -80,16 +80,19 @@ async def serve(req: Request, state: AppState, api_name: str, steps: Steps) -> N
 
 
 async def admitted(
-    flow: Flow, prompt: tuple[int, str], plan: RoutePlan, admit: Callable[[RoutePlan], Awaitable[Admission]]
-) -> tuple[RoutePlan, Admission]:
-    """The limit and credit steps every endpoint runs: rate limits, bulkheads and the extraction defence, then
-    the reservation (through the leases, scaled out), put on record while it stays open. Each returns what it
-    decided: the plan to forward by, and the admission."""
+    flow: Flow, prompt: tuple[int, str], plan: RoutePlan, admit: Callable[[RoutePlan], Awaitable[Admission]],
+    output: tuple[str, int] | None = None,
+) -> tuple[RoutePlan, Admission]:  # fmt: skip
+    """The limit, credit and quota steps every endpoint runs: rate limits, bulkheads and the extraction defence,
+    then the reservation (through the leases, scaled out), put on record while it stays open, then the end
+    user's quotas. Each returns what it decided: the plan to forward by, and the admission (its output cap
+    lowered to what the end user's quota leaves). `output`: the cap field and the output the request asks for."""
     plan = await limit.admit(flow.req, flow.state, flow.principal, prompt, plan, flow.record)
     admission = await admit(plan)
     flow.hold = admission.hold
     if flow.hold is not None:
         flow.state.sink.hold(flow.hold)
+    await quota.hold(flow.state, flow.record, prompt[0], output, admission)
     return admission.plan or plan, admission
 
 
@@ -111,8 +114,10 @@ async def _chat(flow: Flow, api: ClientAPI) -> None:
         record.routing_score, record.routing_choice = round(plan.score, 4), plan.choice
         req.response_headers.append((b"x-tokenops-routing-score", f"{plan.score:.4f} {plan.choice}".encode()))
     counter = state.counter(plan.model.name)
+    output = ("max_completion_tokens" if "max_completion_tokens" in chat.body else "max_tokens",
+              chat.max_output or plan.model.max_output_tokens)  # fmt: skip
     plan, admission = await admitted(flow, limit.chat_prompt(chat), plan, lambda p: admit_chat_leased(
-        state.charging.credit, principal, record, chat, p, len(flow.raw), counter))  # fmt: skip
+        state.charging.credit, principal, record, chat, p, len(flow.raw), counter), output)  # fmt: skip
     body = admission.body(chat.body)
     messages = await state.compaction(req, principal.tenant, chat, plan.model, counter, record, len(flow.raw))
     if messages is not None:

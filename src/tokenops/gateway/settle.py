@@ -58,6 +58,7 @@ class UsageSink:
         self._flusher: asyncio.Task[None] | None = None
         self.committed = 0
         self.observers: list[Callable[[UsageRecord], None]] = []  # told of each final record (traffic guard)
+        self.charged: list[Callable[[UsageRecord, Entry | None], None]] = []  # ... with its charge (quotas, alerts)
         self.replay_every_s = 0.5
 
     def _kick(self) -> None:
@@ -107,6 +108,8 @@ class UsageSink:
         """Returns once the record (and its charge) is durable; a client abort does not interrupt the write."""
         for observe in self.observers:
             observe(record)
+        for told in self.charged:
+            told(record, charge)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((record, charge, closes, future))
         self._kick()

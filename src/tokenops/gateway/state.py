@@ -15,15 +15,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tokenops.alerts import Alerts, alert_store_for
 from tokenops.catalog import Catalog, CatalogSpec
 from tokenops.catalog.load import SECTION_GROUPS, changed_groups
 from tokenops.charging.catalog import parse_charging
+from tokenops.charging.ledger import Entry
 from tokenops.charging.pools import budget_pool, credit_leases
 from tokenops.charging.service import ChargingService
 from tokenops.charging.spool import Spool
 from tokenops.charging.store import ChargingStore
 from tokenops.clock import Clock
 from tokenops.errors import ConfigError
+from tokenops.export import ExportRelay, ExportSettings, outbox_for, relay_for
+from tokenops.gateway.alerting import AlertWatch
 from tokenops.gateway.compact import CompactionStep
 from tokenops.gateway.settle import UsageSink
 from tokenops.health import Health
@@ -31,10 +35,11 @@ from tokenops.keys import KeyHasher
 from tokenops.providers import Provider, build_provider
 from tokenops.providers.client import Upstream
 from tokenops.providers.tokenize import Detections
+from tokenops.quotas import EndUserQuotas
 from tokenops.routing import ComplexityRouter
 from tokenops.security import Guard
 from tokenops.sessions import TranscriptStore
-from tokenops.store import Store
+from tokenops.store import Store, UsageRecord
 from tokenops.store.redis_feed import ChangeFeed
 from tokenops.telemetry import Telemetry
 from tokenops.tokenize import Counter, counter_for
@@ -70,6 +75,7 @@ class Settings:
     replica_stale_s: float = 10.0  # scaled out: a replica silent this long is dead; its reservations are taken over
     interim_usage_s: float = 1.0  # a long stream's usage so far is kept on record this often (interim usage)
     trusted_proxies: str = ""  # addresses or networks whose X-Forwarded-For names the client (load balancers)
+    export: ExportSettings = field(default_factory=ExportSettings)  # usage export to NATS JetStream
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -80,6 +86,7 @@ class Settings:
             replica_stale_s=float(os.environ.get("TOKENOPS_REPLICA_STALE_S", 10.0)),
             interim_usage_s=max(0.05, float(os.environ.get("TOKENOPS_INTERIM_USAGE_S", 1.0))),
             trusted_proxies=trusted_proxies(os.environ.get("TOKENOPS_TRUSTED_PROXIES", "")),
+            export=ExportSettings.from_env(),
         )
 
 
@@ -110,6 +117,11 @@ class AppState:
     _upkeep: asyncio.Task[None] | None = None
     _interim: asyncio.Task[None] | None = None
     compaction: CompactionStep = field(init=False)
+    quotas: EndUserQuotas = field(init=False)  # each consumer tenant's end users' quotas
+    export: ExportRelay | None = None  # publishes the outbox to the operator's stream (when configured)
+    alerts: Alerts = field(init=False)  # raised once per crossing, delivered to webhooks
+    watch: AlertWatch = field(init=False)  # what raises them
+    _next_outbox_prune: float = 0.0
     _next_purge: float = 0.0
     _next_clock_sync: float = 0.0
 
@@ -134,11 +146,26 @@ class AppState:
         self.upstream = Upstream(self.settings.upstream_connections)
         self.sink.observers.append(self.guard.settled)
         await self.guard.start(spec.raw if spec is not None and "admin" in groups else None, self.hasher, self.reload)
+        ops = (
+            spec.raw if spec is not None and "admin" in groups else None
+        )  # quotas and alerts seed with the admin group
+        self.quotas = EndUserQuotas(self.guard.counters, self.guard.store)
+        await self.quotas.seed(ops)
+        self.sink.charged.append(self._quota_settled)
+        self.alerts = Alerts(alert_store_for(self.store), self.guard.store, self.clock.now_ms)
+        await self.alerts.seed(ops)
+        self.watch = AlertWatch(self.alerts, self.charging, self.guard.store, lambda: self.catalog)
+        self.sink.charged.append(self.watch.observe)
+        self.quotas.on_crossing = self.watch.quota_crossed
         if self.feed is not None:
             await self.feed.start(self.guard.nudge.set)
         await self.reload()
         self.telemetry.start(self, self.sink.observers)  # after the first snapshot: it samples the catalog
         await self.charging.recover()  # after reload: rating needs the tenants' sectors
+        if self.settings.export.enabled and self.settings.export.in_gateway:
+            self.export = relay_for(self.settings.export, self.store, self.clock.now_ms)
+            self.export.start()
+        self.alerts.start()
         self._upkeep = asyncio.create_task(self._charging_upkeep())
         self._interim = asyncio.create_task(self._interim_usage(self.settings.interim_usage_s))
         if spec is not None and spec.fingerprint:
@@ -175,6 +202,8 @@ class AppState:
         self.providers = providers
         self.charging.sectors = {t.id: t.sector for t in catalog.tenants.values()}
         await self.guard.reload()
+        await self.quotas.reload()
+        await self.alerts.reload()
         await self.charging.reload_config()  # prices, budgets and limits changed through any replica
 
     async def _charging_upkeep(self, every_s: float = 1.0) -> None:
@@ -185,8 +214,8 @@ class AppState:
         """
         steps: list[Callable[[], Awaitable[object]]] = [
             self.charging.refresh, lambda: self.charging.beat(time.monotonic()), self._sync_clock,
-            self.charging.sweep, self.charging.flush_alerts, self._purge_transcripts, self.charging.renew_plans,
-            self.charging.flush_attempts,
+            self.charging.sweep, self.watch.tick, self.charging.flush_alerts, self._purge_transcripts,
+            self.charging.renew_plans, self.charging.flush_attempts, self._prune_outbox,
         ]  # fmt: skip
         while True:
             await asyncio.sleep(every_s)
@@ -228,6 +257,18 @@ class AppState:
         for tenant in self.catalog.tenants.values():
             await archive.purge(tenant.id, int((now - tenant.retention_days * 86400) * 1000))
 
+    async def _prune_outbox(self, every_s: float = 600.0) -> None:
+        """With no export configured, the outbox keeps only its last days (an export enabled later starts there)."""
+        if self.settings.export.enabled or time.monotonic() < self._next_outbox_prune:
+            return
+        self._next_outbox_prune = time.monotonic() + every_s
+        retain_ms = int(self.settings.export.retain_days * 86_400_000)
+        await outbox_for(self.store).prune(self.clock.now_ms() - retain_ms)
+
+    def _quota_settled(self, record: UsageRecord, charge: Entry | None) -> None:
+        self.quotas.settled(record.request_id, record.input_tokens + record.output_tokens,
+                            -charge.amount if charge is not None else 0)  # fmt: skip
+
     def counter(self, model: str) -> Counter:
         found = self.catalog.models.get(model)
         return counter_for(found.tokenizer if found else "estimate")
@@ -242,6 +283,8 @@ class AppState:
         await self.sink.drain()
         with contextlib.suppress(Exception):  # logged by it; the attempts not written are lost with the process
             await self.charging.flush_attempts()
+        if self.export is not None:
+            await self.export.stop()  # what it did not publish, the next replica (or start) publishes
         self.sink.close_spool()
         if self.charging.leases is not None:
             await self.charging.leases.close(self.charging.credit.accounts.values())
@@ -251,6 +294,9 @@ class AppState:
             await self.charging.store.retire()
         self.compaction.close()
         await self.telemetry.stop()
+        await self.quotas.stop()
+        await self.alerts.stop()
+        await self.watch.stop()
         await self.guard.stop()
         if self.feed is not None:
             await self.feed.stop()

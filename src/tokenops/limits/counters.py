@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+PERIOD_GRACE_S = 3600  # a period counter outlives its period this long, so a late correction still lands
+
 
 class Counters(Protocol):
     async def take(self, bucket: str, amount: int, limit: int, window_s: float) -> float:
@@ -30,6 +32,17 @@ class Counters(Protocol):
 
     async def held(self, bucket: str) -> int: ...
 
+    async def add_within(self, bucket: str, need: int, want: int, limit: int, until_s: int) -> tuple[int, int]:
+        """Add to the period counter `bucket`, kept until `until_s` (epoch seconds): nothing if `need` more
+        would pass `limit`, else `want`, or as much of it as fits but at least `need`. Returns (added, total)."""
+
+
+def within(total: int, need: int, want: int, limit: int) -> int:
+    """What `add_within` adds to `total` (0 when even `need` does not fit; a negative `need` always fits)."""
+    if total + need > limit and need > 0:
+        return 0
+    return max(need, min(want, limit - total))
+
 
 @dataclass(slots=True)
 class _Window:
@@ -46,6 +59,9 @@ class MemoryCounters:
         self._windows: dict[str, _Window] = {}
         self._leases: dict[str, list[float]] = {}
         self._ops = 0
+        # period counters, grouped by when they end: a period over is dropped whole, whatever its size
+        self._periods: dict[int, dict[str, int]] = {}
+        self._wall = time.time
 
     def _sweep(self, now: float) -> None:
         # millions of end users each leave a window behind: drop those that no longer count
@@ -110,3 +126,19 @@ class MemoryCounters:
 
     async def held(self, bucket: str) -> int:
         return len(self._live(bucket))
+
+    async def add_within(self, bucket: str, need: int, want: int, limit: int, until_s: int) -> tuple[int, int]:
+        self._ops += 1
+        if self._ops % 1024 == 0:
+            now = self._wall()
+            for ended in [u for u in self._periods if u + PERIOD_GRACE_S <= now]:
+                del self._periods[ended]
+        group = self._periods.get(until_s)
+        if group is None:
+            group = self._periods[until_s] = {}
+        total = group.get(bucket, 0)
+        added = within(total, need, want, limit)
+        if added:
+            total = max(0, total + added)
+            group[bucket] = total
+        return added, total

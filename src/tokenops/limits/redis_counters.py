@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
+from tokenops.limits.counters import PERIOD_GRACE_S
+
 _WINDOW = """
 local now = tonumber(ARGV[1])
 if now < 0 then local t = redis.call('TIME'); now = tonumber(t[1]) + tonumber(t[2]) / 1e6 end
@@ -67,6 +69,19 @@ return redis.call('ZCARD', KEYS[1])
 """
 
 
+# a period counter: a plain integer that expires an hour after its period ends (a late correction still lands)
+_PERIOD = """
+local need, want, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local total = tonumber(redis.call('GET', KEYS[1]) or '0')
+if need > 0 and total + need > limit then return {0, total} end
+local added = math.max(need, math.min(want, limit - total))
+if added == 0 then return {0, total} end
+total = math.max(0, total + added)
+redis.call('SET', KEYS[1], string.format('%d', total), 'PXAT', ARGV[4])
+return {added, total}
+"""
+
+
 class RedisCounters:
     """The `Counters` contract on Redis (sliding windows as hashes, concurrency leases as sorted sets)."""
 
@@ -78,6 +93,7 @@ class RedisCounters:
         self._clock = clock
         self._window = client.register_script(_WINDOW)
         self._lease = client.register_script(_LEASE)
+        self._period = client.register_script(_PERIOD)
 
     def _now(self) -> float:
         return self._clock() if self._clock is not None else -1.0
@@ -106,3 +122,8 @@ class RedisCounters:
 
     async def held(self, bucket: str) -> int:
         return await self._leases(bucket, "held")
+
+    async def add_within(self, bucket: str, need: int, want: int, limit: int, until_s: int) -> tuple[int, int]:
+        key = f"{self.prefix}q:{bucket}"
+        added, total = await self._period(keys=[key], args=[need, want, limit, (until_s + PERIOD_GRACE_S) * 1000])
+        return int(added), int(total)

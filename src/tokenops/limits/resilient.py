@@ -150,3 +150,7 @@ class ResilientCounters:
 
     async def held(self, bucket: str) -> int:
         return await self._run(lambda c: c.held(bucket), refuse=False)
+
+    async def add_within(self, bucket: str, need: int, want: int, limit: int, until_s: int) -> tuple[int, int]:
+        # a correction (need <= 0) lost in an outage is not worth a refusal, as with `adjust`
+        return await self._run(lambda c: c.add_within(bucket, need, want, limit, until_s), refuse=need > 0)

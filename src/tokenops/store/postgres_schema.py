@@ -11,6 +11,8 @@ from typing import Any
 
 import asyncpg
 
+from tokenops.store.ops_schema import postgres_ops
+
 # one advisory lock number per serialised concern (any constant unique within this database)
 LOCK_SCHEMA = 0x746F6B00
 LOCK_LEDGER = 0x746F6B01
@@ -110,7 +112,7 @@ CREATE TABLE IF NOT EXISTS security_events (
     evidence TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS security_events_by_tenant ON security_events (tenant_id, at_ms);
-"""
+""" + postgres_ops(LOCK_LEDGER)
 
 NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 

@@ -22,6 +22,7 @@ from tokenops.catalog import Catalog, CatalogSpec
 from tokenops.catalog.codec import Decoder
 from tokenops.catalog.model import ApiKey
 from tokenops.store.base import CATALOG_DOCS, KEY_ROWS, USAGE_COLUMNS, USAGE_INDEXES, UsageRecord
+from tokenops.store.ops_schema import SQLITE_OPS
 from tokenops.store.sql import SEEDED, SUMMARY_NAMES, USAGE_SUMMARY, catalog_rows, key_rows, usage_where
 
 T = TypeVar("T")
@@ -117,7 +118,7 @@ class SQLiteStore:
         sync = os.environ.get("TOKENOPS_SQLITE_SYNC", "normal").upper()
         db.execute(f"PRAGMA synchronous={'FULL' if sync == 'FULL' else 'NORMAL'}")
         db.execute("PRAGMA busy_timeout=5000")
-        db.executescript(SCHEMA)
+        db.executescript(SCHEMA + SQLITE_OPS)
         _add_missing_columns(db)
         for index in USAGE_INDEXES:
             db.execute(index)

@@ -98,6 +98,10 @@ function buildTables() {
     { key: "at_ms", label: "when", fmt: time }, { key: "budget_id", label: "budget" }, { key: "subject", label: "subject" },
     { key: "period", label: "period" }, { key: "threshold", label: "crossed", num: true, fmt: (v) => v + " %", cls: (v) => (v >= 100 ? "bad" : "warn") },
   ], { sortKey: "at_ms" });
+  tables.sent = new DataTable($("table-sent-alerts"), [
+    { key: "at_ms", label: "when", fmt: time }, { key: "kind", label: "alert" }, { key: "tenant", label: "tenant" },
+    { key: "threshold", label: "crossed", fmt: (v, r) => (v == null ? (r.available || r.region || r.detector || "") : v + " %") },
+  ], { sortKey: "at_ms" });
   tables.security = new DataTable($("table-security"), [
     { key: "at_ms", label: "when", fmt: time }, { key: "tenant", label: "tenant" }, { key: "key", label: "key" },
     { key: "detector", label: "detector" }, { key: "score", label: "score", num: true, fmt: (v) => num(v, 2) },
@@ -157,6 +161,7 @@ async function refreshOverview() {
   tables.residency.update(o.residency);
   tables.budgets.update(o.budgets);
   tables.alerts.update(o.budget_alerts);
+  tables.sent.update(o.alerts || []);
   tables.security.update(o.security_events);
   tables.compaction.update(o.compaction);
 }

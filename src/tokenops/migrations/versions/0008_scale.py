@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_scale"
-down_revision = "0006_plans_vouchers"
+down_revision = "0007_outbox_alerts"
 branch_labels = None
 depends_on = None
 
