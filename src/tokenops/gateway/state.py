@@ -145,10 +145,8 @@ class AppState:
         await self.charging.start(parse_charging(spec) if spec is not None and "charging" in groups else None)
         self.upstream = Upstream(self.settings.upstream_connections)
         self.sink.observers.append(self.guard.settled)
-        await self.guard.start(spec.raw if spec is not None and "admin" in groups else None, self.hasher, self.reload)
-        ops = (
-            spec.raw if spec is not None and "admin" in groups else None
-        )  # quotas and alerts seed with the admin group
+        ops = spec.raw if spec is not None and "admin" in groups else None  # limits, policies, quotas and alerts
+        await self.guard.start(ops, self.hasher, self.reload)
         self.quotas = EndUserQuotas(self.guard.counters, self.guard.store)
         await self.quotas.seed(ops)
         self.sink.charged.append(self._quota_settled)

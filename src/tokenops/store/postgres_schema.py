@@ -7,6 +7,7 @@ and TRUNCATE by trigger, as the embedded one does.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import asyncpg
@@ -130,11 +131,32 @@ async def connect_pool(dsn: str, schema: str | None = None, size: int = 8) -> as
     return pool
 
 
+# What SCHEMA made, recorded beside it: a replica starting on a database that already has it runs no DDL, since
+# the DDL (indexes, triggers) locks the busiest tables against the other replicas' writes, and can deadlock with them.
+SCHEMA_DIGEST = hashlib.sha256(SCHEMA.encode()).hexdigest()
+_STATE = "CREATE TABLE IF NOT EXISTS schema_state (digest TEXT PRIMARY KEY)"
+
+
+async def _made(conn: Any) -> bool:
+    if await conn.fetchval("SELECT to_regclass('schema_state')") is None:
+        return False
+    return bool(await conn.fetchval("SELECT count(*) FROM schema_state WHERE digest = $1", SCHEMA_DIGEST))
+
+
 async def create_schema(pool: asyncpg.Pool) -> None:
-    """Create what is missing; replicas starting together take turns (the DDL is not race-free on its own)."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_SCHEMA)
-        await conn.execute(SCHEMA)
+    """Create what is missing, unless this very schema was made already; replicas starting together take turns
+    (the DDL is not race-free on its own)."""
+    async with pool.acquire() as conn:
+        if await _made(conn):
+            return
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_SCHEMA)
+            if await _made(conn):
+                return
+            await conn.execute(SCHEMA)
+            await conn.execute(_STATE)
+            await conn.execute("DELETE FROM schema_state")
+            await conn.execute("INSERT INTO schema_state VALUES ($1)", SCHEMA_DIGEST)
 
 
 async def db_now_ms(conn: Any) -> int:

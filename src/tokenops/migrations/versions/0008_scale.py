@@ -2,10 +2,12 @@
 account's recent charges, the charges of a period, a tenant's transcripts by age.
 
 Revision ID: 0008_scale
-Revises: 0005_usage_details
+Revises: 0007_outbox_alerts
 
-Only indexes: no row changes. Each is created where its table exists (a new database gets them
-from the stores as they create their tables).
+Indexes, and on PostgreSQL the table where a store records which schema it made (so a replica
+starting on a live database runs no DDL against the other replicas' writes). No row changes.
+Each index is created where its table exists (a new database gets them from the stores as they
+create their tables).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ INDEXES = {
 
 def upgrade() -> None:
     inspector = sa.inspect(op.get_bind())
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE TABLE IF NOT EXISTS schema_state (digest TEXT PRIMARY KEY)")
     for table, indexes in INDEXES.items():
         if not inspector.has_table(table):
             continue
@@ -41,6 +45,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TABLE IF EXISTS schema_state")
     for indexes in INDEXES.values():
         for name, _ in indexes:
             op.execute(f"DROP INDEX IF EXISTS {name}")
