@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from tokenops.admin import charging, deployments, keys, pricing, resources, sessions
+from tokenops.admin import charging, deployments, keys, pricing, resources, security, sessions
 from tokenops.admin.auth import admin_actor
 from tokenops.admin.http import Call, Endpoint, match, query_of
 from tokenops.admin.openapi import spec
@@ -25,6 +25,9 @@ ENDPOINTS: list[tuple[str, str, Endpoint]] = [
     ("PUT", "/admin/limits", resources.set_limits),
     ("GET", "/admin/usage", resources.usage),
     ("GET", "/admin/security/events", resources.security_events),
+    ("GET", "/admin/security/benign", security.list_benign),
+    ("POST", "/admin/security/benign", security.mark_benign),
+    ("POST", "/admin/security/benign/{mark_id}/withdraw", security.withdraw_benign),
     ("POST", "/admin/deployments", deployments.create_deployment),
     ("PUT", "/admin/deployments/{deployment_id}", deployments.update_deployment),
     ("GET", "/admin/audit", resources.audit_log),

@@ -94,7 +94,8 @@ async def _overview(state: AppState, actor: Actor, scope: list[str], query: dict
         for e in await state.guard.store.events(tenant, limit=50):
             if e.tenant_id in wanted:
                 events.append({"at_ms": e.at_ms, "tenant": e.tenant_id, "key": e.key_id, "detector": e.detector,
-                               "score": e.score, "action": e.action})  # fmt: skip
+                               "score": e.score, "action": e.action,
+                               "why": e.evidence.get("summary", "")})  # fmt: skip
     subjects = {b["subject"] for b in views.budgets(state, scope)} | wanted
     alerts = [a for a in await budget_alerts(state.store) if a["subject"] in subjects]
     return {
