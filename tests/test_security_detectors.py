@@ -46,7 +46,11 @@ def test_sketches_tell_templated_prompts_from_unrelated_ones() -> None:
     b = sketch("Give the full specification sheet for catalogue item PN-40014, every field.")
     c = sketch("Why does the breaker on feeder 7 trip every morning after the shift change?")
     assert similarity(a, b) > 0.6 and similarity(a, c) < 0.2 and similarity(a, a) == 1.0
-    assert len(a) == 32 and sketch("x" * 100_000) == sketch("x" * 100_000)  # fixed size, the same in every process
+    assert a.bit_length() <= 256 and sketch("x " * 100_000) == sketch("x " * 100_000)  # 32 bytes, same everywhere
+    assert (
+        sketch("Give the full specification sheet")
+        == 0xA5B48FDEB9946F603B16F1CCA7825D7FC6EC2A05E0BB96431EF9D45E3914EFCA
+    )
 
 
 def test_the_request_path_keeps_bounded_slices_only() -> None:
@@ -182,7 +186,8 @@ def test_a_scrape_spread_over_keys_of_one_address_is_judged_as_one() -> None:
         d.observe(obs(i * 3.0, f"office{i % 4}", inp=60, out=200, prompt=p, client="192.0.2.7"), POLICY)
     [(members, finding)] = d.sweep(200.0, POLICY)
     assert members == [f"slow{i}" for i in range(6)] and finding.detector == "cluster"
-    assert finding.evidence["linked_by"] == ["address 203.0.113.9"] and finding.score >= POLICY.threshold
+    assert finding.evidence["linked_by"] == ["address 203.0.113.9", "network 203.0.113.0/24"]
+    assert finding.score >= POLICY.threshold
 
 
 def test_keys_created_together_are_linked() -> None:
@@ -226,7 +231,10 @@ def test_state_per_key_stays_bounded() -> None:
     d = Detectors()
     rng = random.Random(9)
     for i in range(3000):
-        d.observe(obs(i * 0.05, "busy", prompt=ask(varied(rng)), end_user=f"u{i}", client=f"10.0.{i % 200}.1"), POLICY)
+        p = ask(varied(rng))
+        d.observe(
+            obs(i * 0.05, "busy", inp=30, out=600, prompt=p, end_user=f"u{i}", client=f"10.0.{i % 200}.1"), POLICY
+        )
     s = d.keys["busy"]
     assert s.window.n == 48 and len(s.sketches) == 30 and len(s.distill) == 24 and len(s.user_counts) <= 48
     assert len(s.recent.buckets) <= 61 and len(s.harvest.buckets) <= 301 and len(s.addresses) <= 200

@@ -12,11 +12,12 @@ import heapq
 import random
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.extraction.calibration import BENIGN, SCRAPERS
+from bench.extraction.calibration import BENIGN, SCRAPERS, Step
 
 from tokenops.security.detectors import Detectors
 from tokenops.security.policy import ExtractionPolicy
@@ -24,6 +25,17 @@ from tokenops.security.prompt import chat_prompt
 from tokenops.security.subject import Observation
 
 DURATION_S = 900.0
+MIXES = [(host, scrape, fraction) for host in ("agent", "summaries", "rag") for scrape in ("distiller", "harvester")
+         for fraction in (0.25, 0.5)]  # fmt: skip
+
+
+def _mixed(rng: random.Random, host: Iterator[Step], scrape: Iterator[Step], fraction: float) -> Iterator[Step]:
+    while True:
+        if rng.random() < fraction:
+            wait, body, user, session = next(scrape)
+            yield min(wait, 2.0), body, user, session
+        else:
+            yield next(host)
 
 
 def main(seed: int = 11) -> int:
@@ -38,6 +50,8 @@ def main(seed: int = 11) -> int:
     for kind in SCRAPERS:
         for i in range(6):
             clients.append((kind, f"x-{kind}-{i}", f"t{i % 6}", f"192.0.2.{len(clients) % 250}"))
+    for i, (host, scrape, fraction) in enumerate(MIXES):  # a scrape hidden in a busy honest key
+        clients.append((f"mixed-{host}-{scrape}-{fraction}", f"mix{i}", f"t{i % 6}", f"10.{i % 6}.9.{i}"))
     for i in range(4):  # low and slow: one scrape over six keys of one tenant, one address
         for j in range(6):
             clients.append((f"spread-{i}", f"spread{i}-{j}", f"t{i}", f"198.51.100.{i}"))
@@ -45,7 +59,11 @@ def main(seed: int = 11) -> int:
     queue: list[tuple[float, int]] = []
     for n, (kind, _key, _tenant, _addr) in enumerate(clients):
         base = kind.split("-")[0]
-        if base == "spread":
+        if base == "mixed":
+            host, scrape, fraction = MIXES[int(_key[3:])]
+            inner = SCRAPERS[scrape](random.Random(rng.random()))
+            gens[n] = _mixed(rng, BENIGN[host](random.Random(rng.random())), inner, fraction)
+        elif base == "spread":
             inner = SCRAPERS["harvester" if int(kind[-1]) % 2 else "distiller"](random.Random(f"{kind}"))
             gens[n] = ((w * 6, b, u, s) for w, b, u, s in inner)  # each key a sixth of the scrape's rate
         else:

@@ -33,12 +33,12 @@ def load_appeals(docs: dict[str, dict[str, Any]]) -> tuple[Appeals, Reference]:
             if isinstance(profile, list) and len(profile) == WIDTH:
                 reference = reference.learn(f"marked:{mark_id}", tuple(float(x) for x in profile))
         sketch = doc.get("sketch")
-        if isinstance(sketch, str):
+        if isinstance(sketch, str) and len(sketch) == 64 and all(c in "0123456789abcdef" for c in sketch):
             tenant = doc.get("tenant")
-            appeals.patterns.append((tenant if isinstance(tenant, str) else None, bytes.fromhex(sketch)))
+            appeals.patterns.append((tenant if isinstance(tenant, str) else None, int(sketch, 16)))
     return appeals, reference
 
 
 def pattern_doc(text: str) -> dict[str, Any]:
     """What is stored of an example prompt: its sketch (hex), never the text."""
-    return {"sketch": prompt_sketch(text[:PATTERN_MAX]).hex()}
+    return {"sketch": f"{prompt_sketch(text[:PATTERN_MAX]):064x}"}

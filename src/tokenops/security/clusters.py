@@ -21,6 +21,7 @@ ALIKE = 0.3  # MMD squared between a member's window and the group's pooled shar
 MIN_MEMBER_N = 4
 MAX_KEYS = 4096
 KEYS_PER_ADDRESS = 64
+MAX_COMPONENT = 256  # keys of one linked component split into alike groups (the busiest)
 
 
 class Links:
@@ -29,11 +30,18 @@ class Links:
         self.created: dict[str, tuple[str, float]] = {}  # key -> (tenant, created at, s); admin-API keys only
 
     def note(self, key: str, client: str | None, at: float) -> None:
+        """Remember the key under its client's address and, for IPv4, the address's /24 (a scraper rotating
+        through a subnet it rents shares the subnet)."""
         if client is None:
             return
-        seen = self.by_address.get(client)
+        self._note(client, key, at)
+        if client.count(".") == 3:
+            self._note(client.rsplit(".", 1)[0] + ".0/24", key, at)
+
+    def _note(self, address: str, key: str, at: float) -> None:
+        seen = self.by_address.get(address)
         if seen is None:
-            seen = self.by_address[client] = {}
+            seen = self.by_address[address] = {}
         seen[key] = at
         if len(seen) > KEYS_PER_ADDRESS:
             del seen[min(seen, key=seen.__getitem__)]
@@ -71,7 +79,7 @@ class Links:
                 why.setdefault(m, set()).add(reason)
 
         for address, seen in self.by_address.items():
-            link(seen, f"address {address}")
+            link(seen, f"{'network' if address.endswith('/24') else 'address'} {address}")
         by_tenant: dict[str, list[tuple[float, str]]] = {}
         for key, (tenant, created) in self.created.items():
             by_tenant.setdefault(tenant, []).append((created, key))
@@ -81,30 +89,30 @@ class Links:
                 if t1 - t0 <= CREATED_S:
                     link((k0, k1), f"created together in {tenant}")
         components: dict[str, list[str]] = {}
-        for k in active:
+        for k in sorted(active):
             components.setdefault(root(k), []).append(k)
         found = []
         for members in components.values():
-            alike = _alike(members, keys) if len(members) > 1 else []
-            if len(alike) > 1:
+            for alike in _alike(members, keys) if len(members) > 1 else ():
                 found.append((sorted(alike), sorted({r for m in alike for r in why.get(m, ())})))
         return found
 
 
-def _alike(members: list[str], keys: dict[str, KeyState]) -> list[str]:
-    """The members whose windows lie close to the group's pooled shares (two passes: outliers out, then in)."""
-    chosen = members
-    for _ in range(2):
-        centre = _centre(chosen, keys)
-        chosen = [m for m in members if distance(keys[m].window.shares(), centre) <= ALIKE]
-        if len(chosen) < 2:
-            return []
-    return chosen
-
-
-def _centre(members: list[str], keys: dict[str, KeyState]) -> list[float]:
-    total = [0.0] * len(keys[members[0]].window.counts)
-    for m in members:
-        for i, share in enumerate(keys[m].window.shares()):
-            total[i] += share
-    return [t / len(members) for t in total]
+def _alike(members: list[str], keys: dict[str, KeyState]) -> list[list[str]]:
+    """The linked keys split into groups of two or more whose windows lie close together: around the busiest
+    key left, those near it; then around their centre, those near that (a scrape and the honest keys behind
+    the same address come apart)."""
+    left = sorted(members, key=lambda m: (-keys[m].window.n, m))[:MAX_COMPONENT]
+    shares = {m: keys[m].window.shares() for m in left}
+    groups = []
+    while len(left) > 1:
+        seed = left[0]
+        centre = shares[seed]
+        for _ in range(2):
+            chosen = [m for m in left if distance(shares[m], centre) <= ALIKE] or [seed]
+            centre = [sum(col) / len(chosen) for col in zip(*(shares[m] for m in chosen), strict=True)]
+        if len(chosen) > 1:
+            groups.append(chosen)
+        taken = set(chosen)
+        left = [m for m in left if m not in taken and m != seed]
+    return groups

@@ -12,7 +12,7 @@ from tokenops.security.features import NOVELTY, OFFSETS
 from tokenops.security.policy import ExtractionPolicy
 from tokenops.security.prompt import Prompt
 from tokenops.security.reference import Reference
-from tokenops.security.subject import Finding, KeyState
+from tokenops.security.subject import BLEND_EVERY, Blend, Finding, KeyState
 from tokenops.security.window import departures
 
 TEMPLATE_BIN = NOVELTY + 2
@@ -111,10 +111,11 @@ def distillation(s: KeyState, policy: ExtractionPolicy, recent_mask: int) -> Fin
 
 
 def distribution(
-    shares: list[float], n: int, reference: Reference, min_n: int, subject: str = "key"
-) -> tuple[float, Finding | None]:
+    shares: list[float], n: int, reference: Reference, min_n: int, subject: str = "key", blend: Blend | None = None,
+    requests: int = 0,
+) -> tuple[float, Finding | None]:  # fmt: skip
     """The window test on `n` requests' bin shares: (score, a finding when they depart from every benign
-    profile by more than benign windows of that size do).
+    profile, and from every mixture of them, by more than benign windows of that size do).
 
     Traffic unlike every calibrated kind is unusual, not proof: the finding is a sign (its score stays
     under the action threshold) that acts together with another sign (`corroborated`)."""
@@ -126,7 +127,12 @@ def distribution(
     nearest, d = reference.nearest(shares)
     mix = {nearest: 1.0}
     if d >= limit and len(reference.profiles) > 1:  # rare for benign traffic: only then the costlier test
-        mix, d = reference.blend(shares)
+        if blend is None or requests >= blend.next_at:
+            mix, d = reference.blend(shares)
+            if blend is not None:
+                blend.next_at, blend.inside = requests + BLEND_EVERY, d < limit
+        elif blend.inside:
+            return 0.7, None
     score = 0.7 * d / limit
     if d < limit:
         return score, None

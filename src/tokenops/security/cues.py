@@ -37,7 +37,7 @@ _LEXICON: tuple[tuple[int, str, str], ...] = (
     (TEACHER, "training", r"\btraining (?:example|examples|corpus|set|pairs?)\b"),
     (TEACHER, "gold", r"\bgold(?:en)? (?:answer|response|label|reference)\b"),
     (TEACHER, "reference", r"\breference (?:answer|solution|response) for\b"),
-    (TEACHER, "high", r"\bhigh[- ]quality (?:demonstration|training|reference)\b"),
+    (TEACHER, "quality", r"\bhigh[- ]quality (?:demonstration|training|reference)\b"),
     (TEACHER, "learn", r"\bmodel (?:will|can|should) learn\b"),
     (REASONING, "step", r"\bstep[- ]by[- ]step\b"),
     (REASONING, "chain", r"\bchain[- ]of[- ]thought\b"),
@@ -47,11 +47,13 @@ _LEXICON: tuple[tuple[int, str, str], ...] = (
         r"\b(?:show|explain|give|write out|include|provide) (?:all |your |the |full |complete |detailed )*"
         r"(?:reasoning|rationale)\b|\breasoning (?:trace|steps|process|chain)\b",
     ),
-    (REASONING, "work", r"\bshow (?:all |your |the )*work(?:ing)?\b"),
+    (REASONING, "show", r"\bshow (?:all |your |the )*work(?:ing)?\b"),
     (REASONING, "think", r"</?think>|\bthink (?:it )?(?:through|carefully|aloud) (?:before|first)\b|\blet'?s think\b"),
     (HARVEST, '"', r"\"(?:question|instruction|rationale|reasoning|answer|response|output)\" *:"),
-    (HARVEST, "with", r"\b(?:json|yaml) (?:object )?with (?:the )?(?:fields|keys)\b"),
-    (HARVEST, "answer", r"\bfinal answer *:|\banswer in the (?:form|format)\b"),
+    (HARVEST, "json", r"\bjson (?:object )?with (?:the )?(?:fields|keys)\b"),
+    (HARVEST, "yaml", r"\byaml (?:object )?with (?:the )?(?:fields|keys)\b"),
+    (HARVEST, "final answer", r"\bfinal answer *:"),
+    (HARVEST, "answer in the", r"\banswer in the (?:form|format)\b"),
 )
 _COMPILED = tuple((bit, anchor, re.compile(pattern, re.MULTILINE)) for bit, anchor, pattern in _LEXICON)
 NAMES = {WRAPPER: "wrapper", TEACHER: "teacher", REASONING: "reasoning", HARVEST: "harvest"}

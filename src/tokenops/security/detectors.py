@@ -10,6 +10,7 @@ a scrape over keys or tenants does not hide it. Only sketches and counts are kep
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 
 from tokenops.security import content
@@ -24,7 +25,8 @@ from tokenops.security.window import CAPACITY, pooled
 
 WEAK = 0.55  # a score this high counts towards corroboration
 EXTRACTION_SHAPED = {"template", "distillation", "harvest"}  # signs of what a request asks, not of how unusual it is
-PERSIST = 4  # consecutive windows past the benign limit before the window test reports
+PERSIST = 2  # consecutive window tests past the benign limit before the window test reports
+TEST_EVERY = 8  # requests between two window tests of a key
 IDLE_S = 3600.0  # a key silent this long is forgotten
 
 
@@ -33,9 +35,9 @@ class Appeals:
     """What operators marked benign: keys (never acted on) and prompt patterns (not counted as evidence)."""
 
     keys: set[str] = field(default_factory=set)
-    patterns: list[tuple[str | None, bytes]] = field(default_factory=list)  # (tenant or every tenant, sketch)
+    patterns: list[tuple[str | None, int]] = field(default_factory=list)  # (tenant or every tenant, sketch)
 
-    def covers(self, tenant: str, signature: bytes) -> bool:
+    def covers(self, tenant: str, signature: int) -> bool:
         return any((t is None or t == tenant) and similarity(signature, p) >= 0.5 for t, p in self.patterns)
 
 
@@ -93,16 +95,25 @@ class Detectors:
         novelty = novelty_bin(nearest)
         s.window.add((*f.bins, novelty))
         shape = content.harvest_shape(obs.input_tokens, obs.output_tokens)
-        s.distill.add(content.distill_weight(f.cues, prompt, shape))
-        s.enum.add(content.template_weight(novelty == content.TEMPLATE_BIN, prompt, shape))
         s.add_user(obs.end_user, CAPACITY)
+        # the distillation and enumeration windows hold a key's one-shot requests that ask for answers (or carry
+        # cues): its conversations, tool turns and documents to work on neither count nor dilute a scrape
+        # hidden among them
+        asks = content.one_shot(prompt) and (shape >= 0.5 or f.cues != 0)
+        if asks:
+            s.distill.add(content.distill_weight(f.cues, prompt, shape))
+        if asks or prompt.embedding:
+            s.enum.add(content.template_weight(novelty == content.TEMPLATE_BIN, prompt, shape))
         if content.one_shot(prompt) and shape >= 0.5 and content.end_users(s) is None:
             s.harvest.add(obs.at, obs.output_tokens)
-        _, shifted = content.distribution(s.window.shares(), s.window.n, self.reference, policy.distribution_min)
-        s.past_limit = s.past_limit + 1 if shifted is not None else 0
-        if s.past_limit < PERSIST:  # one odd window is chance; a scrape stays away
-            shifted = None
-        s.scores["distribution"] = content.SIGN_ONLY if shifted is not None else 0.0
+        shifted = None
+        if s.requests % TEST_EVERY == 0:  # a window moves slowly: testing every few requests sees the same
+            _, shifted = content.distribution(s.window.shares(), s.window.n, self.reference, policy.distribution_min,
+                                              blend=s.blend, requests=s.requests)  # fmt: skip
+            s.past_limit = s.past_limit + 1 if shifted is not None else 0
+            if s.past_limit < PERSIST:  # one odd window is chance; a scrape stays away
+                shifted = None
+            s.scores["distribution"] = content.SIGN_ONLY if shifted is not None else 0.0
         read = harvest(s, obs, policy)
         return [content.template(s, policy), content.distillation(s, policy, f.cues), shifted, read]
 
@@ -137,8 +148,11 @@ class Detectors:
             "template": 0.7 * sum(s.enum.sum for s in states) / max(enum_n, 1) / policy.enumeration_share
             if enum_n >= 12 and not any(content.end_users(s) for s in states) else 0.0,
             "distribution": content.distribution(shares, n, self.reference, policy.distribution_min, "group")[0],
-            "harvest": 0.7 * sum(s.harvest_rate(now) for s in states) / policy.harvest_tpm
-            if sum(s.harvest.count for s in states) >= 8 else 0.0,
+            # each member harvesting a quarter of what no person reads: a scrape spread thin (a team behind one
+            # address is not summed: many people together read many answers)
+            "harvest": 0.7 * statistics.median(
+                0.0 if content.end_users(s) else s.harvest_rate(now) for s in states
+            ) * 4 / policy.harvest_tpm if len(states) >= 3 and sum(s.harvest.count for s in states) >= 8 else 0.0,
         }  # fmt: skip
         tests["distribution"] = min(tests["distribution"], content.SIGN_ONLY)
         test, score = max(tests.items(), key=lambda t: t[1])
@@ -179,6 +193,6 @@ def corroborated(scores: dict[str, float]) -> Finding | None:
     return Finding("corroborated", round(1.0 - miss, 3), {"signs": {k: round(v, 2) for k, v in weak.items()}})
 
 
-def prompt_sketch(text: str) -> bytes:
+def prompt_sketch(text: str) -> int:
     """The sketch of an example prompt an operator marks benign (the same as the detectors take)."""
     return sketch(clip(text))

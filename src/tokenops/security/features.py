@@ -11,13 +11,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from itertools import pairwise
-from operator import eq
 from zlib import crc32
 
 from tokenops.security.cues import REASONING, cues
 from tokenops.security.prompt import Prompt
 
 SLOTS = 32
+WORDS = 48  # words of a prompt sketched: its first 36 and last 12
+_LOW7 = int.from_bytes(b"\x7f" * SLOTS, "big")
+_HIGH = int.from_bytes(b"\x80" * SLOTS, "big")
+_SHIFT = (5).__rrshift__  # h >> 5 and & 0xff as C-level callables: no Python frame per slot
+_BYTE = (0xFF).__and__
 SIMILAR = 0.4  # sketches at least this similar, yet not the same, are variations of one template
 _SLOT_MASK = SLOTS - 1
 _QUESTION = re.compile(
@@ -49,32 +53,40 @@ def label(index: int) -> str:
     raise IndexError(index)
 
 
-def sketch(text: str) -> bytes:
-    """A densified one-permutation MinHash of the text's words and word pairs (case folded, split at white
-    space): in each of SLOTS slots the low byte of the smallest hash that falls there; an empty slot borrows
-    from the next filled one (rotation densification), so the share of equal slots estimates the Jaccard
-    similarity also for short texts. The hash is CRC-32, the same in every process, so that sketches agree
-    between replicas and runs. 32 bytes a prompt, whatever its size."""
+def sketch(text: str) -> int:
+    """A densified one-permutation MinHash of the text's word pairs (and words, for a short text; case folded,
+    split at white space; the first and last words of a long one), as one integer of SLOTS bytes: in each slot
+    a byte of the smallest hash that falls there; an empty slot borrows from the next filled one (rotation
+    densification), so the share of equal slots estimates the Jaccard similarity also for short texts. The hash
+    is CRC-32, the same in every process, so that sketches agree between replicas and runs. 32 bytes a prompt,
+    whatever its size."""
     words = text.lower().encode("utf-8", "replace").split()
-    hashes = set(map(crc32, words))
-    hashes.update(map(crc32, map(b" ".join, pairwise(words))))
+    if len(words) > WORDS:
+        words = words[: WORDS - 12] + words[-12:]
+    hashes = set(map(crc32, map(b" ".join, pairwise(words))))
+    if len(words) < 8:  # a short text: its words too, or it has too few pairs to compare
+        hashes.update(map(crc32, words))
     if not hashes:
-        return bytes(SLOTS)
+        return 0
     ordered = sorted(hashes, reverse=True)
     smallest = dict(zip(map(_SLOT_MASK.__and__, ordered), ordered, strict=True))  # the last, smallest, wins
-    low = list(map(smallest.get, range(SLOTS)))
-    if None in low:
-        filled = [(i, h) for i, h in enumerate(low) if h is not None]
+    raw = list(map(smallest.get, range(SLOTS)))
+    if len(smallest) < SLOTS:
         for i in range(SLOTS):
-            if low[i] is None:
-                j, h = min(filled, key=lambda f: (f[0] - i) & _SLOT_MASK)
-                low[i] = h + 37 * SLOTS * ((j - i) & _SLOT_MASK)
-    return bytes(((h or 0) >> 4) & 0xFF for h in low)
+            if raw[i] is None:  # borrow from the next filled slot, marked by how far it is
+                step = 1
+                while (h := smallest.get((i + step) & _SLOT_MASK)) is None:
+                    step += 1
+                raw[i] = h + (37 * step << 5)
+    return int.from_bytes(bytes(map(_BYTE, map(_SHIFT, raw))), "big")  # type: ignore[arg-type]  # byte: bits 5-12 of each hash
 
 
-def similarity(a: bytes, b: bytes) -> float:
-    """Estimated Jaccard similarity of the texts behind two sketches: the share of slots that agree."""
-    return bytes(map(eq, a, b)).count(1) / SLOTS
+def similarity(a: int, b: int) -> float:
+    """Estimated Jaccard similarity of the texts behind two sketches: the share of bytes that agree (a few
+    integer operations: bit 7 of each byte of ((x & 0x7f..) + 0x7f..) | x is set where that byte of x is not 0)."""
+    x = a ^ b
+    differ = ((((x & _LOW7) + _LOW7) | x) & _HIGH).bit_count()
+    return (SLOTS - differ) / SLOTS
 
 
 def novelty_bin(nearest: float | None) -> int:
@@ -88,7 +100,7 @@ def novelty_bin(nearest: float | None) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    sketch: bytes
+    sketch: int
     cues: int  # of the text and the system prompt together
     system_cues: int  # of the system prompt alone (a key resends the same one: worked out once)
     bins: tuple[int, ...]  # the global bin of each group but novelty, which depends on the key's history

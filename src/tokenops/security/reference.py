@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from importlib import resources
+from operator import mul
 from typing import Any
 
 from tokenops.errors import ConfigError
@@ -52,19 +53,23 @@ class Reference:
                 found = value
         return found
 
-    def blend(self, shares: list[float], rounds: int = 24) -> tuple[dict[str, float], float]:
+    def blend(self, shares: list[float], rounds: int = 10) -> tuple[dict[str, float], float]:
         """The mixture of benign profiles nearest the window, and its distance (Frank-Wolfe on the simplex):
         a key may well serve an agent and a batch job at once. Run only where no single profile is near."""
         names = list(self.profiles)
         vectors = [self.profiles[n] for n in names]
-        weights = [1.0 / len(names)] * len(names)
-        mix = [sum(w * v[i] for w, v in zip(weights, vectors, strict=True)) for i in range(WIDTH)]
+        weights = [0.0] * len(names)
+        best = min(range(len(names)), key=lambda j: distance(shares, vectors[j]))
+        weights[best] = 1.0
+        mix = list(vectors[best])
         for step in range(rounds):
             gradient = [m - s for m, s in zip(mix, shares, strict=True)]
-            best = min(range(len(names)), key=lambda j: sum(g * x for g, x in zip(gradient, vectors[j], strict=True)))
+            scores = [sum(map(mul, gradient, v)) for v in vectors]
+            j = scores.index(min(scores))
             rate = 2.0 / (step + 3.0)
-            weights = [(1 - rate) * w + (rate if j == best else 0.0) for j, w in enumerate(weights)]
-            mix = [(1 - rate) * m + rate * x for m, x in zip(mix, vectors[best], strict=True)]
+            weights = [(1 - rate) * w for w in weights]
+            weights[j] += rate
+            mix = [(1 - rate) * m + rate * x for m, x in zip(mix, vectors[j], strict=True)]
         return {n: round(w, 2) for n, w in zip(names, weights, strict=True) if w >= 0.05}, distance(shares, mix)
 
     def nearest(self, shares: list[float]) -> tuple[str, float]:

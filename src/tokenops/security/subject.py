@@ -15,6 +15,7 @@ from tokenops.security.window import Window
 
 DISTILL_WINDOW = 24
 ENUM_WINDOW = 30
+BLEND_EVERY = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,14 @@ class Finding:
     detector: str
     score: float
     evidence: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Blend:
+    """A key's last mixture test: it costs a few hundred microseconds, so it is reused for BLEND_EVERY requests."""
+
+    next_at: int = 0  # the key's request count from which it is computed again
+    inside: bool = False  # whether a mixture of benign profiles came within the limit
 
 
 class Rolling:
@@ -102,7 +111,7 @@ class KeyState:
     last_at: float = 0.0
     requests: int = 0
     window: Window = field(default_factory=Window)
-    sketches: deque[bytes] = field(default_factory=deque)
+    sketches: deque[int] = field(default_factory=deque)
     distill: Rolling = field(default_factory=lambda: Rolling(DISTILL_WINDOW))  # how much each looks like distillation
     enum: Rolling = field(default_factory=lambda: Rolling(ENUM_WINDOW))  # ... like one more item of a template
     recent: Timed = field(default_factory=lambda: Timed(60.0))  # output in the velocity window
@@ -112,6 +121,7 @@ class KeyState:
     users: deque[str | None] = field(default_factory=deque)  # the end user of each request in the window
     user_counts: dict[str, int] = field(default_factory=dict)
     system: tuple[str, int] = ("", 0)  # the last system prompt's head and its cues (agents resend the same one)
+    blend: Blend = field(default_factory=Blend)
     past_limit: int = 0  # consecutive windows the window test found past the benign limit
     scores: dict[str, float] = field(default_factory=dict)  # each detector's latest score, met or not
 
