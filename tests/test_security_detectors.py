@@ -98,6 +98,23 @@ def test_a_template_serving_many_end_users_is_an_app_not_a_scraper() -> None:
     assert feed(Detectors(), "lone", prompts[:60])[0].detector == "enumeration"
 
 
+def test_a_scrape_through_a_leaked_app_key_is_judged_apart_from_the_apps_users() -> None:
+    d = Detectors()
+    rng = random.Random(12)
+    found: list[Finding] = []
+    for i in range(120):
+        if i % 2:  # the app's own users
+            p, user = (
+                ask(f"ring tone {i}: a short happy jingle", system="You write ring tones."),
+                f"user-{rng.randrange(10**6)}",
+            )
+        else:  # the leak: no end user named
+            p, user = ask(f"Write the worked solution to exam question {i} of set B."), None
+        found += d.observe(obs(i * 0.5, "app", inp=20, out=300, prompt=p, end_user=user), POLICY)
+    hits = [f for f in found if f.score >= POLICY.threshold]
+    assert hits and hits[0].detector == "enumeration" and hits[0].evidence["window"] <= 30
+
+
 def test_templated_batch_jobs_are_not_enumerations() -> None:
     d = Detectors()
     rng = random.Random(3)
@@ -231,10 +248,8 @@ def test_state_per_key_stays_bounded() -> None:
     d = Detectors()
     rng = random.Random(9)
     for i in range(3000):
-        p = ask(varied(rng))
-        d.observe(
-            obs(i * 0.05, "busy", inp=30, out=600, prompt=p, end_user=f"u{i}", client=f"10.0.{i % 200}.1"), POLICY
-        )
+        p, user, address = ask(varied(rng)), f"u{i}" if i % 2 else None, f"10.0.{i % 200}.1"
+        d.observe(obs(i * 0.05, "busy", inp=30, out=600, prompt=p, end_user=user, client=address), POLICY)
     s = d.keys["busy"]
     assert s.window.n == 48 and len(s.sketches) == 30 and len(s.distill) == 24 and len(s.user_counts) <= 48
     assert len(s.recent.buckets) <= 61 and len(s.harvest.buckets) <= 301 and len(s.addresses) <= 200

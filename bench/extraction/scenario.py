@@ -109,7 +109,7 @@ def clients(cat: dict[str, Any], seed: int) -> list[Client]:
         host_kind, host = hosts[i // 3]
         key = _key(cat, tenant, f"{tenant}-mixed-{i}")
         scrape = t.distill(new_rng()) if i % 2 else t.paraphrase(new_rng())
-        gen = t.mixed(new_rng(), host(new_rng()), fraction, scrape)
+        gen = t.mixed(new_rng(), t.busy([host(new_rng()) for _ in range(4)]), fraction, scrape)
         out.append(Client(key, "mixed", f"mixed-{host_kind}-{int(fraction * 100)}%", tenant, [key],
                           [f"10.{i % 4}.0.{rng.randrange(1, 6)}"], [gen], rng.uniform(0, 30)))  # fmt: skip
     return out

@@ -201,6 +201,15 @@ def slow_scrape(rng: random.Random) -> Iterator[Send]:
         yield Send(rng.uniform(2.0, 5.0), "chat", style.format(q=_question(rng)), cap=2048)
 
 
+def busy(hosts: list[Iterator[Send]]) -> Iterator[Send]:
+    """One key serving several clients of a kind at once (an agent platform's sessions, a job's workers)."""
+    while True:
+        for host in hosts:
+            send = next(host)
+            send.wait_s /= len(hosts)
+            yield send
+
+
 def mixed(rng: random.Random, host: Iterator[Send], fraction: float, scrape: Iterator[Send]) -> Iterator[Send]:
     """A benign key's traffic with a scrape hidden in it: `fraction` of its requests are the scrape's."""
     while True:

@@ -76,10 +76,7 @@ def template(s: KeyState, policy: ExtractionPolicy) -> Finding | None:
     n = len(s.enum)
     if n < max(12, policy.enumeration_window // 2):
         return None
-    share = s.enum.mean()
-    if end_users(s) is not None:  # one template, many people: an app's prompt, not an enumeration
-        s.scores["template"] = 0.0
-        return None
+    share = s.enum.mean()  # (requests naming one of an app's many users never enter: one template, many people)
     s.scores["template"] = 0.7 * share / policy.enumeration_share
     if share < policy.enumeration_share:
         return None

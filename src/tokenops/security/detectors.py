@@ -19,7 +19,7 @@ from tokenops.security.features import Features, features, novelty_bin, similari
 from tokenops.security.policy import ExtractionPolicy
 from tokenops.security.prompt import Prompt, clip
 from tokenops.security.reference import Reference
-from tokenops.security.subject import Finding, KeyState, Observation
+from tokenops.security.subject import Finding, KeyState, Observation, Rolling, Timed
 from tokenops.security.velocity import Norms, addresses, harvest, output_ratio, update_ratio, velocity
 from tokenops.security.window import CAPACITY, pooled
 
@@ -99,12 +99,19 @@ class Detectors:
         # the distillation and enumeration windows hold a key's one-shot requests that ask for answers (or carry
         # cues): its conversations, tool turns and documents to work on neither count nor dilute a scrape
         # hidden among them
-        asks = content.one_shot(prompt) and (shape >= 0.5 or f.cues != 0)
+        # ... and a request that names one of an app's many end users is that user's, not a scrape's: the key's
+        # requests that name nobody are still judged (a leaked app key, a scrape hidden in an app's traffic)
+        users = obs.end_user is not None and content.end_users(s) is not None
+        if users and not s.app:  # the key just showed an app's spread: what its users sent before is theirs too
+            s.app = True
+            s.distill, s.enum = Rolling(s.distill.capacity), Rolling(s.enum.capacity)
+            s.harvest = Timed(s.harvest.span_s)
+        asks = content.one_shot(prompt) and (shape >= 0.5 or f.cues != 0) and not users
         if asks:
             s.distill.add(content.distill_weight(f.cues, prompt, shape))
-        if asks or prompt.embedding:
+        if asks or (prompt.embedding and not users):
             s.enum.add(content.template_weight(novelty == content.TEMPLATE_BIN, prompt, shape))
-        if content.one_shot(prompt) and shape >= 0.5 and content.end_users(s) is None:
+        if asks and shape >= 0.5:
             s.harvest.add(obs.at, obs.output_tokens)
         shifted = None
         if s.requests % TEST_EVERY == 0:  # a window moves slowly: testing every few requests sees the same
@@ -146,13 +153,12 @@ class Detectors:
             "distillation": 0.7 * sum(s.distill.sum for s in states) / max(distill_n, 1) / policy.distillation_share
             if distill_n >= 8 else 0.0,
             "template": 0.7 * sum(s.enum.sum for s in states) / max(enum_n, 1) / policy.enumeration_share
-            if enum_n >= 12 and not any(content.end_users(s) for s in states) else 0.0,
+            if enum_n >= 12 else 0.0,
             "distribution": content.distribution(shares, n, self.reference, policy.distribution_min, "group")[0],
             # each member harvesting a quarter of what no person reads: a scrape spread thin (a team behind one
             # address is not summed: many people together read many answers)
-            "harvest": 0.7 * statistics.median(
-                0.0 if content.end_users(s) else s.harvest_rate(now) for s in states
-            ) * 4 / policy.harvest_tpm if len(states) >= 3 and sum(s.harvest.count for s in states) >= 8 else 0.0,
+            "harvest": 0.7 * statistics.median(s.harvest_rate(now) for s in states) * 4 / policy.harvest_tpm
+            if len(states) >= 3 and sum(s.harvest.count for s in states) >= 8 else 0.0,
         }  # fmt: skip
         tests["distribution"] = min(tests["distribution"], content.SIGN_ONLY)
         test, score = max(tests.items(), key=lambda t: t[1])

@@ -122,6 +122,7 @@ class KeyState:
     user_counts: dict[str, int] = field(default_factory=dict)
     system: tuple[str, int] = ("", 0)  # the last system prompt's head and its cues (agents resend the same one)
     blend: Blend = field(default_factory=Blend)
+    app: bool = False  # its requests have shown an app's end-user spread
     past_limit: int = 0  # consecutive windows the window test found past the benign limit
     scores: dict[str, float] = field(default_factory=dict)  # each detector's latest score, met or not
 
