@@ -198,11 +198,15 @@ def test_a_scrape_spread_over_keys_of_one_address_is_judged_as_one() -> None:
         p = ask(f"{varied(rng)} Explain in detail.", cap=2048)
         assert not [f for f in d.observe(obs(i * 3.0, key, inp=30, out=900, prompt=p, client="203.0.113.9"), POLICY)
                     if f.score >= POLICY.threshold]  # fmt: skip
-    for i in range(60):  # and four honest people behind one office address
+    for i in range(60):  # four honest people behind another office address
         p = ask(varied(rng), system="You help the maintenance team.")
         d.observe(obs(i * 3.0, f"office{i % 4}", inp=60, out=200, prompt=p, client="192.0.2.7"), POLICY)
+    for i in range(10):  # and a colleague behind the scrape's own address, asking alike but reading short answers
+        p = ask(f"{varied(rng)} Explain in detail.", cap=2048)
+        d.observe(obs(i * 15.0, "colleague", inp=30, out=20, prompt=p, client="203.0.113.9"), POLICY)
     [(members, finding)] = d.sweep(200.0, POLICY)
     assert members == [f"slow{i}" for i in range(6)] and finding.detector == "cluster"
+    assert "colleague" in finding.evidence["keys"] and "colleague" not in finding.evidence["acted_on"]
     assert finding.evidence["linked_by"] == ["address 203.0.113.9", "network 203.0.113.0/24"]
     assert finding.score >= POLICY.threshold
 

@@ -18,6 +18,8 @@ from tokenops.security.window import departures
 TEMPLATE_BIN = NOVELTY + 2
 STRONG_CUES = OFFSETS[5] + 2
 REASONING_CUES = OFFSETS[5] + 1
+WEAK = 0.55  # a score this high counts towards corroboration
+EXTRACTION_SHAPED = {"template", "distillation", "harvest"}  # signs of what a request asks, not of how unusual it is
 SIGN_ONLY = 0.6  # the most a finding that is only a sign may score
 USERS_MIN = 8  # distinct end users in a window before a template may be an app's
 USERS_TOP = 0.25  # ... none of them sending more than this share of it
@@ -143,3 +145,15 @@ def distribution(
         "departures": departures(shares, reference.profiles[nearest]),
     }
     return score, Finding("distribution", min(SIGN_ONLY, score), evidence)
+
+
+def corroborated(scores: dict[str, float]) -> Finding | None:
+    """Two or more weaker signs at once, none enough alone, one of them shaped like extraction (unusual and fast
+    is not enough: a new kind of agent is both): their combined score (1 - the product of misses)."""
+    weak = {k: v for k, v in scores.items() if v >= WEAK}
+    if len(weak) < 2 or not weak.keys() & EXTRACTION_SHAPED:
+        return None
+    miss = 1.0
+    for v in weak.values():
+        miss *= 1.0 - min(v, 0.99)
+    return Finding("corroborated", round(1.0 - miss, 3), {"signs": {k: round(v, 2) for k, v in weak.items()}})

@@ -10,21 +10,20 @@ a scrape over keys or tenants does not hide it. Only sketches and counts are kep
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 
 from tokenops.security import content
 from tokenops.security.clusters import ACTIVE_S, SWEEP_S, Links
+from tokenops.security.content import corroborated
 from tokenops.security.features import Features, features, novelty_bin, similarity, sketch
+from tokenops.security.groups import test_group
 from tokenops.security.policy import ExtractionPolicy
 from tokenops.security.prompt import Prompt, clip
 from tokenops.security.reference import Reference
 from tokenops.security.subject import Finding, KeyState, Observation, Rolling, Timed
 from tokenops.security.velocity import Norms, addresses, harvest, output_ratio, update_ratio, velocity
-from tokenops.security.window import CAPACITY, pooled
+from tokenops.security.window import CAPACITY
 
-WEAK = 0.55  # a score this high counts towards corroboration
-EXTRACTION_SHAPED = {"template", "distillation", "harvest"}  # signs of what a request asks, not of how unusual it is
 PERSIST = 2  # consecutive window tests past the benign limit before the window test reports
 TEST_EVERY = 8  # requests between two window tests of a key
 IDLE_S = 3600.0  # a key silent this long is forgotten
@@ -139,45 +138,11 @@ class Detectors:
         self._next_sweep = now + SWEEP_S
         out = []
         for members, reasons in self.links.groups(self.keys, now):
-            finding = self._group(members, reasons, policy, now)
-            if finding is not None:
-                out.append(([m for m in members if m not in self.appeals.keys], finding))
+            found = test_group({m: self.keys[m] for m in members}, reasons, self.reference, policy, now)
+            if found is not None:
+                acted, finding = found
+                out.append(([m for m in acted if m not in self.appeals.keys], finding))
         return out
-
-    def _group(self, members: list[str], reasons: list[str], policy: ExtractionPolicy, now: float) -> Finding | None:
-        states = [self.keys[m] for m in members]
-        shares, n = pooled(s.window for s in states)
-        distill_n = sum(len(s.distill) for s in states)
-        enum_n = sum(len(s.enum) for s in states)
-        tests = {
-            "distillation": 0.7 * sum(s.distill.sum for s in states) / max(distill_n, 1) / policy.distillation_share
-            if distill_n >= 8 else 0.0,
-            "template": 0.7 * sum(s.enum.sum for s in states) / max(enum_n, 1) / policy.enumeration_share
-            if enum_n >= 12 else 0.0,
-            "distribution": content.distribution(shares, n, self.reference, policy.distribution_min, "group")[0],
-            # each member harvesting a quarter of what no person reads: a scrape spread thin (a team behind one
-            # address is not summed: many people together read many answers)
-            "harvest": 0.7 * statistics.median(s.harvest_rate(now) for s in states) * 4 / policy.harvest_tpm
-            if len(states) >= 3 and sum(s.harvest.count for s in states) >= 8 else 0.0,
-        }  # fmt: skip
-        tests["distribution"] = min(tests["distribution"], content.SIGN_ONLY)
-        test, score = max(tests.items(), key=lambda t: t[1])
-        both = corroborated(tests)
-        if both is not None and both.score > score:
-            test, score = "corroborated", both.score
-        if score < policy.threshold:
-            return None
-        evidence = {
-            "test": test,
-            "keys": members[:20],
-            "key_count": len(members),
-            "tenants": sorted({s.tenant for s in states}),
-            "linked_by": reasons[:5],
-            "requests_in_windows": n,
-            "output_tokens_per_min": round(sum(s.rate(now) for s in states)),
-            "scores": {k: round(v, 2) for k, v in tests.items()},
-        }
-        return Finding("cluster", min(1.0, score), evidence)
 
     def _forget(self, now: float) -> None:
         for key, s in list(self.keys.items()):
@@ -185,18 +150,6 @@ class Detectors:
                 del self.keys[key]
                 self.tenants[s.tenant].pop(key, None)
         self.links.forget_before(now - ACTIVE_S)
-
-
-def corroborated(scores: dict[str, float]) -> Finding | None:
-    """Two or more weaker signs at once, none enough alone, one of them shaped like extraction (unusual and fast
-    is not enough: a new kind of agent is both): their combined score (1 - the product of misses)."""
-    weak = {k: v for k, v in scores.items() if v >= WEAK}
-    if len(weak) < 2 or not weak.keys() & EXTRACTION_SHAPED:
-        return None
-    miss = 1.0
-    for v in weak.values():
-        miss *= 1.0 - min(v, 0.99)
-    return Finding("corroborated", round(1.0 - miss, 3), {"signs": {k: round(v, 2) for k, v in weak.items()}})
 
 
 def prompt_sketch(text: str) -> int:
