@@ -25,6 +25,7 @@ from tokenops.security.prompt import chat_prompt
 from tokenops.security.subject import Observation
 
 DURATION_S = 900.0
+OUT = Path(__file__).resolve().parents[2] / "bench" / "results" / "extraction-calibration.md"
 MIXES = [(host, scrape, fraction) for host in ("agent", "summaries", "rag") for scrape in ("distiller", "harvester")
          for fraction in (0.25, 0.5)]  # fmt: skip
 
@@ -94,6 +95,7 @@ def main(seed: int = 11) -> int:
                     kind_m = next(c[0] for c in clients if c[1] == m)
                     caught[m] = sent[m] if not kind_m.startswith("spread") else group_sent[kind_m]
                     print(f"{at:7.1f}s {kind_m:12} {m:18} cluster        {f.score:.2f} after {caught[m]} {f.evidence}")
+    rows: list[str] = []
     by_kind: dict[str, list[str]] = defaultdict(list)
     for kind, key, _t, _a in clients:
         by_kind[kind.split("-")[0]].append(key)
@@ -101,6 +103,15 @@ def main(seed: int = 11) -> int:
         hit = [k for k in keys if k in caught]
         per_key = sum(sent[k] for k in keys) / len(keys)
         print(f"{kind:12} keys {len(keys):3} flagged {len(hit):3} requests/key {per_key:7.0f}")
+        role = "benign" if kind in BENIGN else "scraper"
+        rows.append(f"| {kind} | {role} | {len(keys)} | {len(hit)} | {per_key:.0f} |")
+    OUT.write_text(
+        "# Extraction detectors on their calibration traffic (tuning set, not the evaluation)\n\n"
+        f"Command: `.venv/bin/python bench/extraction/offline.py` — in process, {DURATION_S:.0f} s of simulated "
+        "time, the calibration generators (`calibration.py`), every finding at or above the policy's threshold "
+        "counted. The figures that count are the evaluation's (`extraction-eval.md`).\n\n"
+        "| kind | role | keys | flagged | requests per key |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
     return 0
 
 
