@@ -17,6 +17,16 @@ DIFFERENCES = (
 )
 
 
+DEVELOPMENT = (
+    "This evaluation was also run while the defence was built, and two of its findings changed the detectors: "
+    "scrapes hidden in busy keys went unseen (the distillation and enumeration windows now hold a key's one-shot, "
+    "answer-heavy requests only), and a cluster throttled an honest agent behind a scrape's office address "
+    "(a cluster now acts only on the members that carry its evidence). Each change was checked on the "
+    "calibration traffic (hidden-scrape mixes of its own) or in a unit test; no threshold was set from these figures, "
+    "and no phrasing, template or question of the evaluation entered the lexicon or the calibration."
+)
+
+
 def build(
     clients: list[Any], outcomes: dict[str, Any], events: list[dict[str, Any]], wall: float, gateway_cpu: float,
     cpu: dict[str, Any], command: str,
@@ -76,6 +86,7 @@ def build(
         "kinds": kinds,
         "clients": rows,
         "independence": DIFFERENCES,
+        "development": DEVELOPMENT,
     }
 
 
@@ -123,6 +134,8 @@ def markdown(doc: dict[str, Any]) -> str:
         "key was pushed back; in a mixed key, the hidden scrape's requests.",
         "",
         "How the evaluation differs from calibration: " + doc["independence"],
+        "",
+        doc.get("development", DEVELOPMENT),
         "",
     ]
     return "\n".join(lines)
