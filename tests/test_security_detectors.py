@@ -144,6 +144,11 @@ def test_answers_harvested_faster_than_people_read_are_found() -> None:
     assert feed(d, "reader", plain, gap=90.0, out=600) == []  # such questions at a reading pace
 
 
+def test_the_same_prompt_at_machine_speed_harvests_nothing() -> None:
+    d = Detectors()  # a load test or a health check: one prompt again and again, answers as long as ever
+    assert feed(d, "load", (ask("hi") for _ in range(600)), gap=0.01, inp=8, out=40) == []
+
+
 def test_the_window_test_is_a_sign_that_acts_with_another() -> None:
     d = Detectors()
     rng = random.Random(5)

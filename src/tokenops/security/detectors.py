@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from tokenops.security import content
 from tokenops.security.clusters import ACTIVE_S, SWEEP_S, Links
 from tokenops.security.content import corroborated
-from tokenops.security.features import Features, features, novelty_bin, similarity, sketch
+from tokenops.security.features import NOVELTY, Features, features, novelty_bin, similarity, sketch
 from tokenops.security.groups import test_group
 from tokenops.security.policy import ExtractionPolicy
 from tokenops.security.prompt import Prompt, clip
@@ -25,6 +25,7 @@ from tokenops.security.velocity import Norms, addresses, harvest, output_ratio, 
 from tokenops.security.window import CAPACITY
 
 PERSIST = 2  # consecutive window tests past the benign limit before the window test reports
+REPEAT_BIN = NOVELTY + 1
 TEST_EVERY = 8  # requests between two window tests of a key
 IDLE_S = 3600.0  # a key silent this long is forgotten
 
@@ -110,7 +111,7 @@ class Detectors:
             s.distill.add(content.distill_weight(f.cues, prompt, shape))
         if asks or (prompt.embedding and not users):
             s.enum.add(content.template_weight(novelty == content.TEMPLATE_BIN, prompt, shape))
-        if asks and shape >= 0.5:
+        if asks and shape >= 0.5 and novelty != REPEAT_BIN:  # the same prompt again yields no new answer to keep
             s.harvest.add(obs.at, obs.output_tokens)
         shifted = None
         if s.requests % TEST_EVERY == 0:  # a window moves slowly: testing every few requests sees the same
