@@ -38,6 +38,17 @@ _RULE = {
         "concurrency": {"type": "integer", "minimum": 0},
     },
 }
+_BENIGN = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "key": _ID,
+        "event": {"type": "integer", "minimum": 1},
+        "pattern": {"type": "string", "minLength": 1, "maxLength": 2000},
+        "tenant": _ID,
+        "note": {"type": "string", "minLength": 1, "maxLength": 500},
+    },
+}
 _CLASS = {"type": "string", "enum": ["gold", "silver", "bronze"]}
 _LIMITS = {
     "type": "object",
@@ -128,6 +139,13 @@ def spec() -> dict[str, Any]:
                 "get": _op("Usage per tenant and model", query=[*tenant_q, ("since_ms", ms), ("until_ms", ms)])
             },
             "/admin/security/events": {"get": _op("Security events", query=[*tenant_q, limit_q])},
+            "/admin/security/benign": {
+                "get": _op("Keys and prompt patterns marked benign (the extraction defence's appeals)"),
+                "post": _op("Mark a key, an event's key or a prompt pattern benign", "201", _BENIGN),
+            },
+            "/admin/security/benign/{mark_id}/withdraw": {
+                "post": _op("Withdraw a benign mark", path=["mark_id"])
+            },
             "/admin/deployments": {"post": _op("Create a deployment", "201", _DEPLOYMENT)},
             "/admin/deployments/{deployment_id}": {
                 "put": _op("Update a deployment", body={**_DEPLOYMENT, "required": []}, path=["deployment_id"])

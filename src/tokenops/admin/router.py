@@ -16,6 +16,7 @@ from tokenops.admin import (
     pricing,
     quotas,
     resources,
+    security,
     sessions,
     vouchers,
 )
@@ -37,6 +38,9 @@ ENDPOINTS: list[tuple[str, str, Endpoint]] = [
     ("PUT", "/admin/limits", resources.set_limits),
     ("GET", "/admin/usage", resources.usage),
     ("GET", "/admin/security/events", resources.security_events),
+    ("GET", "/admin/security/benign", security.list_benign),
+    ("POST", "/admin/security/benign", security.mark_benign),
+    ("POST", "/admin/security/benign/{mark_id}/withdraw", security.withdraw_benign),
     ("POST", "/admin/deployments", deployments.create_deployment),
     ("PUT", "/admin/deployments/{deployment_id}", deployments.update_deployment),
     ("GET", "/admin/audit", resources.audit_log),

@@ -1,4 +1,4 @@
-"""`tokenops keys ...` and `tokenops security events`: the admin API of a running gateway, from the shell.
+"""`tokenops keys ...` and `tokenops security ...`: the admin API of a running gateway, from the shell.
 
 The admin token comes from TOKENOPS_ADMIN_TOKEN, never from the command line (shell history).
 """
@@ -122,8 +122,37 @@ def cmd_keys_change(args: argparse.Namespace) -> int:
 
 def cmd_security_events(args: argparse.Namespace) -> int:
     data = call(args, "GET", "/admin/security/events", query={"tenant": args.tenant, "limit": args.limit})
-    columns = ["id", "at_ms", "tenant", "key", "detector", "score", "action", "evidence"]
-    return show(args, data, data["events"], columns, "Security events")
+    rows = [{**e, "why": (e.get("evidence") or {}).get("summary", "")} for e in data["events"]]
+    columns = ["id", "at_ms", "tenant", "key", "detector", "score", "action", "why"]
+    if args.evidence:
+        columns.append("evidence")
+    return show(args, data, rows, columns, "Security events")
+
+
+def cmd_security_benign(args: argparse.Namespace) -> int:
+    body = {"key": args.key, "event": args.event, "pattern": args.pattern, "tenant": args.tenant, "note": args.note}
+    data = call(args, "POST", "/admin/security/benign", {k: v for k, v in body.items() if v is not None})
+    if args.json:
+        return show(args, data, [], [], "")
+    mark = data["mark"]
+    what = f"key {mark['key']}" if mark.get("key") else f"pattern (tenant {mark.get('tenant') or 'every tenant'})"
+    learned = "; its traffic profile was learned" if mark["profile_learned"] else ""
+    print(f"{what} marked benign as {mark['id']}{learned}")
+    return 0
+
+
+def cmd_security_marks(args: argparse.Namespace) -> int:
+    data = call(args, "GET", "/admin/security/benign")
+    columns = ["id", "status", "key", "tenant", "by", "at_ms", "note", "profile_learned"]
+    return show(args, data, data["marks"], columns, "Benign marks")
+
+
+def cmd_security_withdraw(args: argparse.Namespace) -> int:
+    data = call(args, "POST", f"/admin/security/benign/{quote(args.mark_id, safe='')}/withdraw")
+    if args.json:
+        return show(args, data, [], [], "")
+    print(f"benign mark {data['mark']['id']} withdrawn")
+    return 0
 
 
 def api_options(parser: argparse.ArgumentParser) -> None:
@@ -163,4 +192,21 @@ def add_parser(sub: Any) -> None:
     api_options(events)
     events.add_argument("--tenant", help="only this tenant's events")
     events.add_argument("--limit", type=int, default=100, help="newest events to show (default 100)")
+    events.add_argument("--evidence", action="store_true", help="add each event's full evidence")
     events.set_defaults(func=cmd_security_events)
+    benign = what.add_parser("benign", help="appeal: mark a key, an event's key or a prompt pattern benign")
+    api_options(benign)
+    chosen = benign.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--key", help="the key's id: never acted on again, its traffic profile learned")
+    chosen.add_argument("--event", type=int, help="a security event's id: its key, as --key")
+    chosen.add_argument("--pattern", help="an example prompt: prompts like it stop counting as evidence")
+    benign.add_argument("--tenant", help="with --pattern: only this tenant's prompts (default: every tenant)")
+    benign.add_argument("--note", help="why (kept in the audit log)")
+    benign.set_defaults(func=cmd_security_benign)
+    marks = what.add_parser("marks", help="list the benign marks")
+    api_options(marks)
+    marks.set_defaults(func=cmd_security_marks)
+    withdraw = what.add_parser("withdraw", help="withdraw a benign mark")
+    api_options(withdraw)
+    withdraw.add_argument("mark_id", help="the mark's id (see `security marks`)")
+    withdraw.set_defaults(func=cmd_security_withdraw)

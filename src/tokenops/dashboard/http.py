@@ -115,7 +115,8 @@ async def _overview(state: AppState, actor: Actor, scope: Scope, query: dict[str
         for e in await state.guard.store.events(tenant, limit=50):
             if e.tenant_id in wanted:
                 events.append({"at_ms": e.at_ms, "tenant": e.tenant_id, "key": e.key_id, "detector": e.detector,
-                               "score": e.score, "action": e.action})  # fmt: skip
+                               "score": e.score, "action": e.action,
+                               "why": e.evidence.get("summary", "")})  # fmt: skip
     subjects = {b["subject"] for b in views.budgets(state, scope)} | wanted
     alerts = [a for a in await budget_alerts(state.charging.store) if a["subject"] in subjects]
     table = await _tenant_page(state, scope, query)

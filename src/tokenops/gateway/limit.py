@@ -13,38 +13,24 @@ from tokenops.gateway.parse import ChatRequest
 from tokenops.gateway.route import RoutePlan
 from tokenops.gateway.state import AppState
 from tokenops.security import Admission
-from tokenops.security.sketch import sketch
+from tokenops.security.prompt import Prompt, inputs_prompt
+from tokenops.security.prompt import chat_prompt as prompt_of_chat
 from tokenops.store import UsageRecord
-from tokenops.tokenize import content_text
 
-_BYTES_PER_TOKEN = 4  # a cheap upper-side estimate; corrected with the metered usage at settlement
+__all__ = ["admit", "chat_prompt", "inputs_prompt"]
 
-
-def chat_prompt(chat: ChatRequest) -> tuple[int, str]:
-    """Estimated input tokens, and the last user message (what varies between scraping requests)."""
-    size = 0
-    last = ""
-    for message in chat.body.get("messages") or ():
-        if isinstance(message, dict):
-            text = content_text(message.get("content"))
-            size += len(text.encode("utf-8", "replace"))
-            if message.get("role") == "user":
-                last = text
-    return size // _BYTES_PER_TOKEN + 1, last
-
-
-def inputs_prompt(inputs: list[str]) -> tuple[int, str]:
-    """The same for texts to embed: estimated tokens, and the last text (what varies between scraping requests)."""
-    size = sum(len(text.encode("utf-8", "replace")) for text in inputs)
-    return size // _BYTES_PER_TOKEN + len(inputs), inputs[-1] if inputs else ""
+def chat_prompt(chat: ChatRequest) -> tuple[int, Prompt]:
+    """Estimated input tokens, and what the extraction defence sees of the request (bounded slices)."""
+    return prompt_of_chat(chat.body, chat.max_output)
 
 
 async def admit(
-    req: Request, state: AppState, principal: Principal, prompt: tuple[int, str], plan: RoutePlan,
+    req: Request, state: AppState, principal: Principal, prompt: tuple[int, Prompt], plan: RoutePlan,
     record: UsageRecord,
 ) -> RoutePlan:  # fmt: skip
-    """`prompt`: the request's estimated input tokens and its varying text (`chat_prompt`, `inputs_prompt`)."""
-    estimate, last_user = prompt
+    """`prompt`: the request's estimated input tokens and what the defence sees of it (`chat_prompt`,
+    `inputs_prompt`)."""
+    estimate, seen = prompt
     admission = Admission(
         request_id=req.request_id,
         tenant=principal.tenant.id,
@@ -53,8 +39,9 @@ async def admit(
         end_user=record.end_user,
         client=req.client_host,
         estimate=estimate,
-        sketch=sketch(last_user) if last_user else None,
+        prompt=seen,
         deployments=[d.id for d in plan.candidates],
+        session=record.session_id is not None,
     )
     chosen = await state.guard.admit(admission)
     if chosen is not None and plan.candidates[0].id != chosen:

@@ -33,6 +33,7 @@ from tokenops.gateway.route import RoutePlan, plan_route
 from tokenops.gateway.settle import settle
 from tokenops.gateway.state import AppState
 from tokenops.providers import ChatStream, Usage
+from tokenops.security.prompt import Prompt
 from tokenops.store import UsageRecord
 
 log = logging.getLogger("tokenops.gateway")
@@ -80,7 +81,7 @@ async def serve(req: Request, state: AppState, api_name: str, steps: Steps) -> N
 
 
 async def admitted(
-    flow: Flow, prompt: tuple[int, str], plan: RoutePlan, admit: Callable[[RoutePlan], Awaitable[Admission]],
+    flow: Flow, prompt: tuple[int, Prompt], plan: RoutePlan, admit: Callable[[RoutePlan], Awaitable[Admission]],
     output: tuple[str, int] | None = None,
 ) -> tuple[RoutePlan, Admission]:  # fmt: skip
     """The limit, credit and quota steps every endpoint runs: rate limits, bulkheads and the extraction defence,

@@ -1,157 +1,158 @@
-"""Bulk-extraction detectors: each looks at one key's traffic against a baseline and scores it.
+"""Bulk-extraction detectors: each settled request updates its key's bounded state, and each detector scores it.
 
-(a) output-token velocity against the key's own history, (b) templated, near-duplicate
-prompts with systematic variation, (c) output/input ratio against the tenant's other keys,
-(d) one key used from many client addresses. Only sketches and counts are kept, never text.
+Per key: a template filled with systematic variations (`enumeration`), distillation cues
+(`distillation`), the window test of its recent prompts against benign profiles (`distribution`),
+output velocity and output/input ratio against the tenant's other keys (`velocity`,
+`output_ratio`), many client addresses (`many_addresses`); two weaker signs together
+(`corroborated`). Keys that are linked and alike are also tested as one (`cluster`), so spreading
+a scrape over keys or tenants does not hide it. Only sketches and counts are kept, never text.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
+from tokenops.security import content
+from tokenops.security.clusters import ACTIVE_S, SWEEP_S, Links
+from tokenops.security.content import corroborated
+from tokenops.security.features import NOVELTY, Features, features, novelty_bin, similarity, sketch
+from tokenops.security.groups import test_group
 from tokenops.security.policy import ExtractionPolicy
-from tokenops.security.sketch import similarity
+from tokenops.security.prompt import Prompt, clip
+from tokenops.security.reference import Reference
+from tokenops.security.subject import Finding, KeyState, Observation, Rolling, Timed
+from tokenops.security.velocity import Norms, addresses, harvest, output_ratio, update_ratio, velocity
+from tokenops.security.window import CAPACITY
 
-NEAR = 0.5  # sketches at least this similar, yet not identical, are variations of one template
-ADDRESS_WINDOW_S = 600.0
-NORM_REFRESH_S = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class Observation:
-    at: float
-    tenant: str
-    key: str
-    input_tokens: int
-    output_tokens: int
-    sketch: frozenset[int] | None = None
-    client: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    detector: str
-    score: float
-    evidence: dict[str, Any]
+PERSIST = 2  # consecutive window tests past the benign limit before the window test reports
+REPEAT_BIN = NOVELTY + 1
+TEST_EVERY = 8  # requests between two window tests of a key
+IDLE_S = 3600.0  # a key silent this long is forgotten
 
 
 @dataclass(slots=True)
-class _KeyStats:
-    recent: deque[tuple[float, int]] = field(default_factory=deque)  # (time, output tokens) in the window
-    recent_sum: int = 0  # output tokens in `recent`, kept as it changes: O(1) a request
-    window_index: int = -1
-    window_sum: int = 0
-    baseline: float | None = None  # output tokens per window, averaged over past windows
-    sketches: deque[frozenset[int]] = field(default_factory=deque)
-    ratio: float = 0.0
-    requests: int = 0
-    addresses: dict[str, float] = field(default_factory=dict)
+class Appeals:
+    """What operators marked benign: keys (never acted on) and prompt patterns (not counted as evidence)."""
+
+    keys: set[str] = field(default_factory=set)
+    patterns: list[tuple[str | None, int]] = field(default_factory=list)  # (tenant or every tenant, sketch)
+
+    def covers(self, tenant: str, signature: int) -> bool:
+        return any((t is None or t == tenant) and similarity(signature, p) >= 0.5 for t, p in self.patterns)
 
 
 class Detectors:
-    def __init__(self) -> None:
-        self._keys: dict[str, _KeyStats] = {}
-        self._tenant_keys: dict[str, set[str]] = {}
-        self._norms: dict[str, tuple[float, float | None]] = {}
+    def __init__(self, reference: Reference | None = None) -> None:
+        self.keys: dict[str, KeyState] = {}
+        self.tenants: dict[str, dict[str, KeyState]] = {}
+        self.norms = Norms()
+        self.reference = reference if reference is not None else Reference.builtin()
+        self.appeals = Appeals()
+        self.links = Links()
+        self._next_sweep = self._next_forget = 0.0
 
     def observe(self, obs: Observation, policy: ExtractionPolicy) -> list[Finding]:
-        stats = self._keys.get(obs.key)
-        if stats is None:
-            stats = self._keys[obs.key] = _KeyStats()
-            self._tenant_keys.setdefault(obs.tenant, set()).add(obs.key)
-        found = [
-            self._velocity(stats, obs, policy),
-            self._enumeration(stats, obs, policy),
-            self._ratio(stats, obs, policy),
-            self._addresses(stats, obs, policy),
-        ]
-        return [f for f in found if f is not None]
+        s = self.keys.get(obs.key)
+        if s is None:
+            s = self.keys[obs.key] = KeyState(obs.tenant, obs.at)
+            self.tenants.setdefault(obs.tenant, {})[obs.key] = s
+        s.requests += 1
+        s.last_at = obs.at
+        span = policy.velocity_window_s
+        s.recent.span_s, s.harvest.span_s = span, policy.harvest_window_s  # the policy may change at run time
+        s.recent.add(obs.at, obs.output_tokens)
+        update_ratio(s, obs)
+        self.links.note(obs.key, obs.client, obs.at)
+        found: list[Finding | None] = []
+        if obs.prompt is not None:
+            found += self._content(s, obs, obs.prompt, policy)
+        peers = self.tenants[obs.tenant]
+        rates = self.norms.tenant_rates(obs.tenant, peers.items(), obs.at, span)
+        spread = content.end_users(s)
+        fast = velocity(s, obs, policy, rates, self.norms.platform(self.keys.values(), obs.at, span))
+        if spread is not None:  # an app's many users explain its velocity; their own limits apply to each
+            s.scores["velocity"], fast = 0.0, None
+        found += [fast, output_ratio(s, obs, policy, self.norms.ratio(obs.tenant, peers.values(), obs.at))]
+        found.append(addresses(s, obs, policy))
+        results = [f for f in found if f is not None]
+        if not any(f.score >= policy.threshold for f in results):
+            both = corroborated(s.scores)
+            if both is not None:
+                results.append(both)
+        if obs.at >= self._next_forget:
+            self._next_forget = obs.at + 60.0
+            self._forget(obs.at)
+        return [] if obs.key in self.appeals.keys else results
 
-    def _velocity(self, s: _KeyStats, obs: Observation, policy: ExtractionPolicy) -> Finding | None:
-        window = policy.velocity_window_s
-        index = int(obs.at // window)
-        if index != s.window_index:
-            if s.window_index >= 0:  # a window closed: fold it into the baseline (empty ones count too)
-                closed = [s.window_sum] + [0] * min(index - s.window_index - 1, 5)
-                for total in closed:
-                    s.baseline = total if s.baseline is None else 0.7 * s.baseline + 0.3 * total
-            s.window_index, s.window_sum = index, 0
-        s.window_sum += obs.output_tokens
-        s.recent.append((obs.at, obs.output_tokens))
-        s.recent_sum += obs.output_tokens
-        while s.recent and s.recent[0][0] <= obs.at - window:
-            s.recent_sum -= s.recent.popleft()[1]
-        rate = s.recent_sum
-        floor = policy.velocity_floor_tpm * window / 60.0
-        limit = max(policy.velocity_factor * s.baseline, floor) if s.baseline is not None else 2 * floor
-        if rate < limit:
-            return None
-        evidence = {"output_tokens_in_window": rate, "window_s": window, "baseline": s.baseline, "limit": limit}
-        return Finding("velocity", min(1.0, 0.7 * rate / limit), evidence)
-
-    def _enumeration(self, s: _KeyStats, obs: Observation, policy: ExtractionPolicy) -> Finding | None:
-        if obs.sketch is None:
-            return None
-        sims = [similarity(obs.sketch, prev) for prev in s.sketches]
-        s.sketches.append(obs.sketch)
+    def _content(self, s: KeyState, obs: Observation, prompt: Prompt, policy: ExtractionPolicy) -> list[Finding | None]:
+        f = self._features(s, obs, prompt)
+        if self.appeals.covers(obs.tenant, f.sketch):
+            return []  # a pattern an operator marked benign is no evidence
+        nearest = max((similarity(f.sketch, prev) for prev in s.sketches), default=None)
+        s.sketches.append(f.sketch)
         while len(s.sketches) > policy.enumeration_window:
             s.sketches.popleft()
-        if len(sims) < max(8, policy.enumeration_window // 2):
-            return None
-        near = sum(1 for x in sims if NEAR <= x < 1.0)
-        share = near / len(sims)
-        if share < policy.enumeration_share:
-            return None
-        evidence = {
-            "window": len(sims),
-            "near_duplicate_share": round(share, 3),
-            "exact_repeats": sum(1 for x in sims if x >= 1.0),
-            "median_similarity": round(statistics.median(sims), 3),
-        }
-        return Finding("enumeration", min(1.0, 0.5 + 0.5 * share), evidence)
+        novelty = novelty_bin(nearest)
+        s.window.add((*f.bins, novelty))
+        shape = content.harvest_shape(obs.input_tokens, obs.output_tokens)
+        s.add_user(obs.end_user, CAPACITY)
+        # the distillation and enumeration windows hold a key's one-shot requests that ask for answers (or carry
+        # cues): its conversations, tool turns and documents to work on neither count nor dilute a scrape
+        # hidden among them
+        # ... and a request that names one of an app's many end users is that user's, not a scrape's: the key's
+        # requests that name nobody are still judged (a leaked app key, a scrape hidden in an app's traffic)
+        users = obs.end_user is not None and content.end_users(s) is not None
+        if users and not s.app:  # the key just showed an app's spread: what its users sent before is theirs too
+            s.app = True
+            s.distill, s.enum = Rolling(s.distill.capacity), Rolling(s.enum.capacity)
+            s.harvest = Timed(s.harvest.span_s)
+        asks = content.one_shot(prompt) and (shape >= 0.5 or f.cues != 0) and not users
+        if asks:
+            s.distill.add(content.distill_weight(f.cues, prompt, shape))
+        if asks or (prompt.embedding and not users):
+            s.enum.add(content.template_weight(novelty == content.TEMPLATE_BIN, prompt, shape))
+        if asks and shape >= 0.5 and novelty != REPEAT_BIN:  # the same prompt again yields no new answer to keep
+            s.harvest.add(obs.at, obs.output_tokens)
+        shifted = None
+        if s.requests % TEST_EVERY == 0:  # a window moves slowly: testing every few requests sees the same
+            _, shifted = content.distribution(s.window.shares(), s.window.n, self.reference, policy.distribution_min,
+                                              blend=s.blend, requests=s.requests)  # fmt: skip
+            s.past_limit = s.past_limit + 1 if shifted is not None else 0
+            if s.past_limit < PERSIST:  # one odd window is chance; a scrape stays away
+                shifted = None
+            s.scores["distribution"] = content.SIGN_ONLY if shifted is not None else 0.0
+        read = harvest(s, obs, policy)
+        return [content.template(s, policy), content.distillation(s, policy, f.cues), shifted, read]
 
-    def _ratio(self, s: _KeyStats, obs: Observation, policy: ExtractionPolicy) -> Finding | None:
-        if obs.input_tokens <= 0 and obs.output_tokens <= 0:
-            return None
-        value = obs.output_tokens / max(obs.input_tokens, 1)
-        s.requests += 1
-        s.ratio = value if s.requests == 1 else 0.9 * s.ratio + 0.1 * value
-        if s.requests < policy.ratio_min_requests:
-            return None
-        median = self._tenant_norm(obs.tenant, obs.at)
-        if median is None:
-            return None
-        norm = max(median, 0.05)
-        limit = policy.ratio_factor * norm
-        if s.ratio < limit:
-            return None
-        evidence = {"key_ratio": round(s.ratio, 3), "tenant_norm": round(norm, 3), "requests": s.requests}
-        return Finding("output_ratio", min(1.0, 0.7 * s.ratio / limit), evidence)
+    def _features(self, s: KeyState, obs: Observation, prompt: Prompt) -> Features:
+        if prompt.system and prompt.system != s.system[0]:
+            s.system = (prompt.system, -1)  # worked out below, once per distinct system prompt
+        f = features(prompt, obs.end_user is not None, obs.session, s.system[1] if prompt.system else 0)
+        if prompt.system and s.system[1] < 0:
+            s.system = (prompt.system, f.system_cues)
+        return f
 
-    def _tenant_norm(self, tenant: str, now: float) -> float | None:
-        """The median output/input ratio of the tenant's keys, recomputed at most once a second:
-        a tenant with thousands of keys must not cost a scan of them on every request."""
-        cached = self._norms.get(tenant)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        ratios = [self._keys[k].ratio for k in self._tenant_keys.get(tenant, ()) if self._keys[k].requests >= 5]
-        median = statistics.median(ratios) if len(ratios) >= 2 else None
-        self._norms[tenant] = (now + NORM_REFRESH_S, median)
-        return median
+    def sweep(self, now: float, policy: ExtractionPolicy) -> list[tuple[list[str], Finding]]:
+        """Test every group of linked, alike keys as one; at most once every SWEEP_S."""
+        if now < self._next_sweep:
+            return []
+        self._next_sweep = now + SWEEP_S
+        out = []
+        for members, reasons in self.links.groups(self.keys, now):
+            found = test_group({m: self.keys[m] for m in members}, reasons, self.reference, policy, now)
+            if found is not None:
+                acted, finding = found
+                out.append(([m for m in acted if m not in self.appeals.keys], finding))
+        return out
 
-    def _addresses(self, s: _KeyStats, obs: Observation, policy: ExtractionPolicy) -> Finding | None:
-        if obs.client is None:
-            return None
-        s.addresses[obs.client] = obs.at
-        if len(s.addresses) <= policy.max_addresses:
-            return None
-        s.addresses = {a: t for a, t in s.addresses.items() if t > obs.at - ADDRESS_WINDOW_S}
-        count = len(s.addresses)
-        if count <= policy.max_addresses:
-            return None
-        sample = sorted(s.addresses, key=s.addresses.__getitem__)[-5:]
-        evidence = {"addresses": count, "window_s": ADDRESS_WINDOW_S, "latest": sample}
-        return Finding("many_addresses", min(1.0, 0.7 * count / policy.max_addresses), evidence)
+    def _forget(self, now: float) -> None:
+        for key, s in list(self.keys.items()):
+            if s.last_at < now - IDLE_S:
+                del self.keys[key]
+                self.tenants[s.tenant].pop(key, None)
+        self.links.forget_before(now - ACTIVE_S)
+
+
+def prompt_sketch(text: str) -> int:
+    """The sketch of an example prompt an operator marks benign (the same as the detectors take)."""
+    return sketch(clip(text))

@@ -29,9 +29,11 @@ from tokenops.limits import (
 )
 from tokenops.limits.resilient import CURRENT_TENANT, ResilientCounters
 from tokenops.security.admin_config import parse_admin
-from tokenops.security.detectors import Observation
+from tokenops.security.appeals import load_appeals
 from tokenops.security.extraction import Responder
 from tokenops.security.policy import ExtractionPolicy, parse_policy
+from tokenops.security.prompt import Prompt
+from tokenops.security.subject import Observation
 from tokenops.store import UsageRecord
 from tokenops.store.admin import AdminStore, AdminToken
 
@@ -50,8 +52,9 @@ class Admission:
     end_user: str | None
     client: str | None
     estimate: int
-    sketch: frozenset[int] | None
+    prompt: Prompt | None
     deployments: list[str]
+    session: bool = False
 
 
 @dataclass(slots=True)
@@ -76,6 +79,7 @@ class Guard:
         self.allowlist: tuple[str, ...] = ()
         self.key_networks: dict[str, tuple[Network, ...]] = {}
         self.responder = Responder(self.counters)
+        self.seeded_keys: frozenset[str] = frozenset()  # keys the catalog file made (not "created together")
         self._pending: dict[str, _Pending] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None
@@ -92,6 +96,10 @@ class Guard:
             return
         await self.store.open()
         if raw is not None:
+            self.seeded_keys = frozenset(
+                str(k.get("id")) for t in raw.get("tenants") or () if isinstance(t, dict)
+                for k in t.get("keys") or () if isinstance(k, dict)
+            )  # fmt: skip
             admin = parse_admin(raw.get("admin"))
             policies = raw.get("policies") or {}
             if not isinstance(policies, dict):
@@ -146,6 +154,15 @@ class Guard:
         for key_id, doc in (await self.store.docs("key_policy")).items():
             networks[key_id] = tuple(ipaddress.ip_network(n, strict=False) for n in doc.get("allowed_networks", ()))
         self.key_networks = networks
+        detectors = self.responder.detectors
+        detectors.appeals, detectors.reference = load_appeals(await self.store.docs("security_benign"))
+        for key in detectors.appeals.keys:
+            self.responder.pardon(key)
+        detectors.links.created = {
+            row.id: (row.tenant_id, row.created_ms / 1000.0)
+            for row in await self.store.keys()
+            if row.id not in self.seeded_keys and row.status == "active"
+        }
 
     async def admit(self, adm: Admission) -> str | None:
         """Admit the request (the deployment whose bulkhead took it, if any) or raise the refusal."""
@@ -209,8 +226,9 @@ class Guard:
             if record.status == 200:
                 adm = pending.admission
                 observation = Observation(
-                    time.time(), adm.tenant, adm.key, record.input_tokens, record.output_tokens, adm.sketch, adm.client
-                )
+                    time.time(), adm.tenant, adm.key, record.input_tokens, record.output_tokens, adm.prompt,
+                    adm.client, adm.end_user, adm.session,
+                )  # fmt: skip
                 await self.responder.observe(observation, self.policy, self.store, self.changed)
         except Exception:
             log.exception("settling request %s in the guard failed", record.request_id)

@@ -21,6 +21,10 @@ _FIELDS = {
     "ratio_factor",
     "ratio_min_requests",
     "max_addresses",
+    "distillation_share",
+    "distribution_min",
+    "harvest_tpm",
+    "harvest_window_s",
 }
 
 
@@ -30,13 +34,17 @@ class ExtractionPolicy:
     tenants: dict[str, Action] = field(default_factory=dict)
     threshold: float = 0.7  # events scoring at least this trigger the action
     velocity_window_s: float = 60.0
-    velocity_factor: float = 8.0
-    velocity_floor_tpm: int = 20_000
-    enumeration_window: int = 30
-    enumeration_share: float = 0.6
+    velocity_factor: float = 8.0  # output tokens/min against the median of the tenant's other active keys
+    velocity_floor_tpm: int = 20_000  # ... and never below this
+    enumeration_window: int = 30  # prompts each new one is compared with
+    enumeration_share: float = 0.6  # share of near-duplicates (a template's variations) in the window
     ratio_factor: float = 6.0
     ratio_min_requests: int = 20
     max_addresses: int = 16
+    distillation_share: float = 0.5  # mean distillation weight of a key's last 24 requests
+    distribution_min: int = 24  # requests in a window before the window test runs
+    harvest_tpm: int = 8000  # one-shot, answer-heavy output tokens per minute no person reads (sustained)
+    harvest_window_s: float = 300.0
 
     def action_for(self, tenant: str) -> Action:
         return self.tenants.get(tenant, self.default)

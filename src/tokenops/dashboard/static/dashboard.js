@@ -106,6 +106,7 @@ function buildTables() {
     { key: "at_ms", label: "when", fmt: time }, { key: "tenant", label: "tenant" }, { key: "key", label: "key" },
     { key: "detector", label: "detector" }, { key: "score", label: "score", num: true, fmt: (v) => num(v, 2) },
     { key: "action", label: "action", cls: (v) => (v === "suspend" || v === "throttle" ? "bad" : "") },
+    { key: "why", label: "evidence" },
   ], { sortKey: "at_ms" });
 }
 
