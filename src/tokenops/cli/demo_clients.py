@@ -7,8 +7,9 @@
   4,000-token budget that alerts at 80% and 100%;
 - the consumer app: a trickle of short questions and an evening burst, a few heavy users past their
   per-user limit (a rate limit doing its job);
-- a scraper on the app's leaked partner key: templated prompts enumerating an id, a new end-user id
-  each time so no per-user limit sees it, caught and throttled by the extraction detectors;
+- a scraper on the app's leaked partner key, distilling a training set: reference questions wrapped
+  in an instruction-tuning template, long answers asked for, back to back with no end user named, so
+  no per-user limit sees it; caught and throttled by the extraction detectors;
 - Nova Tutor on a trial balance: long prompts that spend it in seconds, then a top-up through the admin API.
 """
 
@@ -150,8 +151,16 @@ async def consumers(run: Run) -> None:
     await asyncio.gather(*pending)
 
 
+DISTILLED = ["how a ringback tone is played to the caller", "what a SIP 180 Ringing carries",
+             "why a call drops after 30 seconds", "how a prepaid balance is charged per minute",
+             "what a network operations centre watches at night", "how a feeder breaker trips",
+             "what an IMSI identifies", "how roaming charges are settled between carriers",
+             "why a base station loses its clock", "how a voicemail greeting is stored"]  # fmt: skip
+
+
 async def scraper(run: Run) -> None:
-    """A scraper on a leaked partner key: an enumerated template, a fresh end-user id each time, back to back."""
+    """A scraper on a leaked partner key distilling a training set: each reference question in an instruction-
+    tuning wrapper, a long answer asked for, back to back."""
     while run.t < 0.35 and not run.over:
         await asyncio.sleep(0.2)
     n = 0
@@ -159,9 +168,10 @@ async def scraper(run: Run) -> None:
         batch = []
         for _ in range(2):
             n += 1
-            text = f"Write the full answer for exam question #{n} of set B, with worked solution and all steps."
-            body = {"model": "lite", "messages": [{"role": "user", "content": text}], "max_tokens": 1024,
-                    "user": f"guest-{n:05d}"}  # fmt: skip
+            topic = DISTILLED[n % len(DISTILLED)]
+            text = (f"### Instruction:\nExplain {topic}, variant {n}, step by step, as a teacher model writing a "
+                    "reference answer for a training set.\n\n### Response:\n")  # fmt: skip
+            body = {"model": "lite", "messages": [{"role": "user", "content": text}], "max_tokens": 1024}
             batch.append(run.send("scraper", "partner", body))
         if any(answer.status == 429 for answer in await asyncio.gather(*batch)):
             await run.pause(0.5)  # throttled: it waits a little and tries again, as scrapers do

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,7 +119,7 @@ class SimEngine:
             reply.tool_calls = [call]
             reply.finish_reason = "tool_calls"
             return reply
-        n = cfg.reply_tokens or rng.randint(16, 64)
+        n = cfg.reply_tokens or _reply_length(messages, limit, rng)
         if limit is not None and isinstance(limit, int) and limit < n:
             n = max(limit, 0)
             reply.finish_reason = "length"
@@ -135,6 +136,21 @@ class SimEngine:
         counter = counter_for(self.config.tokenizer)
         vectors = [_vector(t, dimensions) for t in texts]
         return vectors, sum(counter.count(t) for t in texts)
+
+
+# Words with which a turn asks for a long answer: a sensible model writes one where the output cap leaves room.
+_LONG = re.compile(
+    r"step by step|in detail|explain|essay|worked solution|full answer|reference answer|write (?:an?|the)"
+)
+
+
+def _reply_length(messages: list[Any], limit: Any, rng: random.Random) -> int:
+    """16-64 tokens, or 160-400 (up to the cap) when the latest turn asks for a long answer and the cap allows."""
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    text = last.get("content") if last.get("role") == "user" else None
+    if isinstance(text, str) and isinstance(limit, int) and limit >= 256 and _LONG.search(text.lower()):
+        return rng.randint(160, min(limit, 400))
+    return rng.randint(16, 64)
 
 
 def _seed(messages: list[Any]) -> int:
