@@ -135,7 +135,9 @@ def test_budget_panel_shows_the_80_and_100_percent_alerts(page: Page) -> None:
 
 def test_security_panel_shows_the_scraper_caught_and_throttled(page: Page) -> None:
     events = rows(page, "table-security")
-    assert {(e["key"], e["detector"], e["action"]) for e in events} == {("ringback-partner", "enumeration", "throttle")}
+    # the demo's scraper distils a training set: the distillation detector throttles it, and no one else
+    assert {(e["key"], e["action"]) for e in events} == {("ringback-partner", "throttle")}
+    assert "distillation" in {e["detector"] for e in events}
     shot(page, "#table-security", "security")
 
 

@@ -15,10 +15,11 @@ from decimal import Decimal
 from tokenops.charging.accounts import Account
 from tokenops.charging.allowance import Cover, allowance_alerts, cover_of, draw_allowance, free_of, hold_allowance
 from tokenops.charging.budgets import BudgetCounter, Budgets
+from tokenops.charging.grant_leases import GrantLeases
 from tokenops.charging.leases import CreditLeases
 from tokenops.charging.ledger import Entry, charge_key
 from tokenops.charging.money import MTOK, round_up
-from tokenops.charging.packages import hold_tokens, release_tokens, settle_tokens
+from tokenops.charging.packages import Grant, drawdown_order, hold_tokens, release_tokens, settle_tokens
 from tokenops.charging.prices import PriceBook, Rates, Tokens
 from tokenops.clock import Clock
 from tokenops.errors import InsufficientFunds, PermissionDenied
@@ -28,15 +29,18 @@ THIN_SHARE = 64  # a balance that covers fewer requests than this at their worst
 
 class Shortfall(InsufficientFunds):
     """A reservation refused (402), with what refused it: the balance short by `short` accounting units, or
-    the hard budget `budget[0]` short by `budget[1]` (units or tokens). Scaled out, the admit step tops the
-    lease that fell short up by that much and tries again."""
+    the hard budget `budget[0]` short by `budget[1]` (units or tokens), or (scaled out, the request whole) the
+    leases of its grants short of `tokens` (grant, tokens). The admit step tops the lease that fell short up by
+    that much and tries again."""
 
     def __init__(
-        self, message: str, short: int = 0, budget: tuple[BudgetCounter, int] | None = None, code: str | None = None
-    ) -> None:
+        self, message: str, short: int = 0, budget: tuple[BudgetCounter, int] | None = None, code: str | None = None,
+        tokens: list[tuple[Grant, int]] | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(message, code=code or ("insufficient_balance" if budget is None else "budget_exceeded"))
         self.short = short
         self.budget = budget
+        self.tokens = tokens
 
 
 @dataclass(slots=True)
@@ -109,6 +113,7 @@ class CreditController:
         self.ttl_ms = ttl_ms
         self.holds: dict[str, Hold] = {}
         self.leases: CreditLeases | None = None  # scaled out: reserve only within this replica's lease
+        self.grant_leases: GrantLeases | None = None  # and hold or draw grants' tokens only within its leases
 
     def headroom(self, account: Account) -> int:
         """What new reservations may take here: the account's headroom, or what is left of this replica's lease."""
@@ -127,6 +132,11 @@ class CreditController:
             if counter.spec.mode == "hard" and not counter.counts_tokens:
                 room = min(room, counter.headroom)
         return _money(rates, prompt, cap, 0) * THIN_SHARE > room
+
+    def pooled(self, account: Account, model: str, started_ms: int, allowance: tuple[str, ...]) -> list[Grant]:
+        """The grants a request may draw, in the order it draws them: its plan's allowance, then packages."""
+        plan = [account.allowances[g] for g in allowance if g in account.allowances]
+        return plan + drawdown_order(list(account.grants.values()), model, started_ms)
 
     def cover(self, account: Account, key_id: str, model: str, started_ms: int) -> Cover | None:
         """What a plan of the account does for this request (None: no plan includes the model)."""
@@ -179,6 +189,12 @@ class CreditController:
         if cover is not None and cover.rates is not None:
             rates = cover.rates
         counters = self.budgets.applicable(tenant, key_id, session_id, started_ms)
+        if self.grant_leases is not None:
+            self.grant_leases.attach(account)
+            wanted = self.grant_leases.short(self.pooled(account, model, started_ms, cover.grants if cover else ()),
+                                             prompt + cap) if whole else []  # fmt: skip
+            if wanted:
+                raise Shortfall(f"the grants of account '{tenant}' are not leased here", tokens=wanted)
         grants = list(account.grants.values())
         free = sum(g.available for g in grants if g.usable(model, started_ms)) if grants else 0
         room = 0 if cover is not None and cover.stop else self.headroom(account)
@@ -227,6 +243,8 @@ class CreditController:
         if not hold.open:
             return 0
         account = hold.account
+        if self.grant_leases is not None:
+            self.grant_leases.attach(account)
         rate = hold.rates.worst_output
         free = sum(g.available for g in account.grants.values() if g.usable(hold.model, hold.started_ms))
         room = 0 if hold.stop else self.headroom(account)
@@ -262,11 +280,16 @@ class CreditController:
         then its packages, then money."""
         self._close(hold)
         account = hold.account
+        if self.grant_leases is not None:
+            self.grant_leases.attach(account)
         plan = draw_allowance(account.allowances, hold.plan, hold.allowance, tokens.total)
         planned = sum(plan.values())
         if plan:
             self.budgets.alerts += allowance_alerts(account.allowances, plan, now_ms)
         draws = settle_tokens(account.grants, hold.packages, tokens.total - planned)
+        if self.grant_leases is not None:
+            self.grant_leases.spent_draws(plan)
+            self.grant_leases.spent_draws(draws)
         billable = tokens.after_package(planned + sum(draws.values()))
         amount = hold.rates.charge(billable)
         account.reserved -= hold.money

@@ -130,6 +130,17 @@ class CreditLeases(Protocol):
         """Give every lease back (shutdown, once nothing is reserved any more)."""
 
 
+class Pooled(Protocol):
+    """What a lease pool is kept for: an account's balance, or (`grant_leases.py`) a grant's tokens."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def reserved(self) -> int:
+        """What requests in flight here hold of it."""
+
+
 # (balance + limit, open reservations) of an account, from the ledger
 Recompute = Callable[[str], Awaitable[tuple[int, int]]]
 # (held, reserved) -> (lease wanted, lease kept at least)
@@ -138,6 +149,8 @@ Target = Callable[[int, int], tuple[int, int]]
 
 class RedisLeases:
     """The lease layer on Redis, one per replica (`replica` names it in the pool)."""
+
+    namespace = "credit6"  # 6: amounts in millionths (fen before)
 
     def __init__(
         self,
@@ -157,7 +170,8 @@ class RedisLeases:
         self.held: dict[str, int] = {}
         self.unsent: dict[str, int] = {}  # debits settled here, not yet reported
         self.slack: dict[str, int] = {}  # per account: the last shortfall seen, what to keep spare
-        self._accounts: dict[str, Account] = {}  # the accounts seen, for their reserved amounts
+        self.free: dict[str, int] = {}  # per account: what the pool had left unleased at the last call
+        self._accounts: dict[str, Pooled] = {}  # the accounts seen, for their reserved amounts
         self._locks: dict[str, asyncio.Lock] = {}
         self._script = client.register_script(_SCRIPT)
         self._kick: asyncio.Task[None] | None = None
@@ -166,10 +180,10 @@ class RedisLeases:
         self._refused: set[str] = set()  # accounts whose last top-up was refused by their outage rule
 
     def _keys(self, account_id: str) -> list[str]:
-        base = f"{self.prefix}credit6:{account_id}"  # 6: amounts in millionths (fen before)
+        base = f"{self.prefix}{self.namespace}:{account_id}"
         return [base, base + ":lease", base + ":exp", f"{base}:op:{self.replica}"]
 
-    def room(self, account: Account) -> int:
+    def room(self, account: Pooled) -> int:
         self._accounts[account.id] = account
         return self.held.get(account.id, 0) - account.reserved
 
@@ -191,10 +205,10 @@ class RedisLeases:
             except Exception:
                 log.warning("could not report debits of %s to the lease pool; retried by the upkeep", account_id)
 
-    def refused_for_outage(self, account: Account) -> bool:
+    def refused_for_outage(self, account: Pooled) -> bool:
         return account.id in self._refused
 
-    async def top_up(self, account: Account, need: int) -> bool:
+    async def top_up(self, account: Pooled, need: int) -> bool:
         self._accounts[account.id] = account
         self._refused.discard(account.id)
         if need <= 0 or self.room(account) >= need:
@@ -214,8 +228,9 @@ class RedisLeases:
             return False
         return self.room(account) >= need
 
-    def _outage_top_up(self, account: Account, need: int) -> bool:
+    def _outage_top_up(self, account: Pooled, need: int) -> bool:
         """Redis is unreachable: refuse, or lease locally within the account's declared outage bound."""
+        assert isinstance(account, Account)
         rule = self.outage(account.id) if self.outage is not None else OutageRule()
         if rule.mode != "local":
             self._refused.add(account.id)
@@ -267,6 +282,7 @@ class RedisLeases:
             reply = await self._script(keys=self._keys(account_id), args=args)
             log.warning("lease pool of %s recomputed from the ledger: headroom %d, %d held open", account_id,
                         head, open_holds)  # fmt: skip
+        self.free[account_id] = int(reply[1])
         return int(reply[0])
 
     async def adjust(self, account_id: str, amount: int) -> None:
@@ -275,7 +291,7 @@ class RedisLeases:
                 args: list[str | int] = ["adjust", self.replica, amount, secrets.token_hex(8)]
                 await self._script(keys=self._keys(account_id), args=args)
 
-    async def evict(self, replicas: Iterable[str], accounts: Iterable[Account]) -> None:
+    async def evict(self, replicas: Iterable[str], accounts: Iterable[Pooled]) -> None:
         dead = [r for r in replicas if r != self.replica]
         if not dead:
             return
@@ -286,7 +302,7 @@ class RedisLeases:
                 pipe.zrem(expiry, *dead)
             await pipe.execute()
 
-    async def refresh(self, accounts: Iterable[Account]) -> None:
+    async def refresh(self, accounts: Iterable[Pooled]) -> None:
         for account in list(accounts):
             self._accounts[account.id] = account
             if not self.held.get(account.id) and not account.reserved and not self.unsent.get(account.id):
@@ -301,7 +317,7 @@ class RedisLeases:
             except Exception:
                 log.warning("could not renew the credit lease of %s", account.id)
 
-    async def close(self, accounts: Iterable[Account]) -> None:
+    async def close(self, accounts: Iterable[Pooled]) -> None:
         for account in list(accounts):
             self._accounts[account.id] = account
             if self.held.get(account.id) or self.unsent.get(account.id):

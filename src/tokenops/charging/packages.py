@@ -26,14 +26,24 @@ class Grant:
     expires_ms: int
     usable_until_ms: int
     held: int = 0  # tokens reserved by requests in flight (this process only)
+    pool: dict[str, int] | None = None  # scaled out: the tokens of each grant leased here (`GrantLeases.held`)
 
     @property
     def remaining(self) -> int:
         return self.total - self.used
 
     @property
+    def reserved(self) -> int:
+        """What requests in flight here hold of it (as its lease pool asks)."""
+        return self.held
+
+    @property
     def available(self) -> int:
-        return self.total - self.used - self.held
+        """What a request may hold or draw of it here: scaled out, only within what this replica leased of it."""
+        free = self.total - self.used - self.held
+        if self.pool is not None:
+            free = min(free, self.pool.get(self.id, 0) - self.held)
+        return free
 
     def usable(self, model: str, at_ms: int) -> bool:
         return (not self.models or model in self.models) and self.starts_ms <= at_ms < self.usable_until_ms

@@ -28,8 +28,10 @@ from tokenops.charging.accounts import Account
 from tokenops.charging.allowance import Subscription, grant_id
 from tokenops.charging.catalog import StoredConfig
 from tokenops.charging.credit import CreditController
+from tokenops.charging.grant_leases import GrantLeases
 from tokenops.charging.leases import CreditLeases
 from tokenops.charging.ledger import Entry, FloorBreached, LedgerConflict
+from tokenops.charging.packages import Grant
 from tokenops.charging.plans import next_month
 from tokenops.charging.store import ChargingStore
 from tokenops.charging.subscriptions import (
@@ -62,6 +64,7 @@ class PlanOperations:
     credit: CreditController
     config: StoredConfig
     leases: CreditLeases | None
+    grant_leases: GrantLeases | None
     renew_ahead_ms: int = 600_000  # under invoicing.RENEWAL_LEAD_MS: an invoice reads fees written that early
 
     def _plan_state(self) -> _PlanState:
@@ -184,6 +187,13 @@ class PlanOperations:
             for obj, name, value in reversed(undo):
                 setattr(obj, name, value)
             raise
+        if self.grant_leases is not None:  # scaled out: the allowances' pools follow their new totals
+            before: dict[str, tuple[Grant, int]] = {}
+            for obj, name, value in undo:
+                if name == "total" and isinstance(obj, Grant) and isinstance(value, int):
+                    before.setdefault(obj.id, (obj, value))
+            for grant, total in before.values():
+                await self.grant_leases.adjust(grant.id, grant.total - total)
 
     async def change_plan(self, tenant: str, sub_id: str, plan_id: str, key: str) -> tuple[Subscription, bool]:
         """End `sub_id` now and start `plan_id` in its place (same key or tenant), once per key."""

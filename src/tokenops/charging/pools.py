@@ -1,4 +1,5 @@
-"""Scaled out, the pools replicas share through Redis: credit leases of each balance, and hard budgets.
+"""Scaled out, the pools replicas share through Redis: credit leases of each balance, the tokens of each
+package grant and plan allowance, and hard budgets.
 
 Both exist only when the rate-limit counters are on Redis (`TOKENOPS_REDIS_URL`); embedded,
 one process holds every balance and budget in memory and needs no pool.
@@ -11,6 +12,7 @@ import os
 from tokenops.charging.budget_leases import Recompute as BudgetRecompute
 from tokenops.charging.budget_leases import RedisBudgets
 from tokenops.charging.budgets import BudgetPool
+from tokenops.charging.grant_leases import GrantLeases
 from tokenops.charging.leases import CreditLeases, Recompute, RedisLeases
 from tokenops.limits import Counters
 from tokenops.limits.redis_counters import RedisCounters
@@ -41,3 +43,13 @@ def budget_pool(counters: Counters | None, recompute: BudgetRecompute) -> Budget
     ttl_ms = int(float(os.environ.get("TOKENOPS_CREDIT_LEASE_TTL_S", 30)) * 1000)
     chunk = int(os.environ.get("TOKENOPS_BUDGET_LEASE_CHUNK", 0))  # accounting units or tokens kept spare
     return RedisBudgets(counters.client, counters.prefix, recompute, ttl_ms, chunk)
+
+
+def grant_leases(counters: Counters | None, recompute: Recompute, replica: str | None = None) -> GrantLeases | None:
+    """Scaled out (counters on Redis), the leases through which replicas share each grant's tokens; else None."""
+    if isinstance(counters, ResilientCounters):
+        counters = counters.primary
+    if not isinstance(counters, RedisCounters):
+        return None
+    ttl_ms = int(float(os.environ.get("TOKENOPS_CREDIT_LEASE_TTL_S", 30)) * 1000)
+    return GrantLeases(counters.client, counters.prefix, recompute, ttl_ms, 0, replica)

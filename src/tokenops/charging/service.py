@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from tokenops.charging.budgets import (
+    Alert,
     BudgetCounter,
     BudgetPool,
     Budgets,
@@ -25,6 +26,7 @@ from tokenops.charging.budgets import (
 )
 from tokenops.charging.catalog import BudgetSpec, ChargingConfig, StoredConfig, config_from_docs
 from tokenops.charging.credit import CreditController, Hold
+from tokenops.charging.grant_leases import GrantLeases
 from tokenops.charging.interim import interim_record
 from tokenops.charging.leases import CreditLeases
 from tokenops.charging.ledger import Entry
@@ -58,6 +60,7 @@ class ChargingService(PlanOperations, VoucherOperations):
         self.sectors: dict[str, str] = {}  # tenant -> sector, from the catalog
         self.credit = CreditController(PriceBook([]), {}, Budgets(()), clock=self.clock)
         self.leases: CreditLeases | None = None  # scaled out: the share of each balance this replica may reserve
+        self.grant_leases: GrantLeases | None = None  # scaled out: the share of each grant's tokens leased here
         self.budget_pool: BudgetPool | None = None  # scaled out: where hard budgets are shared
         self._cursor = 0
         self._next_recovery = 0.0
@@ -87,6 +90,7 @@ class ChargingService(PlanOperations, VoucherOperations):
             PriceBook(list(self.config.prices)), await self.store.accounts(), budgets, clock=self.clock
         )
         self.credit.leases = self.leases
+        self.credit.grant_leases = self.grant_leases
         budgets.pool = self.budget_pool
         budgets.load(await self._spends(self.config.budgets), self.clock.now_ms())
 
@@ -107,6 +111,8 @@ class ChargingService(PlanOperations, VoucherOperations):
             dead = set(await self.store.dead_replicas(self.stale_ms)) - self._evicted
             if dead:
                 await self.leases.evict(dead, self.credit.accounts.values())
+                if self.grant_leases is not None:
+                    await self.grant_leases.evict_accounts(dead, self.credit.accounts.values())
                 self._evicted |= dead
                 log.warning("took the credit leases of %d stopped replicas back into the pools", len(dead))
         done = []
@@ -138,6 +144,14 @@ class ChargingService(PlanOperations, VoucherOperations):
         account = (await self.store.accounts())[account_id]
         held = sum(r.amount for r in await self.store.open_holds() if r.account_id == account_id)
         return account.balance + account.limit, held
+
+    async def grant_left(self, grant_id: str) -> tuple[int, int]:
+        """What is left of a grant or allowance as this replica has applied the ledger (its pool's start)."""
+        for account in self.credit.accounts.values():
+            grant = account.grants.get(grant_id) or account.allowances.get(grant_id)
+            if grant is not None:
+                return max(0, grant.remaining), 0
+        return 0, 0
 
     async def budget_usage(self, counter: BudgetCounter) -> tuple[int, int]:
         """From the ledger: what a budget's period has spent, and what open reservations may hold against it."""
@@ -186,6 +200,9 @@ class ChargingService(PlanOperations, VoucherOperations):
         tokens = Tokens.of(record)
         if self.leases is not None:  # nothing of this replica's lease was reserved for it: lease its cost
             await self.leases.top_up(account, rates.charge(tokens))
+        if self.grant_leases is not None:  # nor of its grants: lease what the allowance may pay
+            plan = [account.allowances[g] for g in hold.allowance if g in account.allowances]
+            await self.grant_leases.top_up_grants(self.grant_leases.short(plan, tokens.total))
         self.credit.holds[hold.request_id] = hold
         return self.credit.settle(hold, tokens, self.clock.now_ms())
 
@@ -202,6 +219,8 @@ class ChargingService(PlanOperations, VoucherOperations):
             self.apply(e)
         if self.leases is not None:
             await self.leases.refresh(self.credit.accounts.values())
+        if self.grant_leases is not None:
+            await self.grant_leases.refresh_accounts(self.credit.accounts.values())
         if self.budget_pool is not None:
             await self.budget_pool.refresh(self.credit.budgets.counters.values())
         return len(entries)
@@ -241,11 +260,16 @@ class ChargingService(PlanOperations, VoucherOperations):
             await self.store.close_holds([h.request_id for h in expired])
         return len(expired)
 
-    async def flush_alerts(self) -> None:
-        alerts = self.credit.budgets.alerts
+    async def flush_alerts(self) -> list[Alert]:
+        """Store the budget and allowance alerts raised since the last flush; those stored (kept if it failed)."""
+        alerts, self.credit.budgets.alerts = self.credit.budgets.alerts, []
         if alerts:
-            self.credit.budgets.alerts = []
-            await self.store.write_alerts(alerts)
+            try:
+                await self.store.write_alerts(alerts)
+            except BaseException:
+                self.credit.budgets.alerts[:0] = alerts  # tried again at the next flush, before newer ones
+                raise
+        return alerts
 
     # operations of the admin API (and the CLI's offline tests)
 

@@ -114,7 +114,10 @@ async def admit_leased(
             return attempt(True)  # the request whole, or a top-up first: a small lease must not clamp it
         except Shortfall as err:
             if err.code == "plan_allowance_exhausted":
-                raise  # a hard stop: no lease can widen it
+                break  # a hard stop, its leases topped up already: what is left of it serves, clamped, or not
+            if err.tokens and credit.grant_leases is not None:  # lease the grants' tokens first, then try again
+                await credit.grant_leases.top_up_grants(err.tokens)
+                continue
             if err.budget is None:
                 if await leases.top_up(account, err.short):
                     continue
@@ -262,6 +265,9 @@ class GrantedStream:
         if got >= short or credit.leases is None or not hold.open:
             return got
         missing = wanted - got
+        if credit.grant_leases is not None:  # the grants first (they pay before money), then the balance
+            pooled = credit.pooled(hold.account, hold.model, hold.started_ms, hold.allowance)
+            await credit.grant_leases.top_up_grants(credit.grant_leases.short(pooled, missing))
         money = round_up(missing * hold.rates.worst_output / MTOK)
         await credit.leases.top_up(hold.account, money)
         pool = credit.budgets.pool

@@ -16,6 +16,7 @@ from typing import Any
 
 from tokenops.alerts import Alerts
 from tokenops.catalog import Catalog
+from tokenops.charging.budgets import Alert as BudgetAlert
 from tokenops.charging.ledger import Entry
 from tokenops.charging.money import format_amount, format_exact, parse_amount
 from tokenops.charging.service import ChargingService
@@ -52,7 +53,6 @@ class AlertWatch:
     async def tick(self) -> None:
         """Called every second by the gateway's upkeep."""
         now = self.alerts.now_ms()
-        await self._budgets()
         if now >= self._next_check:
             self._next_check = now + self.check_ms
             await self._balances(now)
@@ -88,8 +88,17 @@ class AlertWatch:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _budgets(self) -> None:
-        for a in list(self.charging.credit.budgets.alerts):
+    async def budgets(self, raised: list[BudgetAlert]) -> None:
+        """Send the budget and plan-allowance alerts the charging upkeep just stored (each once: keyed by its
+        crossing)."""
+        for a in raised:
+            if a.budget_id.startswith("plan:"):  # plan:<subscription>/<model group>, for the tenant `subject`
+                subscription, group = a.budget_id[len("plan:"):].rsplit("/", 1)
+                payload = {"subscription": subscription, "model_group": int(group), "period": a.period,
+                           "threshold": a.threshold, "used_tokens": a.spent, "total_tokens": a.limit}  # fmt: skip
+                key = f"plan:{a.budget_id}:{a.period}:{a.threshold}"
+                await self.alerts.emit("plan_allowance", a.subject, payload, key)
+                continue
             spec = next((s for s in self.charging.credit.budgets.specs if s.id == a.budget_id), None)
             tenant = spec.target if spec is not None and spec.scope != "key" else self._key_tenant(a.subject)
             money = spec is not None and spec.amount is not None

@@ -20,7 +20,7 @@ from tokenops.catalog import Catalog, CatalogSpec
 from tokenops.catalog.load import SECTION_GROUPS, changed_groups
 from tokenops.charging.catalog import parse_charging
 from tokenops.charging.ledger import Entry
-from tokenops.charging.pools import budget_pool, credit_leases
+from tokenops.charging.pools import budget_pool, credit_leases, grant_leases
 from tokenops.charging.service import ChargingService
 from tokenops.charging.spool import Spool
 from tokenops.charging.store import ChargingStore
@@ -138,6 +138,7 @@ class AppState:
         self.sink = UsageSink(self.store, ledger, spool=spool, clock=self.clock)
         self.charging = ChargingService(ledger, stale_ms=int(self.settings.replica_stale_s * 1000), clock=self.clock)
         self.charging.leases = credit_leases(self.guard.counters, self.charging.headroom, ledger.writer)
+        self.charging.grant_leases = grant_leases(self.guard.counters, self.charging.grant_left, ledger.writer)
         self.charging.budget_pool = budget_pool(self.guard.counters, self.charging.budget_usage)
         if self.archive is not None:
             await self.archive.open()
@@ -212,7 +213,7 @@ class AppState:
         """
         steps: list[Callable[[], Awaitable[object]]] = [
             self.charging.refresh, lambda: self.charging.beat(time.monotonic()), self._sync_clock,
-            self.charging.sweep, self.watch.tick, self.charging.flush_alerts, self._purge_transcripts,
+            self.charging.sweep, self.watch.tick, self._budget_alerts, self._purge_transcripts,
             self.charging.renew_plans, self.charging.flush_attempts, self._prune_outbox,
         ]  # fmt: skip
         while True:
@@ -228,6 +229,10 @@ class AppState:
                 logging.getLogger("tokenops.charging").error(
                     "charging upkeep: %d of %d steps failed", len(failed), len(steps), exc_info=failed[0]
                 )
+
+    async def _budget_alerts(self) -> None:
+        """Store the budget and allowance alerts raised since the last tick, then send them."""
+        await self.watch.budgets(await self.charging.flush_alerts())
 
     async def _interim_usage(self, every_s: float) -> None:
         """At each interim interval, keep every long stream's usage so far in its reservation on record."""
@@ -286,6 +291,8 @@ class AppState:
         self.sink.close_spool()
         if self.charging.leases is not None:
             await self.charging.leases.close(self.charging.credit.accounts.values())
+        if self.charging.grant_leases is not None:
+            await self.charging.grant_leases.close_accounts(self.charging.credit.accounts.values())
         if self.charging.budget_pool is not None:
             await self.charging.budget_pool.close(self.charging.credit.budgets.counters.values())
         with contextlib.suppress(Exception):  # unreachable: the heartbeat goes stale instead
