@@ -103,14 +103,25 @@ class GrantLeases(RedisLeases):
     def _outage_top_up(self, account: Pooled, need: int) -> bool:
         return self.room(account) >= need  # nothing more is leased until Redis answers
 
-    async def refresh_accounts(self, accounts: Iterable[Account]) -> None:
-        await self.refresh(g for a in list(accounts) for g in _grants(a))
+    async def renew(self) -> None:
+        """The upkeep's step: refresh the grants this replica leased, holds or drew since; forget the others."""
+        await self.refresh(list(self._accounts.values()))
+        stale = time.monotonic() - FRESH_S
+        for grant_id, grant in list(self._accounts.items()):
+            if not self.held.get(grant_id) and not grant.reserved and not self.unsent.get(grant_id):
+                del self._accounts[grant_id]
+                self.held.pop(grant_id, None)
+                self.asked.pop(grant_id, None)
+                self.free.pop(grant_id, None)
+            elif self.asked.get(grant_id, stale) <= stale:
+                self.asked.pop(grant_id, None)
+                self.free.pop(grant_id, None)
 
     async def evict_accounts(self, replicas: Iterable[str], accounts: Iterable[Account]) -> None:
         await self.evict(replicas, [g for a in list(accounts) for g in _grants(a)])
 
-    async def close_accounts(self, accounts: Iterable[Account]) -> None:
-        await self.close(g for a in list(accounts) for g in _grants(a))
+    async def close_all(self) -> None:
+        await self.close(list(self._accounts.values()))
 
 
 def _grants(account: Account) -> Iterator[Grant]:

@@ -220,7 +220,7 @@ class ChargingService(PlanOperations, VoucherOperations):
         if self.leases is not None:
             await self.leases.refresh(self.credit.accounts.values())
         if self.grant_leases is not None:
-            await self.grant_leases.refresh_accounts(self.credit.accounts.values())
+            await self.grant_leases.renew()
         if self.budget_pool is not None:
             await self.budget_pool.refresh(self.credit.budgets.counters.values())
         return len(entries)

@@ -292,7 +292,7 @@ class AppState:
         if self.charging.leases is not None:
             await self.charging.leases.close(self.charging.credit.accounts.values())
         if self.charging.grant_leases is not None:
-            await self.charging.grant_leases.close_accounts(self.charging.credit.accounts.values())
+            await self.charging.grant_leases.close_all()
         if self.charging.budget_pool is not None:
             await self.charging.budget_pool.close(self.charging.credit.budgets.counters.values())
         with contextlib.suppress(Exception):  # unreachable: the heartbeat goes stale instead
