@@ -20,12 +20,16 @@ from tests.scaleout_support import REDIS_URL, Backend
 from tokenops.alerts import Alert, AlertRules, Alerts, BalanceRule, alert_store_for, verify
 from tokenops.catalog import Catalog
 from tokenops.charging.accounts import Account
-from tokenops.charging.ledger import Entry
+from tokenops.charging.ledger import Entry, charge_key
+from tokenops.charging.postgres import ChargingPostgres
+from tokenops.charging.queries import RecentSpend
+from tokenops.charging.store import ChargingStore
 from tokenops.cli.main import main
-from tokenops.gateway.alerting import AlertWatch
+from tokenops.gateway.alerting import HOUR_MS, AlertWatch
 from tokenops.store import SQLiteStore, UsageRecord
 from tokenops.store.admin import SecurityEvent
 from tokenops.store.backing import Backing
+from tokenops.store.postgres import PostgresStore
 
 SECRET = "noc-webhook-secret-0123456789"
 OPERATOR = {"Authorization": "Bearer adm-demo-operator"}
@@ -217,24 +221,33 @@ async def test_an_alert_key_is_stored_once_and_a_mark_moves_only_from_what_it_ho
         await store.close()
 
 
-async def test_a_short_runway_at_the_days_burn_fires_once_and_again_only_after_it_recovered(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "tokenops.db")
+def _charge(request_id: str, units: int, at_ms: int) -> Entry:
+    meta = {"tenant": "ringback-app", "key_id": "k", "session_id": None, "tokens": [10, 0, 0, 0, 5, 0]}
+    return Entry("ringback-app", "charge", -units, charge_key(request_id), at_ms, request_id, meta)
+
+
+def _runway_watch(alerts: Alerts, ledger: ChargingStore, account: Account) -> AlertWatch:
+    """A watch over a real ledger and one prepaid account (the credit state the charging service would hold)."""
+    credit = SimpleNamespace(accounts={account.id: account}, budgets=SimpleNamespace(alerts=[], specs=()))
+    charging: Any = SimpleNamespace(credit=credit, store=ledger)
+    watch = AlertWatch(alerts, charging, None, lambda: Catalog({}, {}, {}, {}, {}))
+    watch.check_ms = 0
+    return watch
+
+
+async def test_a_short_runway_at_the_days_burn_fires_once_and_again_only_after_it_recovered(backend: Backend) -> None:
+    store = backend.store()
     await store.open()
     try:
+        ledger = backend.ledger(store)
+        await ledger.open()
         now = [1_800_000_000_000]
         alerts = Alerts(alert_store_for(store), None, lambda: now[0])
         alerts.rules = AlertRules(tenants={"ringback-app": BalanceRule(runway_days=3)})
         account = Account("ringback-app", "prepaid", "CNY", 0, 100_000_000)  # 100.00 left
-        credit = SimpleNamespace(accounts={account.id: account}, budgets=SimpleNamespace(alerts=[], specs=()))
-        charging: Any = SimpleNamespace(credit=credit)
-        watch = AlertWatch(alerts, charging, None, lambda: Catalog({}, {}, {}, {}, {}))
-        watch.check_ms = 0
-
-        def spend(units: int) -> None:
-            record = UsageRecord("r", now[0], "ringback-app", "k", "chat.completions", "tele-lite", 200, "ok")
-            watch.observe(record, Entry("ringback-app", "charge", -units, "c", now[0]))
-
-        spend(10_000_000)  # 10.00 in the first hour: 240.00 a day, 100.00 lasts 0.4 days
+        watch = _runway_watch(alerts, ledger, account)
+        await ledger.append([_charge("old", 500_000_000, now[0] - 25 * HOUR_MS)])  # before the day: not burn
+        await ledger.append([_charge("r1", 10_000_000, now[0])])  # 10.00 in the first hour: 240.00 a day, 0.4 days
         await watch.tick()
         now[0] += 60_000
         await watch.tick()  # still short: no second alert
@@ -249,3 +262,66 @@ async def test_a_short_runway_at_the_days_burn_fires_once_and_again_only_after_i
         assert [a.kind for a in await alerts.store.alerts("ringback-app", 10)] == ["runway", "runway"]
     finally:
         await store.close()
+
+
+async def test_the_runway_reads_the_ledger_in_batches_and_judges_nothing_while_it_does_not_answer(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "tokenops.db")
+    await store.open()
+    try:
+        now = 1_800_000_000_000
+        asked: list[int] = []
+        down = [False]
+
+        async def recent_spend(ids: list[str], day_ms: int, month_ms: int, burn_ms: int) -> dict[str, RecentSpend]:
+            if down[0]:
+                raise OSError("ledger away")
+            asked.append(len(ids))
+            assert day_ms == month_ms == burn_ms == now - 24 * HOUR_MS  # only the last day's range is read
+            return {i: RecentSpend(burn_money=10_000_000, burn_since_ms=now) for i in ids}
+
+        alerts = Alerts(alert_store_for(store), None, lambda: now)
+        accounts = {f"t{i}": Account(f"t{i}", "prepaid", "CNY", 0, 100_000_000) for i in range(1200)}
+        alerts.rules = AlertRules(tenants={a: BalanceRule(runway_days=3) for a in list(accounts)[:1100]})
+        credit = SimpleNamespace(accounts=accounts, budgets=SimpleNamespace(alerts=[], specs=()))
+        charging: Any = SimpleNamespace(credit=credit, store=SimpleNamespace(recent_spend=recent_spend))
+        watch = AlertWatch(alerts, charging, None, lambda: Catalog({}, {}, {}, {}, {}))
+        watch.check_ms = 0
+        await watch.tick()
+        assert asked == [500, 500, 100]  # the accounts with a runway rule only, 500 a query
+        assert len(await alerts.store.alerts(None, 2000)) == 1100
+        down[0] = True
+        await watch.tick()  # not read as recovered: the marks stay low, nothing re-arms
+        down[0] = False
+        await watch.tick()
+        assert len(await alerts.store.alerts(None, 2000)) == 1100
+    finally:
+        await store.close()
+
+
+async def test_scaled_out_the_runway_is_the_burn_every_replica_charged_and_fires_once(
+    pg_database: str, pg_schema: str
+) -> None:
+    """Two replicas each charge half the burn: either alone would see 0.83 days, the ledger says 0.42."""
+    stores = [PostgresStore(pg_database, pg_schema, pool_size=2) for _ in range(2)]
+    for store in stores:
+        await store.open()
+    try:
+        now = 1_800_000_000_000
+        watches, ledgers = [], []
+        for store in stores:
+            alerts = Alerts(alert_store_for(store), None, lambda: now)
+            alerts.rules = AlertRules(tenants={"ringback-app": BalanceRule(runway_days=0.5)})
+            ledgers.append(ChargingPostgres(store))
+            account = Account("ringback-app", "prepaid", "CNY", 0, 100_000_000)  # 100.00 left, as both see it
+            watches.append(_runway_watch(alerts, ledgers[-1], account))
+        await ledgers[0].append([_charge("a1", 5_000_000, now - 30 * 60_000)])
+        await ledgers[1].append([_charge("b1", 5_000_000, now - 10 * 60_000)])  # 10.00 in the hour: 240.00 a day
+        for watch in watches:
+            await watch.tick()
+        [alert] = await watches[1].alerts.store.alerts("ringback-app", 10)  # once, whichever replica raised it
+        assert alert.kind == "runway" and alert.payload["runway_days"] == pytest.approx(0.42, abs=0.01)
+    finally:
+        for store in stores:
+            await store.close()

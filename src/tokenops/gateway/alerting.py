@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from tokenops.alerts import Alerts
@@ -19,6 +18,7 @@ from tokenops.catalog import Catalog
 from tokenops.charging.budgets import Alert as BudgetAlert
 from tokenops.charging.ledger import Entry
 from tokenops.charging.money import format_amount, format_exact, parse_amount
+from tokenops.charging.queries import RecentSpend
 from tokenops.charging.service import ChargingService
 from tokenops.compliance import build_report
 from tokenops.errors import ConfigError
@@ -28,6 +28,8 @@ from tokenops.store.admin import AdminStore
 
 log = logging.getLogger("tokenops.alerts")
 HOUR_MS = 3_600_000
+DAY_MS = 86_400_000  # the runway's burn is what the ledger charged over the last day
+BURN_BATCH = 500  # accounts per ledger read, so thousands of runway rules are not one huge query
 FOREVER_MS = 2**62
 CHECK_MS = 5_000  # balances and packages are looked at this often (`AlertWatch.check_ms`)
 EVENTS_MS = 2_000  # security events
@@ -41,7 +43,6 @@ class AlertWatch:
         self.charging = charging
         self.events = events
         self.catalog = catalog
-        self._burn: dict[str, deque[list[int]]] = defaultdict(deque)  # tenant -> [hour, charged] for a day
         self._marks: dict[str, str] = {}  # crossing marks as last seen here
         self._sent: set[str] = set()  # package alerts known to exist
         self._cursor: int | None = None  # the last security event looked at
@@ -62,16 +63,7 @@ class AlertWatch:
             await self._extraction(now)
 
     def observe(self, record: UsageRecord, charge: Entry | None) -> None:
-        """The usage sink's observer: the burn of each tenant, and any request served outside its residency."""
-        if charge is not None and charge.amount < 0:
-            hour = record.created_ms // HOUR_MS
-            burn = self._burn[charge.account_id]
-            if burn and burn[-1][0] == hour:
-                burn[-1][1] -= charge.amount
-            else:
-                burn.append([hour, -charge.amount])
-                while burn and burn[0][0] <= hour - 24:
-                    burn.popleft()
+        """The usage sink's observer: any request served outside its residency."""
         if record.deployment_id is not None and self._violates(record):
             self._spawn(self._residency(record))
 
@@ -113,10 +105,13 @@ class AlertWatch:
         return next((k.tenant_id for k in self.catalog().keys.values() if k.id == key_id), None)
 
     async def _balances(self, now: int) -> None:
+        watched = []
         for account in list(self.charging.credit.accounts.values()):
             rule = self.alerts.rules.for_tenant(account.id)
-            if rule.below is None and rule.runway_days is None:
-                continue
+            if rule.below is not None or rule.runway_days is not None:
+                watched.append((account, rule))
+        burns = await self._burns([a.id for a, rule in watched if rule.runway_days is not None], now)
+        for account, rule in watched:
             left = account.balance + account.limit
             if rule.below is not None:
                 try:
@@ -127,20 +122,25 @@ class AlertWatch:
                     detail: dict[str, Any] = {"available": format_amount(left, account.currency), "below": rule.below,
                               "currency": account.currency}  # fmt: skip
                     await self._crossing("low_balance", account.id, left < below, detail, now)
-            if rule.runway_days is not None:
-                days = self._runway(account.id, left, now)
+            if rule.runway_days is not None and burns is not None:
+                days = runway_days(left, burns.get(account.id), now)
                 detail = {"available": format_amount(left, account.currency), "currency": account.currency,
                           "runway_days": None if days is None else round(days, 2), "below_days": rule.runway_days}
                 await self._crossing("runway", account.id, days is not None and days < rule.runway_days, detail, now)
 
-    def _runway(self, tenant: str, left: int, now: int) -> float | None:
-        """Days `left` lasts at what this tenant was charged over the last day (as this replica served it)."""
-        burn = [b for b in self._burn.get(tenant, ()) if b[0] > now // HOUR_MS - 24]
-        spent = sum(b[1] for b in burn)
-        if spent <= 0:
+    async def _burns(self, accounts: Sequence[str], now: int) -> dict[str, RecentSpend] | None:
+        """What the ledger charged these accounts over the last day, whichever replica served them (None: the
+        ledger did not answer, and no runway is judged this time rather than read as recovered)."""
+        since = now - DAY_MS
+        found: dict[str, RecentSpend] = {}
+        try:
+            for i in range(0, len(accounts), BURN_BATCH):
+                # today and this month start at the burn window too: only the last day's index range is read
+                found.update(await self.charging.store.recent_spend(accounts[i : i + BURN_BATCH], since, since, since))
+        except Exception:
+            log.exception("runway: the ledger's burn of %d accounts not read", len(accounts))
             return None
-        hours = max(now / HOUR_MS - burn[0][0], 1.0)
-        return max(left, 0) / (spent * 24 / hours)
+        return found
 
     async def _crossing(self, kind: str, tenant: str, crossed: bool, detail: dict[str, Any], now: int) -> None:
         """Fire once when `crossed` turns true; re-arm when it turns false (a mark in the store says which)."""
@@ -212,3 +212,12 @@ class AlertWatch:
     async def stop(self) -> None:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def runway_days(left: int, burn: RecentSpend | None, now: int) -> float | None:
+    """Days `left` lasts at the pace the ledger charged it over the last day (an hour at least, so a first burst
+    does not read as doom; None: nothing charged)."""
+    if burn is None or burn.burn_money <= 0:
+        return None
+    elapsed = max(now - burn.burn_since_ms, HOUR_MS)
+    return max(left, 0) / (burn.burn_money * DAY_MS / elapsed)
