@@ -32,6 +32,7 @@ DAY_MS = 86_400_000  # the runway's burn is what the ledger charged over the las
 BURN_BATCH = 500  # accounts per ledger read, so thousands of runway rules are not one huge query
 FOREVER_MS = 2**62
 CHECK_MS = 5_000  # balances and packages are looked at this often (`AlertWatch.check_ms`)
+RUNWAY_MS = 60_000  # and runways (a day's charges read from the ledger) this often (`AlertWatch.runway_ms`)
 EVENTS_MS = 2_000  # security events
 
 
@@ -48,6 +49,8 @@ class AlertWatch:
         self._cursor: int | None = None  # the last security event looked at
         self._next_check = 0
         self.check_ms = CHECK_MS
+        self.runway_ms = RUNWAY_MS
+        self._next_runway = 0
         self._next_events = 0
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -110,7 +113,10 @@ class AlertWatch:
             rule = self.alerts.rules.for_tenant(account.id)
             if rule.below is not None or rule.runway_days is not None:
                 watched.append((account, rule))
-        burns = await self._burns([a.id for a, rule in watched if rule.runway_days is not None], now)
+        burns = None
+        if now >= self._next_runway:
+            self._next_runway = now + self.runway_ms
+            burns = await self._burns([a.id for a, rule in watched if rule.runway_days is not None], now)
         for account, rule in watched:
             left = account.balance + account.limit
             if rule.below is not None:
