@@ -18,10 +18,10 @@ from tokenops.catalog.load import _Obj
 from tokenops.charging.budgets import period_key
 from tokenops.charging.catalog import BudgetSpec, parse_budget, parse_version, to_ms
 from tokenops.charging.documents import iso, problem_doc
+from tokenops.charging.incremental import DEFAULT_LIMIT, verification_doc, verify_incremental
 from tokenops.charging.money import format_amount
 from tokenops.charging.prices import ModelPrice, PriceVersion
 from tokenops.charging.reconcile import reconcile
-from tokenops.charging.verify import verify_ledger
 from tokenops.errors import BadRequest, ConfigError, Conflict, NotFound
 from tokenops.periods import month_of
 
@@ -168,18 +168,24 @@ async def set_budget(call: Call) -> Any:
 
 
 async def verify(call: Call) -> Any:
+    """What is new since the last checkpoint, at most `limit` entries a call: never the whole ledger here."""
     call.actor.require_operator()
+    if call.query.get("full") not in (None, "", "0", "false"):
+        refused = "a full verification reads the whole ledger: run `tokenops ledger verify --full` instead"
+        raise BadRequest(refused, param="full")
     grace = call.int_query("grace_ms", 60_000, 0, 86_400_000)
+    limit = call.int_query("limit", DEFAULT_LIMIT, 1, DEFAULT_LIMIT)
     state = call.state
     sectors = {t.id: t.sector for t in state.catalog.tenants.values()}
-    records = await state.store.usage_records()
-    found = await verify_ledger(state.charging.store, records, sectors, call.state.clock.now_ms(), grace or 0)
+    now = call.state.clock.now_ms()
+    found = await verify_incremental(state.charging.store, sectors, now, grace or 0, limit or DEFAULT_LIMIT)
     return {
         "ok": not found.problems,
         "checked_at": datetime.now(UTC).isoformat(),
-        "usage_records": len(records),
+        "usage_records": found.usage_records,
         "checked": found.checked(),
         "summary": found.summary(),
+        **verification_doc(found),
         "problems": [problem_doc(p) for p in found.problems],
     }
 
