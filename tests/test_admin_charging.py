@@ -234,3 +234,13 @@ def test_ledger_verify_over_the_api_checks_what_is_new_in_pages_and_refuses_a_fu
     assert rest["from"] == page["checkpoint"]
     full = admin(gateway, "GET", "/admin/ledger/verify", params={"full": "1"})
     assert full.status_code == 400 and "--full" in full.json()["error"]["message"]
+
+
+def test_reconcile_over_the_api_pages_through_the_tenants(gateway: Gateway) -> None:
+    assert chat(gateway, "sk-demo-consumer").status_code == 200
+    pages = [admin(gateway, "GET", "/admin/reconcile", params={"limit": 3}).json()]
+    while pages[-1]["next"]:
+        pages.append(admin(gateway, "GET", "/admin/reconcile", params={"limit": 3, "after": pages[-1]["next"]}).json())
+    assert len(pages) == 2 and all(p["ok"] for p in pages), pages
+    whole = admin(gateway, "GET", "/admin/reconcile").json()
+    assert whole["next"] is None and whole["tokens_served"] == sum(p["tokens_served"] for p in pages) > 0
