@@ -220,3 +220,27 @@ def test_a_limit_is_set_but_never_below_what_the_balance_already_used(gateway: G
     refused = admin(gateway, "POST", "/admin/accounts/ringback-app/topups", json=too_far)
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "below_floor"
     assert admin(gateway, "GET", "/admin/ledger/verify").json()["ok"] is True
+
+
+def test_ledger_verify_over_the_api_checks_what_is_new_in_pages_and_refuses_a_full_run(gateway: Gateway) -> None:
+    first = admin(gateway, "GET", "/admin/ledger/verify").json()
+    assert first["ok"] and first["mode"] == "incremental" and first["complete"] and first["checkpoint"]
+    for _ in range(2):
+        assert chat(gateway, "sk-demo-consumer").status_code == 200
+    page = admin(gateway, "GET", "/admin/ledger/verify", params={"limit": 1}).json()
+    assert (page["ok"], page["complete"], page["checked"]["entries"]) == (True, False, 1)
+    rest = admin(gateway, "GET", "/admin/ledger/verify").json()
+    assert (rest["ok"], rest["complete"], rest["checked"]["entries"], rest["usage_records"]) == (True, True, 1, 1)
+    assert rest["from"] == page["checkpoint"]
+    full = admin(gateway, "GET", "/admin/ledger/verify", params={"full": "1"})
+    assert full.status_code == 400 and "--full" in full.json()["error"]["message"]
+
+
+def test_reconcile_over_the_api_pages_through_the_tenants(gateway: Gateway) -> None:
+    assert chat(gateway, "sk-demo-consumer").status_code == 200
+    pages = [admin(gateway, "GET", "/admin/reconcile", params={"limit": 3}).json()]
+    while pages[-1]["next"]:
+        pages.append(admin(gateway, "GET", "/admin/reconcile", params={"limit": 3, "after": pages[-1]["next"]}).json())
+    assert len(pages) == 2 and all(p["ok"] for p in pages), pages
+    whole = admin(gateway, "GET", "/admin/reconcile").json()
+    assert whole["next"] is None and whole["tokens_served"] == sum(p["tokens_served"] for p in pages) > 0

@@ -107,7 +107,7 @@ def test_invoice_of_a_scripted_month_matches_the_hand_computed_total(
     assert TOTAL == 25_692
 
 
-def test_ledger_verify_passes_then_fails_listing_a_tampered_charge(
+def test_ledger_verify_passes_then_a_full_run_fails_listing_a_charge_tampered_after_it_was_verified(
     month: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert verify(month) == []
@@ -120,7 +120,8 @@ def test_ledger_verify_passes_then_fails_listing_a_tampered_charge(
     db.commit()
     db.close()
     capsys.readouterr()
-    assert main(["ledger", "verify", "--home", str(month)]) == 1
+    assert main(["ledger", "verify", "--home", str(month)]) == 0  # incremental: nothing new since the checkpoint
+    assert main(["ledger", "verify", "--home", str(month), "--full"]) == 1
     out = capsys.readouterr().out
     assert "hash_chain: entry" in out and "rated_usage: entry" in out and "req-3" in out
 

@@ -1,7 +1,10 @@
 """The operator-scale benchmark: per catalog size and store, first start (seeds), restart, RSS, /metrics
 series, dashboard and admin API latency, and the month-end invoice run. Writes bench/results/scale-DATE.md.
+With --verify-records N, instead: a month of N usage records with their charges, a full and an incremental
+`ledger verify` (the month's last day) and the month's reconcile. Writes bench/results/verify-DATE.md.
 
     .venv/bin/python bench/scale/run.py [--sizes 1000,10000,37000] [--pg postgresql://postgres@127.0.0.1/postgres]
+    .venv/bin/python bench/scale/run.py --sizes 37000 --verify-records 1000000 [--repeat 3]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.scale.catalog import write_catalog  # noqa: E402
 from bench.scale.startup import TOKENOPS, Gateway, environment, metric_series, rss_mb, start  # noqa: E402
+from bench.scale.verify import run as verify_run  # noqa: E402
 
 TOKEN = "adm-bench-operator"
 
@@ -68,8 +72,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000,37000")
     parser.add_argument("--pg", help="also on PostgreSQL at this DSN (a schema per run, dropped with the database)")
+    parser.add_argument("--verify-records", type=int, help="measure ledger verify and reconcile on this many records")
+    parser.add_argument("--repeat", type=int, default=3, help="with --verify-records: runs per figure (the median)")
+    parser.add_argument("--stores", help="with --verify-records: sqlite, postgresql or both (default: as --pg says)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.verify_records:
+        verify_figures(args, sizes)
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for store in ("sqlite", *(["postgresql"] if args.pg else [])):
@@ -87,6 +97,27 @@ def main() -> None:
              "| " + " | ".join(names) + " |", "|" + "---|" * len(names)]  # fmt: skip
     lines += ["| " + " | ".join(str(r[k]) for k in names) + " |" for r in rows]
     out = ROOT / "bench" / "results" / f"scale-{dt.date.today()}.md"
+    out.write_text("\n".join(lines) + "\n")
+    print(out)
+
+
+def verify_figures(args: argparse.Namespace, sizes: list[int]) -> None:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for store in (args.stores or ",".join(("sqlite", *(["postgresql"] if args.pg else [])))).split(","):
+            for n in sizes:
+                row = verify_run(n, args.verify_records, store, Path(tmp), args.repeat, args.pg)
+                print(row, flush=True)
+                rows.append(row)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    names = list(rows[0])
+    lines = [f"# Ledger verify and reconcile at scale, {dt.date.today()} (commit {commit})", "",
+             f"Command: `.venv/bin/python bench/scale/run.py --sizes {args.sizes} --verify-records "
+             f"{args.verify_records} --repeat {args.repeat}" + (" --pg …" if args.pg else "")
+             + (f" --stores {args.stores}`" if args.stores else "`"), "",
+             "| " + " | ".join(names) + " |", "|" + "---|" * len(names)]  # fmt: skip
+    lines += ["| " + " | ".join(str(r[k]) for k in names) + " |" for r in rows]
+    out = ROOT / "bench" / "results" / f"verify-{dt.date.today()}.md"
     out.write_text("\n".join(lines) + "\n")
     print(out)
 

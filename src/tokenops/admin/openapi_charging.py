@@ -118,8 +118,12 @@ def charging_paths(op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
         },
         "/admin/ledger/verify": {
             "get": op(
-                "Check the ledger's invariants (balances, rated usage, one charge per request, hash chains)",
-                query=[("grace_ms", {"type": "integer", "minimum": 0, "maximum": 86400000})],
+                "Check the ledger's invariants on what is new since the last checkpoint (balances, rated usage, one "
+                "charge per request, hash chains), at most `limit` entries a call (`complete` false: call again)",
+                query=[
+                    ("grace_ms", {"type": "integer", "minimum": 0, "maximum": 86400000}),
+                    ("limit", {"type": "integer", "minimum": 1, "maximum": 200000}),
+                ],
             )
         },
         "/admin/reconcile": {
@@ -129,6 +133,8 @@ def charging_paths(op: Callable[..., dict[str, Any]]) -> dict[str, Any]:
                 query=[
                     ("period", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}),
                     ("tenant", {"type": "string"}),
+                    ("after", {"type": "string"}),
+                    ("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
                 ],
             )
         },

@@ -18,12 +18,13 @@ from tokenops.catalog.load import _Obj
 from tokenops.charging.budgets import period_key
 from tokenops.charging.catalog import BudgetSpec, parse_budget, parse_version, to_ms
 from tokenops.charging.documents import iso, problem_doc
+from tokenops.charging.incremental import DEFAULT_LIMIT, verification_doc, verify_incremental
 from tokenops.charging.money import format_amount
 from tokenops.charging.prices import ModelPrice, PriceVersion
-from tokenops.charging.reconcile import reconcile
-from tokenops.charging.verify import verify_ledger
+from tokenops.charging.reconcile import page_of, reconcile_tenants
 from tokenops.errors import BadRequest, ConfigError, Conflict, NotFound
 from tokenops.periods import month_of
+from tokenops.store import UsageRecord
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RATE = re.compile(r"^\d{1,9}(\.\d{1,9})?$")
@@ -168,31 +169,47 @@ async def set_budget(call: Call) -> Any:
 
 
 async def verify(call: Call) -> Any:
+    """What is new since the last checkpoint, at most `limit` entries a call: never the whole ledger here."""
     call.actor.require_operator()
+    if call.query.get("full") not in (None, "", "0", "false"):
+        refused = "a full verification reads the whole ledger: run `tokenops ledger verify --full` instead"
+        raise BadRequest(refused, param="full")
     grace = call.int_query("grace_ms", 60_000, 0, 86_400_000)
+    limit = call.int_query("limit", DEFAULT_LIMIT, 1, DEFAULT_LIMIT)
     state = call.state
     sectors = {t.id: t.sector for t in state.catalog.tenants.values()}
-    records = await state.store.usage_records()
-    found = await verify_ledger(state.charging.store, records, sectors, call.state.clock.now_ms(), grace or 0)
+    now = call.state.clock.now_ms()
+    found = await verify_incremental(state.charging.store, sectors, now, grace or 0, limit or DEFAULT_LIMIT)
     return {
         "ok": not found.problems,
         "checked_at": datetime.now(UTC).isoformat(),
-        "usage_records": len(records),
+        "usage_records": found.usage_records,
         "checked": found.checked(),
         "summary": found.summary(),
+        **verification_doc(found),
         "problems": [problem_doc(p) for p in found.problems],
     }
 
 
 async def reconcile_period(call: Call) -> Any:
-    """Tokens served against charged, charges against re-rated usage, invoices against charges, per tenant-hour."""
+    """Tokens served against charged, charges against re-rated usage, invoices against charges, per tenant-hour.
+
+    One tenant, or every tenant in pages of `limit` (after the tenant `after`; `next` says where the next
+    page starts): a page reads its tenants' ledgers and the period's usage records, one tenant at a time.
+    """
     period = checked_period(call.query.get("period") or month_of(call.state.clock.now_ms()))
     tenant = call.query.get("tenant") or None
+    state = call.state
     if tenant is None:
         call.actor.require_operator()
+        limit = call.int_query("limit", 100, 1, 1000) or 100
+        tenants, following = page_of(state.charging.credit.accounts, call.query.get("after") or "", limit)
     else:
         account_of(call, tenant)  # a tenant admin reconciles its own tenant only
-    state = call.state
-    records = await state.store.usage_records(tenant)
-    found = await reconcile(state.charging.store, records, state.charging.sectors, period, tenant)
-    return found.to_doc()
+        tenants, following = [tenant], None
+
+    async def records_of(t: str, since_ms: int, until_ms: int) -> list[UsageRecord]:
+        return await state.store.usage_records(t, since_ms, until_ms)
+
+    found = await reconcile_tenants(state.charging.store, records_of, state.charging.sectors, period, tenants)
+    return {**found.to_doc(), "next": following}

@@ -9,6 +9,17 @@ import asyncpg
 import orjson
 
 from tokenops.charging.budgets import Alert, Spend
+from tokenops.charging.checkpoints import (
+    INSERT_CHECKPOINT,
+    LATEST,
+    POSTGRES_MEMBER,
+    UPSERT_HEAD,
+    Checkpoint,
+    Head,
+    Slice,
+    checkpoint_of,
+    read_slice,
+)
 from tokenops.charging.ledger import Entry
 from tokenops.charging.queries import (
     ALERTS,
@@ -26,7 +37,7 @@ from tokenops.charging.queries import (
 from tokenops.charging.store import HoldRow
 from tokenops.store.base import USAGE_COLUMNS, UsageRecord
 from tokenops.store.postgres import usage_of
-from tokenops.store.postgres_schema import NOW_MS
+from tokenops.store.postgres_schema import LOCK_VERIFY, NOW_MS
 from tokenops.store.sql import numbered
 
 ENTRY_COLUMNS = (
@@ -137,3 +148,28 @@ class PostgresChargingQueries:
 
     async def alerts(self, limit: int = 100) -> list[Alert]:
         return [Alert(*r) for r in await self._all(numbered(ALERTS + " ORDER BY at_ms DESC LIMIT ?"), limit)]
+
+    async def latest_checkpoint(self) -> Checkpoint | None:
+        return checkpoint_of(await self.pool.fetchrow(LATEST))
+
+    async def verify_slice(self, now_ms: int, grace_ms: int, limit: int) -> Slice:
+        reading = read_slice(POSTGRES_MEMBER, now_ms, grace_ms, limit)
+        async with self.pool.acquire() as conn, conn.transaction(readonly=True, isolation="repeatable_read"):
+            sql, args = next(reading)
+            while True:
+                rows = await conn.fetch(numbered(sql), *args)
+                try:
+                    sql, args = reading.send(rows)
+                except StopIteration as done:
+                    found: Slice = done.value
+                    return found
+
+    async def save_checkpoint(self, base_id: int, mark: Checkpoint, heads: Sequence[Head]) -> Checkpoint | None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_VERIFY)
+            latest = checkpoint_of(await conn.fetchrow(LATEST))
+            if (latest.id if latest else 0) != base_id:
+                return None
+            await conn.execute(numbered(INSERT_CHECKPOINT), *mark.row())
+            await conn.executemany(numbered(UPSERT_HEAD), [(h.account_id, h.seq, h.hash, h.balance) for h in heads])
+            return checkpoint_of(await conn.fetchrow(LATEST))

@@ -15,11 +15,12 @@ credits, exactly, and its billed amounts to the running total's rounding (see
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from tokenops.charging.accounts import Account
 from tokenops.charging.catalog import config_from_docs
 from tokenops.charging.documents import iso
 from tokenops.charging.invoice import build_invoice, month_bounds
@@ -92,7 +93,7 @@ def _diff(tenant: str, at: int | str, check: str, detail: str) -> dict[str, Any]
 
 
 def reconcile_rows(
-    period: str, start_ms: int, end_ms: int, book: PriceBook, sectors: dict[str, str], accounts: dict[str, Account],
+    period: str, start_ms: int, end_ms: int, book: PriceBook, sectors: dict[str, str], accounts: Collection[str],
     entries: list[Entry], records: list[UsageRecord], currency: str, tenant: str | None = None,
 ) -> Reconciliation:  # fmt: skip
     out = Reconciliation(period)
@@ -169,3 +170,32 @@ async def reconcile(
     accounts = await store.accounts()
     entries = await store.entries(tenant)
     return reconcile_rows(period, start_ms, end_ms, book, sectors, accounts, entries, records, config.currency, tenant)
+
+
+RecordsOf = Callable[[str, int, int], Awaitable[list[UsageRecord]]]  # a tenant's usage records in [since, until)
+
+
+async def reconcile_tenants(
+    store: ChargingStore, records_of: RecordsOf, sectors: dict[str, str], period: str, tenants: Collection[str]
+) -> Reconciliation:
+    """The period reconciled tenant by tenant: one tenant's ledger and the period's usage records in memory at a
+    time (never the whole usage log), the re-rating off the event loop."""
+    start_ms, end_ms = month_bounds(period)
+    config = config_from_docs(await store.config_docs())
+    book = PriceBook(list(config.prices))
+    out = Reconciliation(period)
+    for tenant in tenants:
+        entries = await store.entries(tenant)
+        records = await records_of(tenant, start_ms, end_ms)  # a charge is rated (and counted) at its start
+        part = await asyncio.to_thread(reconcile_rows, period, start_ms, end_ms, book, sectors, [tenant], entries,
+                                       records, config.currency, tenant)  # fmt: skip
+        out.hours.update(part.hours)
+        out.differences += part.differences
+        out.invoices += part.invoices
+    return out
+
+
+def page_of(accounts: Collection[str], after: str, limit: int) -> tuple[list[str], str | None]:
+    """Up to `limit` account ids after `after`, in order, and where the next page starts (None: this is the last)."""
+    ids = sorted(a for a in accounts if a > after)
+    return ids[:limit], (ids[limit - 1] if len(ids) > limit else None)

@@ -79,6 +79,13 @@ CREATE TABLE IF NOT EXISTS voucher_attempts (
     at_ms INTEGER NOT NULL, tenant_id TEXT NOT NULL, address TEXT NOT NULL, outcome TEXT NOT NULL, voucher_id TEXT
 );
 CREATE INDEX IF NOT EXISTS voucher_attempts_by_time ON voucher_attempts (at_ms);
+CREATE TABLE IF NOT EXISTS verify_checkpoints (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, mode TEXT NOT NULL, through_seq INTEGER NOT NULL,
+    usage_ms INTEGER NOT NULL, usage_id TEXT NOT NULL, entries INTEGER NOT NULL, usage_records INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verify_heads (
+    account_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL, balance_units INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS budget_alerts (
     budget_id TEXT NOT NULL, subject TEXT NOT NULL, period TEXT NOT NULL, threshold INTEGER NOT NULL,
     spent INTEGER NOT NULL, limit_value INTEGER NOT NULL, at_ms INTEGER NOT NULL,

@@ -9,6 +9,18 @@ from typing import Any
 import orjson
 
 from tokenops.charging.budgets import Alert, Spend
+from tokenops.charging.checkpoints import (
+    INSERT_CHECKPOINT,
+    LATEST,
+    SQLITE_MEMBER,
+    UPSERT_HEAD,
+    Checkpoint,
+    Head,
+    Reading,
+    Slice,
+    checkpoint_of,
+    read_slice,
+)
 from tokenops.charging.ledger import Entry
 from tokenops.charging.queries import (
     ALERTS,
@@ -142,3 +154,46 @@ class ChargingQueries:
 
     async def alerts(self, limit: int = 100) -> list[Alert]:
         return [Alert(*r) for r in await self._all(ALERTS + " ORDER BY at_ms DESC LIMIT ?", (limit,))]
+
+    async def latest_checkpoint(self) -> Checkpoint | None:
+        rows = await self._all(LATEST)
+        return checkpoint_of(rows[0] if rows else None)
+
+    async def verify_slice(self, now_ms: int, grace_ms: int, limit: int) -> Slice:
+        def run(db: sqlite3.Connection) -> Slice:
+            db.execute("BEGIN")  # one snapshot, also against another process writing the file
+            try:
+                return _drive(read_slice(SQLITE_MEMBER, now_ms, grace_ms, limit), db)
+            finally:
+                db.execute("COMMIT")
+
+        return await self._store.run(run)
+
+    async def save_checkpoint(self, base_id: int, mark: Checkpoint, heads: Sequence[Head]) -> Checkpoint | None:
+        rows = [(h.account_id, h.seq, h.hash, h.balance) for h in heads]
+
+        def run(db: sqlite3.Connection) -> Checkpoint | None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                latest = checkpoint_of(db.execute(LATEST).fetchone())
+                if (latest.id if latest else 0) != base_id:
+                    return None
+                db.execute(INSERT_CHECKPOINT, mark.row())
+                db.executemany(UPSERT_HEAD, rows)
+                return checkpoint_of(db.execute(LATEST).fetchone())
+            finally:
+                db.execute("COMMIT")
+
+        return await self._store.run(run)
+
+
+def _drive(reading: Reading, db: sqlite3.Connection) -> Slice:
+    """Run a reading's queries in turn, each list parameter as JSON (see `SQLITE_MEMBER`)."""
+    try:
+        sql, args = next(reading)
+        while True:
+            params = tuple(orjson.dumps(a).decode() if isinstance(a, list) else a for a in args)
+            sql, args = reading.send(db.execute(sql, params).fetchall())
+    except StopIteration as done:
+        found: Slice = done.value
+        return found

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from tokenops.charging.accounts import Account
 from tokenops.charging.budgets import Alert, Spend
 from tokenops.charging.catalog import ChargingConfig
+from tokenops.charging.checkpoints import Checkpoint, Head, Slice
 from tokenops.charging.ledger import Entry
 from tokenops.charging.queries import RecentSpend
 from tokenops.charging.vouchers import VoucherStore
@@ -119,3 +120,12 @@ class ChargingStore(VoucherStore, Protocol):
     async def usage_record(self, request_id: str) -> UsageRecord | None: ...
 
     async def write_alerts(self, alerts: Sequence[Alert]) -> None: ...
+
+    async def latest_checkpoint(self) -> Checkpoint | None:
+        """The last verification run that found nothing wrong."""
+
+    async def verify_slice(self, now_ms: int, grace_ms: int, limit: int) -> Slice:
+        """On one snapshot: what is new since the last checkpoint (`checkpoints.read_slice`)."""
+
+    async def save_checkpoint(self, base_id: int, mark: Checkpoint, heads: Sequence[Head]) -> Checkpoint | None:
+        """Record a run and its accounts' heads, unless a run other than `base_id` checkpointed meanwhile (None)."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from tokenops.charging.accounts import Account
 from tokenops.charging.catalog import config_from_docs
+from tokenops.charging.checkpoints import Checkpoint
 from tokenops.charging.ledger import GENESIS, Entry, chain_hash, charge_key
 from tokenops.charging.money import UNIT_DIGITS
 from tokenops.charging.plan_ledger import charge_rates, check_plans, covered, terms_by_subscription
@@ -81,13 +82,13 @@ def check_charges(
         if entry is None:
             problems.append(Problem("one_charge", record.request_id, "served request has no charge"))
             continue
-        problems += _check_charge(book, terms, sectors, record, entry, currency)
+        problems += check_charge(book, terms, sectors, record, entry, currency)
     for request_id in charges:
         problems.append(Problem("one_charge", str(request_id), "charge has no usage record"))
     return problems
 
 
-def _check_charge(book: PriceBook, terms: dict[str, PlanTerms], sectors: dict[str, str], record: UsageRecord,
+def check_charge(book: PriceBook, terms: dict[str, PlanTerms], sectors: dict[str, str], record: UsageRecord,
                   e: Entry, currency: str) -> list[Problem]:  # fmt: skip
     m = e.meta
     t = Tokens(*m["tokens"])
@@ -123,6 +124,10 @@ class Verification:
     entries: int
     usage_records: int
     reservations: int
+    mode: str = "full"  # or incremental: what is new since `base`
+    complete: bool = True  # False: an incremental call stopped at its limit, more is left
+    saved: Checkpoint | None = None  # the checkpoint this run wrote (the one it started from if it wrote none)
+    base: Checkpoint | None = None  # the checkpoint it started from
 
     def checked(self) -> dict[str, int]:
         return {"accounts": self.accounts, "entries": self.entries,
@@ -139,6 +144,13 @@ class Verification:
 async def verify_ledger(
     store: ChargingStore, records: list[UsageRecord], sectors: dict[str, str], now_ms: int, grace_ms: int = 60_000
 ) -> Verification:
+    return (await verify_all(store, records, sectors, now_ms, grace_ms))[0]
+
+
+async def verify_all(
+    store: ChargingStore, records: list[UsageRecord], sectors: dict[str, str], now_ms: int, grace_ms: int = 60_000
+) -> tuple[Verification, list[Entry]]:
+    """Every entry and record from the start; with the entries read (a checkpoint's heads come from them)."""
     config = config_from_docs(await store.config_docs())
     book = PriceBook(list(config.prices))
     accounts = await store.accounts()
@@ -151,4 +163,4 @@ async def verify_ledger(
         *(Problem(*found) for found in check_plans(entries, config.currency)),
         *check_reservations(holds, now_ms, grace_ms),
     ]
-    return Verification(problems, len(accounts), len(entries), len(records), len(holds))
+    return Verification(problems, len(accounts), len(entries), len(records), len(holds)), entries

@@ -24,13 +24,13 @@ from rich.table import Table
 from tokenops.assembly import store_and_ledger
 from tokenops.charging.catalog import to_ms
 from tokenops.charging.documents import invoice_doc, problem_doc, rows_csv
+from tokenops.charging.incremental import DEFAULT_LIMIT, verification_doc, verify_full, verify_incremental
 from tokenops.charging.invoice import margin_rows, month_bounds
 from tokenops.charging.invoicing import invoice_of, invoices
 from tokenops.charging.ledger import FloorBreached, LedgerConflict
 from tokenops.charging.money import format_exact, format_minor, parse_amount, to_minor
 from tokenops.charging.service import ChargingService, operator_key
 from tokenops.charging.store import ChargingStore
-from tokenops.charging.verify import verify_ledger
 from tokenops.cli.admin import api_options, call, show
 from tokenops.cli.common import console, home_of, this_month
 from tokenops.cli.stores import backing_of
@@ -153,17 +153,23 @@ def cmd_invoice(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    with console().status("verifying the ledger: hash chains, balances, rated usage, reservations…"):
+    what = "the whole ledger" if args.full else "what is new since the last checkpoint"
+    with console().status(f"verifying {what}: hash chains, balances, rated usage, reservations…"):
         if args.url:
-            doc = call(args, "GET", "/admin/ledger/verify", query={"grace_ms": args.grace_ms})
+            if args.full:
+                raise ConfigError("--full reads the whole ledger: run it on the store (--home or --database-url)")
+            doc = call(args, "GET", "/admin/ledger/verify", query={"grace_ms": args.grace_ms, "limit": args.limit})
         else:
 
             async def work(store: Store, svc: ChargingService) -> dict[str, Any]:
-                records = await store.usage_records()
                 now = await store.clock_ms() or int(time.time() * 1000)  # scaled out, the database's clock
-                found = await verify_ledger(svc.store, records, await sectors_of(store), now, args.grace_ms)
+                sectors = await sectors_of(store)
+                if args.full:
+                    found = await verify_full(svc.store, await store.usage_records(), sectors, now, args.grace_ms)
+                else:
+                    found = await verify_incremental(svc.store, sectors, now, args.grace_ms, args.limit)
                 problems = [problem_doc(p) for p in found.problems]
-                checked = {"checked": found.checked(), "summary": found.summary()}
+                checked = {"checked": found.checked(), "summary": found.summary(), **verification_doc(found)}
                 return {"ok": not problems, **checked, "problems": problems}
 
             doc = run_on_store(args, work)
@@ -173,7 +179,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     else:
         for p in problems:
             print(f"{p['check']}: {p['subject']}: {p['detail']}")
-        print(f"checked {doc['summary']}")
+        print(f"checked ({doc.get('mode', 'full')}) {doc['summary']}")
+        if doc.get("complete") is False:
+            print("more is left since the checkpoint: run it again to go on")
         print(f"ledger verify: {'FAILED, ' + str(len(problems)) + ' problems' if problems else 'ok'}")
     return 1 if problems else 0
 
@@ -289,6 +297,10 @@ def add_parser(sub: Any) -> None:
     ledger = sub.add_parser("ledger").add_subparsers(dest="ledger_command", required=True)
     verify = ledger.add_parser("verify", help="check the ledger's invariants; exit 1 listing what fails")
     verify.add_argument("--grace-ms", type=int, default=60_000, help="how long past expiry a reservation may stay")
+    verify.add_argument(
+        "--full", action="store_true", help="re-check the whole ledger, not only what is new since the last checkpoint"
+    )
+    verify.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="new entries one run checks at most")
     report_options(verify, formats=False)
     verify.set_defaults(func=cmd_verify)
     entries = ledger.add_parser("entries", help="a tenant's ledger entries (admin API)")

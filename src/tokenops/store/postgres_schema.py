@@ -18,6 +18,7 @@ from tokenops.store.ops_schema import postgres_ops
 LOCK_SCHEMA = 0x746F6B00
 LOCK_LEDGER = 0x746F6B01
 LOCK_AUDIT = 0x746F6B02
+LOCK_VERIFY = 0x746F6B0A
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS catalog_objects (
@@ -92,6 +93,14 @@ CREATE TABLE IF NOT EXISTS budget_alerts (
     budget_id TEXT NOT NULL, subject TEXT NOT NULL, period TEXT NOT NULL, threshold BIGINT NOT NULL,
     spent BIGINT NOT NULL, limit_value BIGINT NOT NULL, at_ms BIGINT NOT NULL,
     PRIMARY KEY (budget_id, subject, period, threshold)
+);
+CREATE TABLE IF NOT EXISTS verify_checkpoints (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at_ms BIGINT NOT NULL, mode TEXT NOT NULL,
+    through_seq BIGINT NOT NULL, usage_ms BIGINT NOT NULL, usage_id TEXT NOT NULL, entries BIGINT NOT NULL,
+    usage_records BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verify_heads (
+    account_id TEXT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL, balance_units BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS admin_tokens (
     id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, tenant_id TEXT,
