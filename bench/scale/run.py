@@ -1,7 +1,8 @@
 """The operator-scale benchmark: per catalog size and store, first start (seeds), restart, RSS, /metrics
 series, dashboard and admin API latency, and the month-end invoice run. Writes bench/results/scale-DATE.md.
 With --verify-records N, instead: a month of N usage records with their charges, a full and an incremental
-`ledger verify` (the month's last day) and the month's reconcile. Writes bench/results/verify-DATE.md.
+`ledger verify` (the month's last day), the month's reconcile and the month-end invoice run. Writes
+bench/results/verify-DATE.md.
 
     .venv/bin/python bench/scale/run.py [--sizes 1000,10000,37000] [--pg postgresql://postgres@127.0.0.1/postgres]
     .venv/bin/python bench/scale/run.py --sizes 37000 --verify-records 1000000 [--repeat 3]
@@ -23,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.scale.catalog import write_catalog  # noqa: E402
-from bench.scale.startup import TOKENOPS, Gateway, environment, metric_series, rss_mb, start  # noqa: E402
+from bench.scale.invoices import invoice_run_s  # noqa: E402
+from bench.scale.startup import Gateway, environment, metric_series, rss_mb, start  # noqa: E402
 from bench.scale.verify import run as verify_run  # noqa: E402
 
 TOKEN = "adm-bench-operator"
@@ -39,11 +41,7 @@ def _latency_ms(gw: Gateway, path: str, n: int = 20) -> float:
 
 
 def _invoice_run_s(home: Path, env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run([TOKENOPS, "invoice", "--all", "--period", dt.datetime.now(dt.UTC).strftime("%Y-%m"),
-                    *(["--home", str(home)] if "TOKENOPS_DATABASE_URL" not in env else []),
-                    "--out", str(home / "invoices.jsonl")], env=env, check=True, capture_output=True)  # fmt: skip
-    return time.perf_counter() - started
+    return invoice_run_s(home, env, dt.datetime.now(dt.UTC).strftime("%Y-%m"), home / "invoices.jsonl")
 
 
 def measure(tenants: int, store: str, pg: str | None, work: Path) -> dict[str, object]:

@@ -1,6 +1,7 @@
 """Ledger verification and reconciliation at operator scale: a month of usage written straight into the store
 (records with their charges, rated and chained as the gateway does), then a full `ledger verify`, an
-incremental one of the month's last day, and the month's reconcile (tenant by tenant, and one admin page).
+incremental one of the month's last day, the month's reconcile (tenant by tenant, and one admin page) and the
+month-end invoice run of the current period (`tokenops invoice --all`, checked against the period's charges).
 
 Called by `bench/scale/run.py --verify-records N`; the figures are medians of `--repeat` runs.
 """
@@ -16,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.scale.catalog import operator_catalog
+from bench.scale.invoices import check, invoice_run_s, invoice_sums, period_charges
+from bench.scale.startup import environment
 
 from tokenops.catalog import parse_catalog
 from tokenops.charging.catalog import parse_charging
 from tokenops.charging.incremental import verify_full, verify_incremental
 from tokenops.charging.ledger import Entry
+from tokenops.charging.money import minor_step
 from tokenops.charging.postgres import ChargingPostgres
 from tokenops.charging.reconcile import page_of, reconcile_tenants
 from tokenops.charging.service import ChargingService
@@ -65,8 +69,10 @@ async def _timed(work: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
 async def measure(tenants: int, n: int, store_kind: str, work: Path, repeat: int, pg: str | None) -> dict[str, Any]:
     spec = parse_catalog(operator_catalog(tenants))
     sectors = {t.id: t.sector for t in spec.tenants.values()}
-    store: Any = SQLiteStore(work / f"verify-{tenants}.db") if store_kind == "sqlite" else PostgresStore(
-        pg or "", f"bench_verify_{tenants}_{n}", pool_size=4)  # fmt: skip
+    home, schema = work / f"verify-{store_kind}-{tenants}", f"bench_verify_{tenants}_{n}"
+    home.mkdir()
+    store: Any = SQLiteStore(home / "tokenops.db") if store_kind == "sqlite" else PostgresStore(
+        pg or "", schema, pool_size=4)  # fmt: skip
     await store.open()
     ledger = ChargingSQLite(store) if store_kind == "sqlite" else ChargingPostgres(store)
     svc = ChargingService(ledger)
@@ -109,10 +115,24 @@ async def measure(tenants: int, n: int, store_kind: str, work: Path, repeat: int
     secs, rec = await _timed(lambda: reconcile_tenants(ledger, records_of, sectors, period, ids))
     assert not rec.differences, rec.differences[:5]
     row["reconcile_all_s"] = round(secs, 1)
+    row.update(await _invoice_all(store, store_kind, home, environment(pg if store_kind == "postgresql" else None,
+                                                                       schema), period, svc))  # fmt: skip
     if store_kind == "postgresql":
         await store.pool.execute(f'DROP SCHEMA "bench_verify_{tenants}_{n}" CASCADE')
     await store.close()
     return row
+
+
+async def _invoice_all(
+    store: Any, kind: str, home: Path, env: dict[str, str], period: str, svc: ChargingService
+) -> dict[str, Any]:
+    """The month-end run of the period through the CLI, once, and its invoices checked against the ledger."""
+    out = home / "invoices.jsonl"
+    secs = invoice_run_s(home, env, period, out)
+    sums, charges = invoice_sums(out), await period_charges(store, kind, period)
+    check(sums, len(svc.credit.accounts), charges, minor_step(svc.config.currency))
+    print(f"invoice --all {period}: {sums}; the period's charges in the ledger: {charges}", flush=True)
+    return {"invoice_all_s": round(secs, 1), "invoices_per_s": round(sums.invoices / secs)}
 
 
 async def _full(store: Any, ledger: Any, sectors: dict[str, str]) -> Any:
