@@ -45,6 +45,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     data = call(args, "GET", _path(args.tenant))
     if args.json:
         return show(args, data, [], [], "")
+    if not data["subscriptions"]:
+        print(f"{args.tenant} has no plan subscription (tokenops plans subscribe {args.tenant} PLAN --key K)")
+        return 0
     show(args, data, data["subscriptions"], _SUB_COLUMNS[:-1], f"Plan subscriptions of {args.tenant}")
     rows = [{"subscription": s["id"], **a} for s in data["subscriptions"] for a in s["allowances"] if a["current"]]
     columns = ["subscription", "month", "models", "overage", "tokens", "used", "held", "left"]
