@@ -42,7 +42,7 @@ from tokenops.sessions import TranscriptStore
 from tokenops.store import Store, UsageRecord
 from tokenops.store.redis_feed import ChangeFeed
 from tokenops.telemetry import Telemetry
-from tokenops.tokenize import Counter, counter_for
+from tokenops.tokenize import CachedCounter, Counter, counter_for
 
 
 def trusted_proxies(value: str) -> str:
@@ -121,6 +121,7 @@ class AppState:
     export: ExportRelay | None = None  # publishes the outbox to the operator's stream (when configured)
     alerts: Alerts = field(init=False)  # raised once per crossing, delivered to webhooks
     watch: AlertWatch = field(init=False)  # what raises them
+    counters: dict[str, Counter] = field(default_factory=dict)  # per tokenizer, as `counter` hands them out
     _next_outbox_prune: float = 0.0
     _next_purge: float = 0.0
     _next_clock_sync: float = 0.0
@@ -273,8 +274,14 @@ class AppState:
                             -charge.amount if charge is not None else 0)  # fmt: skip
 
     def counter(self, model: str) -> Counter:
+        """The model's counter; an exact one remembers the texts it counted (`CachedCounter`)."""
         found = self.catalog.models.get(model)
-        return counter_for(found.tokenizer if found else "estimate")
+        spec = found.tokenizer if found else "estimate"
+        counter = self.counters.get(spec)
+        if counter is None:
+            counter = counter_for(spec)
+            counter = self.counters[spec] = CachedCounter(counter) if counter.exact else counter
+        return counter
 
     async def stop(self) -> None:
         self.ready = False
