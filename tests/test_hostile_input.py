@@ -118,6 +118,21 @@ def test_a_client_that_stalls_mid_body_is_cut_off() -> None:
     asyncio.run(scenario())
 
 
+def test_a_request_cancelled_while_its_body_arrives_is_cancelled_not_timed_out() -> None:
+    async def scenario() -> None:
+        async def receive() -> dict[str, Any]:
+            await asyncio.sleep(10)
+            return {"type": "http.disconnect"}
+
+        reading = asyncio.create_task(body_deadline(receive, chunk_s=5)())
+        await asyncio.sleep(0.01)
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+
+    asyncio.run(scenario())
+
+
 def test_slow_body_over_a_real_socket_gets_408(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("tokenops.security.inbound.CHUNK_TIMEOUT_S", 0.3)
     monkeypatch.setattr(body_deadline, "__defaults__", (0.3, 120.0))

@@ -9,7 +9,7 @@ from tokenops.security.appeals import load_appeals, pattern_doc
 from tokenops.security.cues import cues as find_cues
 from tokenops.security.cues import describe
 from tokenops.security.detectors import Detectors
-from tokenops.security.features import WIDTH, similarity, sketch
+from tokenops.security.features import WIDTH, closest, similarity, sketch
 from tokenops.security.policy import ExtractionPolicy, parse_policy
 from tokenops.security.prompt import HEAD, TAIL, Prompt, chat_prompt
 from tokenops.security.reference import Reference
@@ -287,3 +287,20 @@ def test_policy_names_the_bad_field() -> None:
         else:
             raise AssertionError(bad)
     assert parse_policy({"tenants": {"x": "suspend"}}).action_for("x") == "suspend"
+
+
+def test_sketches_stay_the_same_across_versions_since_replicas_and_stored_appeals_compare_them() -> None:
+    # the values the first implementation gave (sorted slot minima, densified slot by slot)
+    assert sketch("Summarise the last incident report in one paragraph.") == int(
+        "44cf5d0feac5a07b56310ce7c29d78532e5f3a15825d38136c4722fdd8b38e69", 16
+    )
+    assert sketch("hi") == int("11ecc7a27d58330ee9c49f7a55d0ab86613c17f2cda8835e3914efcaa5805b36", 16)
+    long = " ".join(f"w{i}" for i in range(60))
+    assert sketch(long) == int("37037cdd204653724d0f97724dfbd69944e550d7aa8559b706f8cb52994f6a45", 16)
+
+
+def test_the_closest_earlier_sketch_is_the_most_similar_one() -> None:
+    a = sketch("list every capital city in europe")
+    earlier = [sketch("list every capital city in asia"), sketch("write a poem"), sketch("hi")]
+    assert closest(a, earlier) == max(similarity(a, b) for b in earlier)
+    assert closest(a, []) is None

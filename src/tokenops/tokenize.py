@@ -64,6 +64,42 @@ class EncodingCounter:
         return None
 
 
+class CachedCounter:
+    """An exact counter that remembers the counts of the texts it counted, up to `max_chars` of text (then starts
+    afresh): a client resends its system prompt and the conversation so far with every request, so most of a
+    prompt's messages were counted before. Texts shorter than a few words (a stream's deltas) are counted anew,
+    cheaply, rather than crowding the longer ones out.
+    """
+
+    MIN_CHARS = 16
+    MAX_TEXT = 64 * 1024
+
+    def __init__(self, inner: Counter, max_chars: int = 4 * 1024 * 1024) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.exact = inner.exact
+        self.max_chars = max_chars
+        self._counts: dict[str, int] = {}
+        self._chars = 0
+
+    def count(self, text: str) -> int:
+        n = self._counts.get(text)
+        if n is not None:
+            return n
+        n = self.inner.count(text)
+        size = len(text)
+        if self.MIN_CHARS <= size <= self.MAX_TEXT:
+            if self._chars + size > self.max_chars:
+                self._counts.clear()
+                self._chars = 0
+            self._counts[text] = n
+            self._chars += size
+        return n
+
+    def count_chat(self, messages: list[Any], tools: Any = None) -> int | None:
+        return self.inner.count_chat(messages, tools)
+
+
 def is_tokenizer_file(spec: str) -> bool:
     """Whether a model's `tokenizer` names a file (GGUF, tokenizer.json, or its directory) rather than a family."""
     return os.sep in spec or "/" in spec or spec.endswith((".gguf", ".json"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from tokenops.limits.config import CLASSES, LimitsConfig
@@ -31,7 +31,9 @@ class Bulkheads:
         self._used: dict[str, Counter[str]] = {}
         self._waiters: list[_Waiter] = []
         self._seq = 0
-        self.admitted: list[tuple[str, str]] = []  # (class, deployment) in admission order, for observation
+        # (class, deployment) in admission order, for observation: the last 10,000 (a list trimmed at its front
+        # moved all 10,000 on each admission)
+        self.admitted: deque[tuple[str, str]] = deque(maxlen=10_000)
 
     def in_flight(self, deployment: str) -> dict[str, int]:
         return dict(self._used.get(deployment, Counter()))
@@ -54,7 +56,6 @@ class Bulkheads:
     def _take(self, deployment: str, klass: str) -> str:
         self._used.setdefault(deployment, Counter())[klass] += 1
         self.admitted.append((klass, deployment))
-        del self.admitted[:-10_000]
         return deployment
 
     async def enter(self, config: LimitsConfig, deployments: list[str], klass: str) -> str | None:

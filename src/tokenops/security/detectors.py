@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from tokenops.security import content
 from tokenops.security.clusters import ACTIVE_S, SWEEP_S, Links
 from tokenops.security.content import corroborated
-from tokenops.security.features import NOVELTY, Features, features, novelty_bin, similarity, sketch
+from tokenops.security.features import NOVELTY, Features, closest, features, novelty_bin, similarity, sketch
 from tokenops.security.groups import test_group
 from tokenops.security.policy import ExtractionPolicy
 from tokenops.security.prompt import Prompt, clip
@@ -88,7 +88,7 @@ class Detectors:
         f = self._features(s, obs, prompt)
         if self.appeals.covers(obs.tenant, f.sketch):
             return []  # a pattern an operator marked benign is no evidence
-        nearest = max((similarity(f.sketch, prev) for prev in s.sketches), default=None)
+        nearest = closest(f.sketch, s.sketches)
         s.sketches.append(f.sketch)
         while len(s.sketches) > policy.enumeration_window:
             s.sketches.popleft()

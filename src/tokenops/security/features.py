@@ -9,6 +9,7 @@ key's earlier prompts, end user, session). The window tests compare histograms o
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from itertools import pairwise
 from zlib import crc32
@@ -24,6 +25,7 @@ _SHIFT = (5).__rrshift__  # h >> 5 and & 0xff as C-level callables: no Python fr
 _BYTE = (0xFF).__and__
 SIMILAR = 0.4  # sketches at least this similar, yet not the same, are variations of one template
 _SLOT_MASK = SLOTS - 1
+_ABOVE = 1 << 32  # above every CRC-32
 _QUESTION = re.compile(
     r"^\W*(?:what|why|how|when|where|which|who|whom|whose|is|are|was|were|can|could|should|would|does|do|did|will)\b"
 )
@@ -68,16 +70,21 @@ def sketch(text: str) -> int:
         hashes.update(map(crc32, words))
     if not hashes:
         return 0
-    ordered = sorted(hashes, reverse=True)
-    smallest = dict(zip(map(_SLOT_MASK.__and__, ordered), ordered, strict=True))  # the last, smallest, wins
+    smallest: dict[int, int] = {}
+    for h in hashes:
+        slot = h & _SLOT_MASK
+        if h < smallest.get(slot, _ABOVE):
+            smallest[slot] = h
     raw = list(map(smallest.get, range(SLOTS)))
-    if len(smallest) < SLOTS:
-        for i in range(SLOTS):
-            if raw[i] is None:  # borrow from the next filled slot, marked by how far it is
-                step = 1
-                while (h := smallest.get((i + step) & _SLOT_MASK)) is None:
-                    step += 1
-                raw[i] = h + (37 * step << 5)
+    if len(smallest) < SLOTS:  # an empty slot borrows from the next filled one, marked by how far it is
+        first = min(smallest)
+        at, h = first + SLOTS, smallest[first]  # the next filled slot, going round, seen from the last one
+        for i in range(SLOTS - 1, -1, -1):  # one pass backwards: the next filled slot is always the last one seen
+            found = raw[i]
+            if found is None:
+                raw[i] = h + (37 * (at - i) << 5)
+            else:
+                at, h = i, found
     return int.from_bytes(bytes(map(_BYTE, map(_SHIFT, raw))), "big")  # type: ignore[arg-type]  # byte: bits 5-12 of each hash
 
 
@@ -87,6 +94,15 @@ def similarity(a: int, b: int) -> float:
     x = a ^ b
     differ = ((((x & _LOW7) + _LOW7) | x) & _HIGH).bit_count()
     return (SLOTS - differ) / SLOTS
+
+
+def closest(a: int, sketches: Collection[int]) -> float | None:
+    """The highest `similarity` of sketch `a` to any of `sketches` (None: there are none), in one expression
+    rather than a call per sketch."""
+    if not sketches:
+        return None
+    fewest = min((((((x := a ^ b) & _LOW7) + _LOW7) | x) & _HIGH).bit_count() for b in sketches)
+    return (SLOTS - fewest) / SLOTS
 
 
 def novelty_bin(nearest: float | None) -> int:

@@ -60,14 +60,33 @@ def body_deadline(receive: Receive, chunk_s: float = CHUNK_TIMEOUT_S, total_s: f
         nonlocal body_done
         if body_done:
             return await receive()
-        wait = min(chunk_s, deadline - time.monotonic())
-        try:
-            async with asyncio.timeout(max(wait, 0.0)):  # a timer, not a task: the body is usually there already
-                message = await receive()
-        except TimeoutError:
-            raise RequestTimeout("the request body arrived too slowly") from None
+        message = await _within(receive, max(min(chunk_s, deadline - time.monotonic()), 0.0))
         if message.get("type") != "http.request" or not message.get("more_body"):
             body_done = True
         return message
 
     return guarded
+
+
+async def _within(receive: Receive, wait_s: float) -> Message:
+    """`await receive()`, cut off after `wait_s` with 408. What `asyncio.timeout` does, with a bare timer: the body
+    is usually there already, and asyncio.timeout's own bookkeeping cost ~6 µs of each request (under uvloop)."""
+    task = asyncio.current_task()
+    assert task is not None
+    cancelling = task.cancelling()
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    timer = asyncio.get_running_loop().call_later(wait_s, expire)
+    try:
+        return await receive()
+    except asyncio.CancelledError:
+        if expired and task.uncancel() <= cancelling:  # our own cancellation, no other one pending: a timeout
+            raise RequestTimeout("the request body arrived too slowly") from None
+        raise
+    finally:
+        timer.cancel()
