@@ -1,6 +1,7 @@
 """Package grants and plan allowances shared by replicas: two gateway processes on one PostgreSQL and one
-Redis, 200 concurrent streams of one tenant split between them. A package is drawn to exactly its total and
-the tokens past it are paid by money; a hard-stop allowance is never drawn past its total. Each replica holds
+Redis, 200 concurrent streams of one tenant split between them. A package, and a plan allowance with an
+overage price, are drawn to exactly their total and the tokens past it are paid by money; a hard-stop
+allowance is never drawn past its total. Each replica holds
 and draws a grant's tokens only within what it leased of the grant's pool (`charging/grant_leases.py`)."""
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ ALLOWANCE = 5_000
 
 
 def _catalog(kind: str) -> dict[str, Any]:
-    data = priced_catalog(demo_catalog(), "1000.00", ttft_ms=20, tokens_per_s=2000, reply_tokens=40)
+    ttft = 2500 if kind == "overage" else 20  # overage: streams of 2.5 s, past the leases' give-back each second
+    data = priced_catalog(demo_catalog(), "1000.00", ttft_ms=ttft, tokens_per_s=2000, reply_tokens=40)
     data["policies"] = {"extraction": {"default": "record"}}  # one tenant's burst on purpose: not a scraper
     account = next(a for a in data["accounts"] if a["tenant"] == TENANT)
     if kind == "package":
@@ -41,17 +43,21 @@ def _catalog(kind: str) -> dict[str, Any]:
                                  "price": "1.00"})  # fmt: skip
         account["packages"] = [{"package": "bundle"}]
     else:
-        allowance = {"models": ["tele-lite"], "tokens": ALLOWANCE, "overage": "stop"}
+        overage: Any = {"input": "500", "output": "1000"} if kind == "overage" else "stop"
+        allowance = {"models": ["tele-lite"], "tokens": ALLOWANCE, "overage": overage}
         data["plans"] = [{"id": "lite-month", "price": "10.00", "allowances": [allowance]}]
         account["plans"] = [{"plan": "lite-month", "starts": datetime.now(UTC).strftime("%Y-%m-01T00:00:00Z")}]
     return data
 
 
-@pytest.fixture(params=["package", "stop"])
-def replicas(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_database: str, replica_env: dict[str, str]
-) -> Iterator[list[Replica]]:
-    yield from two_replicas(tmp_path, _catalog(request.param), replica_env, pg_database)
+@pytest.fixture(params=["package", "stop", "overage"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def replicas(kind: str, tmp_path: Path, pg_database: str, replica_env: dict[str, str]) -> Iterator[list[Replica]]:
+    yield from two_replicas(tmp_path, _catalog(kind), replica_env, pg_database)
 
 
 async def _stream(client: openai.AsyncOpenAI, i: int) -> tuple[int, str, int]:
@@ -91,10 +97,11 @@ async def _one_by_one(replicas: list[Replica], n: int) -> list[tuple[int, str, i
 
 
 def test_two_replicas_draw_a_grant_to_its_total_and_never_past_it(
-    replicas: list[Replica], replica_env: dict[str, str], pg_database: str, pg_schema: str
+    kind: str, replicas: list[Replica], replica_env: dict[str, str], pg_database: str, pg_schema: str
 ) -> None:
     results = asyncio.run(_burst(replicas))  # many hold the grant at once: some pay money meanwhile
-    results += asyncio.run(_one_by_one(replicas, 40))
+    if kind != "overage":  # (overage streams take 2.5 s each; the burst spends the allowance)
+        results += asyncio.run(_one_by_one(replicas, 40))
     verify = subprocess.run(
         [sys.executable, "-m", "tokenops", "ledger", "verify", "--url", replicas[0].url],
         env=replica_env, capture_output=True, text=True, timeout=60,
@@ -119,6 +126,9 @@ def test_two_replicas_draw_a_grant_to_its_total_and_never_past_it(
         for e in charges:  # a charge paid by money only had no package tokens left to draw
             if e.amount < 0 and not e.meta.get("packages"):
                 assert e.meta["tokens"], e
+    elif money > 0:  # the plan's overage price: the allowance drawn to exactly its total, then money
+        assert [r for r in results if r[0] != 200] == []
+        assert planned == ALLOWANCE, f"{planned} tokens drawn of a {ALLOWANCE}-token allowance"
     else:  # the hard stop: never drawn past, nothing paid by money, and refused once it is spent
         refused = [r for r in results if r[0] != 200]
         assert refused and all(r[:2] == (402, "plan_allowance_exhausted") for r in refused)
