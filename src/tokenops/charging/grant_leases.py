@@ -19,7 +19,6 @@ is leased: requests past the lease held are paid by money, under the balance's o
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -27,9 +26,6 @@ from typing import Any
 from tokenops.charging.accounts import Account
 from tokenops.charging.leases import Pooled, RedisLeases
 from tokenops.charging.packages import Grant
-
-log = logging.getLogger("tokenops.charging.leases")
-
 
 FRESH_S = 1.0  # what the pool said it had left is believed this long (leases come back every second)
 
@@ -69,28 +65,6 @@ class GrantLeases(RedisLeases):
         for grant, more in wanted:
             await self.top_up(grant, max(0, self.room(grant)) + more)
 
-    async def top_up(self, account: Pooled, need: int) -> bool:
-        """Lease up to `need` tokens of room here, and no more (the pool's last tokens go where they are used)."""
-        if need <= 0 or self.room(account) >= need:
-            return True
-        try:
-            await self._call(account.id, lambda held, reserved: (max(held, reserved + need), reserved),
-                             lambda: self.room(account) >= need)  # fmt: skip
-        except Exception:
-            log.warning("could not lease tokens of grant %s; what is past its lease is paid by money", account.id)
-            return False
-        return self.room(account) >= need
-
-    async def refresh(self, accounts: Iterable[Pooled]) -> None:
-        """Report draws and give back every token not held by a request in flight here, each second."""
-        for grant in list(accounts):
-            if not self.held.get(grant.id) and not grant.reserved and not self.unsent.get(grant.id):
-                continue
-            try:
-                await self._call(grant.id, lambda held, reserved: (reserved, reserved))
-            except Exception:
-                log.warning("could not renew the lease of grant %s", grant.id)
-
     def spent_draws(self, draws: dict[str, int]) -> None:
         for grant_id, n in draws.items():
             self.spent(grant_id, n)
@@ -99,6 +73,16 @@ class GrantLeases(RedisLeases):
         new = await super()._run(account_id, debit, want, floor)
         self.asked[account_id] = time.monotonic()
         return new
+
+    def _spare(self, need: int) -> int:
+        return 0  # the need and no more, and every token no request holds goes back at the next renewal: the
+        # pool's last tokens go where they are used
+
+    async def lease_allowance(self, account: Account, grants: tuple[str, ...], tokens: int) -> None:
+        """Lease what a plan's allowance grants may pay of `tokens` a request did not hold of them (it held money
+        instead, or its reservation is gone): it is drawn at settlement."""
+        allowance = [account.allowances[g] for g in grants if g in account.allowances]
+        await self.top_up_grants(self.short(allowance, tokens))
 
     def _outage_top_up(self, account: Pooled, need: int) -> bool:
         return self.room(account) >= need  # nothing more is leased until Redis answers
@@ -111,6 +95,7 @@ class GrantLeases(RedisLeases):
             if not self.held.get(grant_id) and not grant.reserved and not self.unsent.get(grant_id):
                 del self._accounts[grant_id]
                 self.held.pop(grant_id, None)
+                self.slack.pop(grant_id, None)
                 self.asked.pop(grant_id, None)
                 self.free.pop(grant_id, None)
             elif self.asked.get(grant_id, stale) <= stale:

@@ -213,7 +213,7 @@ class RedisLeases:
         self._refused.discard(account.id)
         if need <= 0 or self.room(account) >= need:
             return True
-        slack = max(self.chunk, need)
+        slack = self._spare(need)
         self.slack[account.id] = slack
         try:
             await self._call(
@@ -227,6 +227,11 @@ class RedisLeases:
             log.exception("credit lease top-up of %s failed", account.id)
             return False
         return self.room(account) >= need
+
+    def _spare(self, need: int) -> int:
+        """What a top-up for `need` leases beyond it, and the renewal keeps (so most reservations need no round
+        trip): the chunk, or as much again as the need."""
+        return max(self.chunk, need)
 
     def _outage_top_up(self, account: Pooled, need: int) -> bool:
         """Redis is unreachable: refuse, or lease locally within the account's declared outage bound."""

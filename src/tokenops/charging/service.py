@@ -201,8 +201,7 @@ class ChargingService(PlanOperations, VoucherOperations):
         if self.leases is not None:  # nothing of this replica's lease was reserved for it: lease its cost
             await self.leases.top_up(account, rates.charge(tokens))
         if self.grant_leases is not None:  # nor of its grants: lease what the allowance may pay
-            plan = [account.allowances[g] for g in hold.allowance if g in account.allowances]
-            await self.grant_leases.top_up_grants(self.grant_leases.short(plan, tokens.total))
+            await self.grant_leases.lease_allowance(account, hold.allowance, tokens.total)
         self.credit.holds[hold.request_id] = hold
         return self.credit.settle(hold, tokens, self.clock.now_ms())
 

@@ -228,9 +228,8 @@ async def settle(
     if hold.open and usage is not None and credit.grant_leases is not None and hold.allowance:
         # scaled out, what the plan's allowance pays beyond what the request held of it must be leased here
         # first (a request that held money rather than the allowance holds no lease, and leases go back)
-        allowance = [hold.account.allowances[g] for g in hold.allowance if g in hold.account.allowances]
         unheld = tokens_of(usage).total - sum(hold.plan.values())
-        await credit.grant_leases.top_up_grants(credit.grant_leases.short(allowance, unheld))
+        await credit.grant_leases.lease_allowance(hold.account, hold.allowance, unheld)
     if hold.open:
         if usage is None:
             credit.release(hold)
